@@ -1,0 +1,63 @@
+//! # twilio-sms
+//!
+//! The typed, audited core of Hivekeep's Twilio SMS channel.
+//!
+//! - [`webhook`]: strict `X-Twilio-Signature` verification. An [`UnverifiedWebhook`] becomes a
+//!   [`VerifiedWebhook`] (and a [`VerifiedInbound`]) only through [`WebhookVerifier::verify`].
+//! - Validated identifiers: [`AccountSid`], [`MessageSid`], [`MessagingServiceSid`], [`E164`],
+//!   [`ChannelId`], [`PublicUrl`], and the [`AuthToken`] secret.
+//!
+//! ```
+//! use twilio_sms::{AuthToken, BodyLimit, PublicUrl, UnverifiedWebhook, VerifiedInbound, WebhookVerifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let token = AuthToken::new("0123456789abcdef0123456789abcdef")?;
+//! let verifier = WebhookVerifier::new(&token);
+//! let public_url = PublicUrl::parse("https://agents.example.com")?;
+//!
+//! // What a server received (here without a signature, so it is refused).
+//! let request = http::Request::post("/api/channels/plugin/twilio-sms/webhook/abc")
+//!     .header("content-type", "application/x-www-form-urlencoded")
+//!     .body(b"Body=hello".to_vec())?;
+//! let webhook = UnverifiedWebhook::from_http(&public_url, request, BodyLimit::DEFAULT)?;
+//! match verifier.verify(webhook) {
+//!     Ok(verified) => {
+//!         let sms = VerifiedInbound::try_from(verified)?;
+//!         println!("{}", sms.body());
+//!     }
+//!     Err(rejection) => assert_eq!(rejection.response().status(), 403),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Security model
+//! - A verified webhook proves that someone holding the Auth Token signed this URL and these
+//!   parameters. It does not prove freshness: Twilio signatures carry no timestamp, so a captured
+//!   request can be replayed. De-duplicate on `MessageSid` (or the idempotency token).
+//! - The public URL is configuration, never taken from the request's `Host` or forwarded headers.
+//! - The Auth Token is never printed; the one place that reads it is `src/token.rs`.
+//! - Rejections answer a bare `403`; their reason goes to `tracing` without secrets or phone numbers.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod channel;
+mod ids;
+mod phone;
+mod token;
+mod url;
+pub mod webhook;
+
+#[cfg(feature = "test-util")]
+pub mod danger;
+
+pub use channel::{ChannelId, ChannelIdError};
+pub use ids::{AccountSid, MessageSid, MessagingServiceSid, SidError};
+pub use phone::{Address, E164, PhoneError, Redacted};
+pub use token::{AuthToken, AuthTokenError};
+pub use url::{PublicUrl, UrlError, WebhookUrl};
+pub use webhook::{
+    BodyLimit, InboundError, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook,
+    VerifyError, WebhookVerifier,
+};

@@ -1,0 +1,296 @@
+//! Phone numbers in E.164 form, and the addresses found in signed webhooks.
+//!
+//! Two costs shape this module (see the crate docs): a full validity check with `phonenumber` costs tens
+//! of microseconds (milliseconds for some invalid numbers), while a syntax check costs nanoseconds. Numbers
+//! the crate sends to or is configured with are checked fully ([`E164::parse`]); the `From`/`To` of a
+//! verified webhook were signed by Twilio and are checked for syntax only ([`Address`]).
+//!
+//! Neither type implements `Display`: a full number is written out only through an explicit
+//! [`E164::as_str`], and `Debug` and [`E164::redacted`] mask the middle digits, so a number does not reach a
+//! log line by accident.
+
+use core::fmt;
+
+/// A phone number in E.164 form (`+` and 2 to 15 digits, no leading zero) that `phonenumber` holds to be a
+/// valid number.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164(Box<str>);
+
+/// Why a string is not a usable E.164 phone number. It never repeats the number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhoneError {
+    /// The text is not `+` followed by 2 to 15 digits with no leading zero.
+    #[error("a phone number in E.164 form is '+' followed by 2 to 15 digits, the first not 0")]
+    NotE164Syntax,
+    /// The text has the E.164 shape but is not a valid, assigned number pattern.
+    #[error("not a valid phone number (its country code or length does not match a numbering plan)")]
+    InvalidNumber,
+    /// Nothing that looks like a phone number could be read from the text.
+    #[error("no phone number could be read from the input")]
+    Unparseable,
+    /// The region given as a default is not a two-letter CLDR region code.
+    #[error("unknown region code (expected two letters such as \"US\" or \"GB\")")]
+    UnknownRegion,
+}
+
+/// `^\+[1-9]\d{1,14}$`, byte by byte.
+pub(crate) fn is_e164_syntax(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b {
+        [b'+', first, rest @ ..] => {
+            (b'1'..=b'9').contains(first)
+                && (1..=14).contains(&rest.len())
+                && rest.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
+impl E164 {
+    /// Parses a number already written in E.164 form, such as `+14155550100`, and checks that it is a
+    /// valid number.
+    ///
+    /// # Errors
+    /// [`PhoneError::NotE164Syntax`] when the text is not of the E.164 shape (spaces, dashes and
+    /// parentheses are refused here; use [`E164::normalize`] for what people type),
+    /// [`PhoneError::InvalidNumber`] when `phonenumber` does not hold it valid.
+    pub fn parse(s: &str) -> Result<Self, PhoneError> {
+        if !is_e164_syntax(s) {
+            return Err(PhoneError::NotE164Syntax);
+        }
+        let number = phonenumber::parse(None, s).map_err(|_| PhoneError::InvalidNumber)?;
+        if !phonenumber::is_valid(&number) {
+            return Err(PhoneError::InvalidNumber);
+        }
+        Ok(Self(s.into()))
+    }
+
+    /// Normalises a number as people type it (`(415) 555-0100`, `+44 20 7946 0958`, `0044…`) into E.164,
+    /// reading national numbers in `default_region` (a two-letter CLDR code such as `"US"`).
+    ///
+    /// # Errors
+    /// [`PhoneError::UnknownRegion`] for a bad region code, [`PhoneError::Unparseable`] when no number can
+    /// be read, [`PhoneError::InvalidNumber`] when the number read is not valid.
+    pub fn normalize(input: &str, default_region: &str) -> Result<Self, PhoneError> {
+        let region: phonenumber::country::Id = default_region
+            .trim()
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(|_| PhoneError::UnknownRegion)?;
+        let number =
+            phonenumber::parse(Some(region), input.trim()).map_err(|_| PhoneError::Unparseable)?;
+        if !phonenumber::is_valid(&number) {
+            return Err(PhoneError::InvalidNumber);
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        if !is_e164_syntax(&e164) {
+            return Err(PhoneError::InvalidNumber);
+        }
+        Ok(Self(e164.into()))
+    }
+
+    /// A number from a Twilio-signed webhook: the syntax is checked, the number plan is not (Twilio
+    /// routed the message, and a full check would cost more than the whole signature verification).
+    pub(crate) fn from_signed(s: &str) -> Option<Self> {
+        is_e164_syntax(s).then(|| Self(s.into()))
+    }
+
+    /// The full number, e.g. `+14155550100`. This is the only way to write the whole number out.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A form fit for logs: the country-code end and the last two digits, the rest masked
+    /// (`+141•••••00`).
+    #[must_use]
+    pub fn redacted(&self) -> Redacted<'_> {
+        Redacted(&self.0)
+    }
+}
+
+impl fmt::Debug for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E164({})", self.redacted())
+    }
+}
+
+impl core::str::FromStr for E164 {
+    type Err = PhoneError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<&str> for E164 {
+    type Error = PhoneError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::parse(s)
+    }
+}
+
+/// A redacted view of an address for logs, from [`E164::redacted`] or [`Address::redacted`].
+#[derive(Clone, Copy)]
+pub struct Redacted<'a>(&'a str);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.chars().count();
+        for (i, c) in self.0.chars().enumerate() {
+            // Keep at most 4 leading and 2 trailing characters, and only of long enough values.
+            let keep = count > 8 && (i < 4 || i + 2 >= count);
+            if keep {
+                f.write_fmt(format_args!("{c}"))?;
+            } else {
+                f.write_str("•")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// A sender or recipient as it appears in a signed webhook's `From` or `To`.
+///
+/// SMS traffic comes from phone numbers, but also from short codes (`89898`), alphanumeric sender ids
+/// (`HIVEKEEP`) and channel addresses (`whatsapp:+14155550100`). All stay usable; only phone numbers
+/// become [`E164`] (syntax-checked, since Twilio signed them).
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Address {
+    /// A phone number in E.164 form.
+    Number(E164),
+    /// A short code: 3 to 8 digits.
+    ShortCode(String),
+    /// An alphanumeric sender id: 1 to 11 letters, digits, spaces, with at least one letter.
+    Alphanumeric(String),
+    /// Anything else, kept as sent (for example `whatsapp:+14155550100` or `client:alice`).
+    Other(String),
+}
+
+impl Address {
+    /// Classifies an address from a signed webhook.
+    #[must_use]
+    pub fn from_signed(s: &str) -> Self {
+        if let Some(n) = E164::from_signed(s) {
+            return Self::Number(n);
+        }
+        let len = s.len();
+        if (3..=8).contains(&len) && s.bytes().all(|b| b.is_ascii_digit()) {
+            return Self::ShortCode(s.to_owned());
+        }
+        if (1..=11).contains(&len)
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+            && s.bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            return Self::Alphanumeric(s.to_owned());
+        }
+        Self::Other(s.to_owned())
+    }
+
+    /// The address exactly as Twilio sent it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Number(n) => n.as_str(),
+            Self::ShortCode(s) | Self::Alphanumeric(s) | Self::Other(s) => s,
+        }
+    }
+
+    /// The phone number, when the address is one.
+    #[must_use]
+    pub fn as_e164(&self) -> Option<&E164> {
+        match self {
+            Self::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether this address is exactly `number` (a string comparison, no parsing).
+    #[must_use]
+    pub fn is(&self, number: &E164) -> bool {
+        self.as_str() == number.as_str()
+    }
+
+    /// A form fit for logs, masked like [`E164::redacted`].
+    #[must_use]
+    pub fn redacted(&self) -> Redacted<'_> {
+        Redacted(self.as_str())
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self {
+            Self::Number(_) => "Number",
+            Self::ShortCode(_) => "ShortCode",
+            Self::Alphanumeric(_) => "Alphanumeric",
+            Self::Other(_) => "Other",
+        };
+        write!(f, "{kind}({})", self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_check_matches_the_e164_pattern() {
+        for ok in ["+14155550100", "+12", "+123456789012345"] {
+            assert!(is_e164_syntax(ok), "{ok}");
+        }
+        for bad in ["", "+", "+1", "+0123", "14155550100", "+1234567890123456", "+1 415", "+1415555010a", "++1"] {
+            assert!(!is_e164_syntax(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parse_checks_validity() {
+        let n = E164::parse("+14155550100").unwrap();
+        assert_eq!(n.as_str(), "+14155550100");
+        assert!(E164::parse("+15005550006").is_ok(), "Twilio's magic test number");
+        assert_eq!(E164::parse("+1 415 555 0100").unwrap_err(), PhoneError::NotE164Syntax);
+        assert_eq!(E164::parse("+15551234567").unwrap_err(), PhoneError::InvalidNumber);
+        assert_eq!(E164::parse("+999123456").unwrap_err(), PhoneError::InvalidNumber);
+    }
+
+    #[test]
+    fn normalize_reads_what_people_type() {
+        assert_eq!(E164::normalize("(415) 555-0100", "US").unwrap().as_str(), "+14155550100");
+        assert_eq!(E164::normalize("+44 20 7946 0958", "US").unwrap().as_str(), "+442079460958");
+        assert_eq!(E164::normalize("020 7946 0958", "gb").unwrap().as_str(), "+442079460958");
+        assert_eq!(E164::normalize("hello", "US").unwrap_err(), PhoneError::Unparseable);
+        assert_eq!(E164::normalize("(415) 555-0100", "XX").unwrap_err(), PhoneError::UnknownRegion);
+        assert_eq!(E164::normalize("555-1234567", "US").unwrap_err(), PhoneError::InvalidNumber);
+    }
+
+    #[test]
+    fn debug_and_redacted_mask_the_number() {
+        let n = E164::parse("+14155550100").unwrap();
+        assert_eq!(format!("{n:?}"), "E164(+141••••••00)");
+        assert!(!format!("{n:?}").contains("5550100"));
+        let a = Address::from_signed("+14155550100");
+        assert_eq!(format!("{a:?}"), "Number(+141••••••00)");
+        assert_eq!(Address::from_signed("1234").redacted().to_string(), "••••");
+    }
+
+    #[test]
+    fn addresses_are_classified_without_parsing() {
+        let channel = E164::parse("+14155550100").unwrap();
+        assert!(Address::from_signed("+14155550100").is(&channel));
+        assert!(!Address::from_signed("+14155550101").is(&channel));
+        assert!(matches!(Address::from_signed("+15551234567"), Address::Number(_)));
+        assert!(matches!(Address::from_signed("89898"), Address::ShortCode(_)));
+        assert!(matches!(Address::from_signed("HIVEKEEP"), Address::Alphanumeric(_)));
+        assert!(matches!(Address::from_signed("whatsapp:+14155550100"), Address::Other(_)));
+        assert_eq!(Address::from_signed("whatsapp:+1").as_str(), "whatsapp:+1");
+        assert!(Address::from_signed("89898").as_e164().is_none());
+    }
+}

@@ -1,0 +1,328 @@
+//! The public base URL and the exact URL Twilio signed.
+//!
+//! A Twilio signature covers the URL byte for byte, so nothing here goes through a URL library (which
+//! would drop `:443`, lowercase the host or re-encode the query). The strings are checked and kept as
+//! given.
+
+use core::fmt;
+
+/// Why a URL was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The URL does not start with `https://` or `http://`.
+    #[error("the URL must start with https:// (or http://)")]
+    UnsupportedScheme,
+    /// The URL uses plain http for a host that is not loopback, without the explicit opt-in.
+    #[error("the public URL must use https (plain http is allowed for loopback hosts, or through PublicUrl::parse_allowing_http)")]
+    InsecureHttp,
+    /// The URL has no host.
+    #[error("the URL has no host")]
+    MissingHost,
+    /// The URL has a `#fragment`; Twilio never sends one, so a signed URL cannot have one.
+    #[error("the URL has a #fragment")]
+    Fragment,
+    /// The public base URL has a `?query`; only the request adds a query.
+    #[error("the public URL must not have a ?query")]
+    Query,
+    /// The URL contains white space or a control character.
+    #[error("the URL contains white space or a control character")]
+    InvalidCharacter,
+    /// The request target does not start with `/`.
+    #[error("the request target must start with '/'")]
+    RelativeTarget,
+    /// The port is not a number.
+    #[error("the URL's port is not a number")]
+    InvalidPort,
+}
+
+/// Where the authority of a URL ends, and the pieces of `scheme://authority` a signature cares about.
+struct Authority {
+    /// Byte offset of the end of the authority.
+    end: usize,
+    /// Byte range of `:port` (colon included) when a port is present.
+    port: Option<(usize, usize)>,
+    https: bool,
+    host_empty: bool,
+}
+
+fn split_authority(url: &str) -> Result<Authority, UrlError> {
+    let scheme_end = url.find("://").ok_or(UrlError::UnsupportedScheme)?;
+    let scheme = url.get(..scheme_end).ok_or(UrlError::UnsupportedScheme)?;
+    let https = scheme.eq_ignore_ascii_case("https");
+    if !https && !scheme.eq_ignore_ascii_case("http") {
+        return Err(UrlError::UnsupportedScheme);
+    }
+    let start = scheme_end + 3;
+    let rest = url.get(start..).ok_or(UrlError::MissingHost)?;
+    let end = start + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = url.get(start..end).ok_or(UrlError::MissingHost)?;
+    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let hostport = authority.get(host_start..).unwrap_or("");
+    // The port colon: after the closing bracket of an IPv6 literal, else the last colon.
+    let colon = if hostport.starts_with('[') {
+        match hostport.find(']') {
+            Some(close) if hostport.get(close + 1..close + 2) == Some(":") => Some(close + 1),
+            Some(_) => None,
+            None => return Err(UrlError::MissingHost),
+        }
+    } else {
+        hostport.rfind(':')
+    };
+    let port = colon.map(|c| (start + host_start + c, end));
+    if let Some((colon_at, port_end)) = port {
+        let digits = url.get(colon_at + 1..port_end).unwrap_or("");
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(UrlError::InvalidPort);
+        }
+    }
+    let host_len = colon.unwrap_or(hostport.len());
+    Ok(Authority { end, port, https, host_empty: host_len == 0 })
+}
+
+fn check_chars(url: &str) -> Result<(), UrlError> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(UrlError::InvalidCharacter);
+    }
+    if url.contains('#') {
+        return Err(UrlError::Fragment);
+    }
+    Ok(())
+}
+
+fn is_loopback_host(url: &str, authority_end: usize) -> bool {
+    let Some(scheme_end) = url.find("://") else { return false };
+    let authority = url.get(scheme_end + 3..authority_end).unwrap_or("");
+    let hostport = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        hostport.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The configured public base URL of the server Twilio calls (Hivekeep's `PUBLIC_URL`), such as
+/// `https://agents.example.com` or `https://example.com:8443/hivekeep`.
+///
+/// Kept exactly as given. `https` is required, except for loopback hosts (`localhost`, `127.0.0.0/8`,
+/// `[::1]`) or through the explicit [`PublicUrl::parse_allowing_http`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PublicUrl(Box<str>);
+
+impl PublicUrl {
+    /// Parses a public base URL that uses https (or http on a loopback host).
+    ///
+    /// # Errors
+    /// [`UrlError`] names the problem: scheme, plain http on a public host, missing host, query,
+    /// fragment, white space or a bad port.
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        let authority = Self::check(url)?;
+        if !authority.https && !is_loopback_host(url, authority.end) {
+            return Err(UrlError::InsecureHttp);
+        }
+        Ok(Self(url.into()))
+    }
+
+    /// Like [`parse`](Self::parse), but also accepts plain `http://` on any host.
+    ///
+    /// Twilio can call http URLs, but then the webhook, the signature and the message text cross the
+    /// network in the clear, where they can be read and replayed. Use it only behind a trusted network.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse), except [`UrlError::InsecureHttp`].
+    pub fn parse_allowing_http(url: &str) -> Result<Self, UrlError> {
+        Self::check(url)?;
+        Ok(Self(url.into()))
+    }
+
+    fn check(url: &str) -> Result<Authority, UrlError> {
+        check_chars(url)?;
+        let authority = split_authority(url)?;
+        if authority.host_empty {
+            return Err(UrlError::MissingHost);
+        }
+        if url.contains('?') {
+            return Err(UrlError::Query);
+        }
+        Ok(authority)
+    }
+
+    /// The URL as configured.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Appends a path (and query) to the base, dropping one trailing `/` of the base first.
+    ///
+    /// # Errors
+    /// [`UrlError::RelativeTarget`] when `target` does not start with `/`; [`UrlError::Fragment`] or
+    /// [`UrlError::InvalidCharacter`] for a target that cannot be part of a URL Twilio called.
+    pub fn join(&self, target: &str) -> Result<WebhookUrl, UrlError> {
+        if !target.starts_with('/') {
+            return Err(UrlError::RelativeTarget);
+        }
+        let base = self.0.strip_suffix('/').unwrap_or(&self.0);
+        WebhookUrl::exact(&format!("{base}{target}"))
+    }
+}
+
+impl fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PublicUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicUrl({})", self.0)
+    }
+}
+
+impl core::str::FromStr for PublicUrl {
+    type Err = UrlError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The exact URL a webhook was sent to, as Twilio signed it, with its one port variant.
+///
+/// Built from a [`PublicUrl`] and the request target a server received ([`PublicUrl::join`]), or given
+/// whole ([`WebhookUrl::exact`]) when the caller knows the URL Twilio called.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    exact: Box<str>,
+    port_variant: Box<str>,
+}
+
+impl WebhookUrl {
+    /// Takes a full URL (`http` or `https`) exactly as Twilio called it. An empty path stays empty.
+    ///
+    /// # Errors
+    /// [`UrlError`] for another scheme, a missing host, a fragment, white space or a bad port.
+    pub fn exact(url: &str) -> Result<Self, UrlError> {
+        check_chars(url)?;
+        let authority = split_authority(url)?;
+        if authority.host_empty {
+            return Err(UrlError::MissingHost);
+        }
+        let port_variant = match authority.port {
+            // Any port present: remove it.
+            Some((colon, end)) => {
+                let mut s = String::with_capacity(url.len());
+                s.push_str(url.get(..colon).unwrap_or(""));
+                s.push_str(url.get(end..).unwrap_or(""));
+                s
+            }
+            // No port: add the scheme's default one.
+            None => {
+                let default = if authority.https { ":443" } else { ":80" };
+                let mut s = String::with_capacity(url.len() + default.len());
+                s.push_str(url.get(..authority.end).unwrap_or(""));
+                s.push_str(default);
+                s.push_str(url.get(authority.end..).unwrap_or(""));
+                s
+            }
+        };
+        Ok(Self { exact: url.into(), port_variant: port_variant.into() })
+    }
+
+    /// The URL exactly as given.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.exact
+    }
+
+    /// The one other form Twilio may have signed: the explicit port removed, or the scheme's default
+    /// port added.
+    #[must_use]
+    pub fn port_variant(&self) -> &str {
+        &self.port_variant
+    }
+
+    /// The raw query string (without `?`), if the URL has one.
+    #[must_use]
+    pub fn query(&self) -> Option<&str> {
+        self.exact.split_once('?').map(|(_, q)| q)
+    }
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({})", self.exact)
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.exact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant(url: &str) -> String {
+        WebhookUrl::exact(url).unwrap().port_variant().to_owned()
+    }
+
+    #[test]
+    fn port_variants_by_string_surgery() {
+        assert_eq!(variant("https://example.com/a?b=1"), "https://example.com:443/a?b=1");
+        assert_eq!(variant("https://example.com:443/a"), "https://example.com/a");
+        assert_eq!(variant("http://Example.COM/"), "http://Example.COM:80/");
+        assert_eq!(variant("http://example.com:8080?x"), "http://example.com?x");
+        assert_eq!(variant("https://example.com"), "https://example.com:443");
+        assert_eq!(variant("HTTPS://example.com/x"), "HTTPS://example.com:443/x");
+        assert_eq!(variant("https://user:pa:ss@example.com/x"), "https://user:pa:ss@example.com:443/x");
+        assert_eq!(variant("https://user:pass@example.com:8443/x"), "https://user:pass@example.com/x");
+        assert_eq!(variant("https://[2001:db8::1]/x"), "https://[2001:db8::1]:443/x");
+        assert_eq!(variant("https://[2001:db8::1]:8443/x"), "https://[2001:db8::1]/x");
+        assert_eq!(variant("https://u@[::1]:80"), "https://u@[::1]");
+    }
+
+    #[test]
+    fn exact_urls_are_kept_byte_for_byte() {
+        let u = "HTTPS://Example.com:443//a/%2f/./b/?q=It's+x&a=%C3%A9";
+        assert_eq!(WebhookUrl::exact(u).unwrap().as_str(), u);
+        assert_eq!(WebhookUrl::exact(u).unwrap().query(), Some("q=It's+x&a=%C3%A9"));
+    }
+
+    #[test]
+    fn bad_urls_are_named() {
+        assert_eq!(WebhookUrl::exact("ftp://x/").unwrap_err(), UrlError::UnsupportedScheme);
+        assert_eq!(WebhookUrl::exact("example.com/x").unwrap_err(), UrlError::UnsupportedScheme);
+        assert_eq!(WebhookUrl::exact("https:///x").unwrap_err(), UrlError::MissingHost);
+        assert_eq!(WebhookUrl::exact("https://x/#frag").unwrap_err(), UrlError::Fragment);
+        assert_eq!(WebhookUrl::exact("https://x/ a").unwrap_err(), UrlError::InvalidCharacter);
+        assert_eq!(WebhookUrl::exact("https://x:8o/").unwrap_err(), UrlError::InvalidPort);
+        assert_eq!(WebhookUrl::exact("https://[::1/").unwrap_err(), UrlError::MissingHost);
+    }
+
+    #[test]
+    fn public_url_requires_https_except_on_loopback() {
+        assert!(PublicUrl::parse("https://agents.example.com").is_ok());
+        assert_eq!(PublicUrl::parse("http://agents.example.com").unwrap_err(), UrlError::InsecureHttp);
+        assert!(PublicUrl::parse_allowing_http("http://agents.example.com").is_ok());
+        assert!(PublicUrl::parse("http://127.0.0.1:8080").is_ok());
+        assert!(PublicUrl::parse("http://localhost:3000/").is_ok());
+        assert!(PublicUrl::parse("http://[::1]:3000").is_ok());
+        assert_eq!(PublicUrl::parse("http://127.0.0.1.example.com").unwrap_err(), UrlError::InsecureHttp);
+        assert_eq!(PublicUrl::parse("https://x.com/?a=1").unwrap_err(), UrlError::Query);
+    }
+
+    #[test]
+    fn join_drops_one_trailing_slash_and_keeps_the_rest() {
+        let base = PublicUrl::parse("https://Example.com:443/").unwrap();
+        assert_eq!(base.join("/hook?a=1").unwrap().as_str(), "https://Example.com:443/hook?a=1");
+        let base = PublicUrl::parse("https://example.com/prefix//").unwrap();
+        assert_eq!(base.join("/hook").unwrap().as_str(), "https://example.com/prefix//hook");
+        assert_eq!(base.join("hook").unwrap_err(), UrlError::RelativeTarget);
+        assert_eq!(base.join("/hook#x").unwrap_err(), UrlError::Fragment);
+    }
+}
