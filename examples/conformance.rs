@@ -10,9 +10,7 @@ mod corpus;
 use std::io::Write as _;
 
 fn main() -> std::process::ExitCode {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "../shared/conformance/corpus.jsonl".to_owned());
+    let path = std::env::args().nth(1).unwrap_or_else(|| "../shared/conformance/corpus.jsonl".to_owned());
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) => {

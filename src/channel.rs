@@ -69,7 +69,10 @@ mod tests {
     fn parses_v4_and_refuses_the_rest() {
         let id = ChannelId::parse("3F2504E0-4F89-41D3-9A0C-0305E82C3301").unwrap();
         assert_eq!(id.to_string(), "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
-        assert_eq!(ChannelId::parse("3f2504e04f8941d39a0c0305e82c3301").unwrap_err(), ChannelIdError::NotUuid);
+        assert_eq!(
+            ChannelId::parse("3f2504e04f8941d39a0c0305e82c3301").unwrap_err(),
+            ChannelIdError::NotUuid
+        );
         assert_eq!(ChannelId::parse("not-a-uuid").unwrap_err(), ChannelIdError::NotUuid);
         assert_eq!(
             ChannelId::parse("3f2504e0-4f89-11d3-9a0c-0305e82c3301").unwrap_err(),

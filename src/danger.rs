@@ -15,7 +15,7 @@ use crate::webhook::{Signature, form};
 pub fn sign(token: &AuthToken, url: &str, params: &[(&str, &str)]) -> Signature {
     let mut mac = token.hmac_sha1();
     mac.update(url.as_bytes());
-    mac.update(&form::canonical(params.iter().copied()));
+    mac.update(&form::canonical(params.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes()))));
     let mut tag = [0u8; 20];
     tag.copy_from_slice(&mac.finalize().into_bytes());
     Signature::from_tag(tag)
@@ -34,7 +34,9 @@ pub fn encode_form(params: &[(&str, &str)]) -> String {
     fn push(out: &mut String, s: &str) {
         for b in s.bytes() {
             match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => out.push(char::from(b)),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                    out.push(char::from(b))
+                }
                 b' ' => out.push('+'),
                 _ => out.push_str(&format!("%{b:02X}")),
             }

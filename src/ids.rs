@@ -38,30 +38,27 @@ const fn check_sid(
     kind: &'static str,
     expected: &'static str,
 ) -> Result<(), SidError> {
-    let b = s.as_bytes();
-    if b.len() < 2 {
+    let [p0, p1, digits @ ..] = s.as_bytes() else {
         return Err(SidError::WrongPrefix { kind, expected });
-    }
+    };
     let mut found = false;
-    let mut i = 0;
-    while i < prefixes.len() {
-        if b[0] == prefixes[i][0] && b[1] == prefixes[i][1] {
-            found = true;
-        }
-        i += 1;
+    let mut candidates = prefixes;
+    while let [[c0, c1], rest @ ..] = candidates {
+        found |= *p0 == *c0 && *p1 == *c1;
+        candidates = rest;
     }
     if !found {
         return Err(SidError::WrongPrefix { kind, expected });
     }
-    if b.len() != 34 {
-        return Err(SidError::WrongLength { kind, len: b.len() });
+    if digits.len() != 32 {
+        return Err(SidError::WrongLength { kind, len: s.len() });
     }
-    let mut i = 2;
-    while i < 34 {
-        if !b[i].is_ascii_hexdigit() {
+    let mut rest = digits;
+    while let [d, tail @ ..] = rest {
+        if !d.is_ascii_hexdigit() {
             return Err(SidError::NotHex { kind });
         }
-        i += 1;
+        rest = tail;
     }
     Ok(())
 }
@@ -206,9 +203,6 @@ mod tests {
 
     #[test]
     fn error_messages_read_well() {
-        assert_eq!(
-            AccountSid::parse("nope").unwrap_err().to_string(),
-            "Account SID must start with AC"
-        );
+        assert_eq!(AccountSid::parse("nope").unwrap_err().to_string(), "Account SID must start with AC");
     }
 }

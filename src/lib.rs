@@ -40,7 +40,9 @@
 //! - Rejections answer a bare `403`; their reason goes to `tracing` without secrets or phone numbers.
 
 #![forbid(unsafe_code)]
-#![deny(missing_docs, missing_debug_implementations)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
+// No input can panic the library: no unwrap, expect, panic or unchecked indexing outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod channel;
 mod ids;
@@ -54,10 +56,10 @@ pub mod danger;
 
 pub use channel::{ChannelId, ChannelIdError};
 pub use ids::{AccountSid, MessageSid, MessagingServiceSid, SidError};
-pub use phone::{Address, E164, PhoneError, Redacted};
+pub use phone::{Address, AddressKind, E164, PhoneError, Redacted};
 pub use token::{AuthToken, AuthTokenError};
 pub use url::{PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{
-    BodyLimit, InboundError, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook,
-    VerifyError, WebhookVerifier,
+    BodyLimit, InboundError, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook, VerifyError,
+    WebhookVerifier,
 };

@@ -73,13 +73,9 @@ impl E164 {
     /// [`PhoneError::UnknownRegion`] for a bad region code, [`PhoneError::Unparseable`] when no number can
     /// be read, [`PhoneError::InvalidNumber`] when the number read is not valid.
     pub fn normalize(input: &str, default_region: &str) -> Result<Self, PhoneError> {
-        let region: phonenumber::country::Id = default_region
-            .trim()
-            .to_ascii_uppercase()
-            .parse()
-            .map_err(|_| PhoneError::UnknownRegion)?;
-        let number =
-            phonenumber::parse(Some(region), input.trim()).map_err(|_| PhoneError::Unparseable)?;
+        let region: phonenumber::country::Id =
+            default_region.trim().to_ascii_uppercase().parse().map_err(|_| PhoneError::UnknownRegion)?;
+        let number = phonenumber::parse(Some(region), input.trim()).map_err(|_| PhoneError::Unparseable)?;
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::InvalidNumber);
         }
@@ -156,59 +152,78 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
+/// What kind of address an [`Address`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AddressKind {
+    /// A phone number in E.164 form.
+    Number,
+    /// A short code: 3 to 8 digits.
+    ShortCode,
+    /// An alphanumeric sender id: 1 to 11 letters, digits or spaces, at least one letter.
+    Alphanumeric,
+    /// Anything else, kept as sent (for example `whatsapp:+14155550100` or `client:alice`).
+    Other,
+}
+
 /// A sender or recipient as it appears in a signed webhook's `From` or `To`.
 ///
 /// SMS traffic comes from phone numbers, but also from short codes (`89898`), alphanumeric sender ids
 /// (`HIVEKEEP`) and channel addresses (`whatsapp:+14155550100`). All stay usable; only phone numbers
-/// become [`E164`] (syntax-checked, since Twilio signed them).
+/// become [`E164`] (syntax-checked, since Twilio signed them). Only a verified webhook makes one.
 #[derive(Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Address {
-    /// A phone number in E.164 form.
+pub struct Address(Inner);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Inner {
     Number(E164),
-    /// A short code: 3 to 8 digits.
-    ShortCode(String),
-    /// An alphanumeric sender id: 1 to 11 letters, digits, spaces, with at least one letter.
-    Alphanumeric(String),
-    /// Anything else, kept as sent (for example `whatsapp:+14155550100` or `client:alice`).
-    Other(String),
+    Other(AddressKind, Box<str>),
 }
 
 impl Address {
     /// Classifies an address from a signed webhook.
-    #[must_use]
-    pub fn from_signed(s: &str) -> Self {
+    pub(crate) fn from_signed(s: &str) -> Self {
         if let Some(n) = E164::from_signed(s) {
-            return Self::Number(n);
+            return Self(Inner::Number(n));
         }
         let len = s.len();
-        if (3..=8).contains(&len) && s.bytes().all(|b| b.is_ascii_digit()) {
-            return Self::ShortCode(s.to_owned());
-        }
-        if (1..=11).contains(&len)
+        let kind = if (3..=8).contains(&len) && s.bytes().all(|b| b.is_ascii_digit()) {
+            AddressKind::ShortCode
+        } else if (1..=11).contains(&len)
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
             && s.bytes().any(|b| b.is_ascii_alphabetic())
         {
-            return Self::Alphanumeric(s.to_owned());
+            AddressKind::Alphanumeric
+        } else {
+            AddressKind::Other
+        };
+        Self(Inner::Other(kind, s.into()))
+    }
+
+    /// What kind of address this is.
+    #[must_use]
+    pub fn kind(&self) -> AddressKind {
+        match &self.0 {
+            Inner::Number(_) => AddressKind::Number,
+            Inner::Other(kind, _) => *kind,
         }
-        Self::Other(s.to_owned())
     }
 
     /// The address exactly as Twilio sent it.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        match self {
-            Self::Number(n) => n.as_str(),
-            Self::ShortCode(s) | Self::Alphanumeric(s) | Self::Other(s) => s,
+        match &self.0 {
+            Inner::Number(n) => n.as_str(),
+            Inner::Other(_, s) => s,
         }
     }
 
-    /// The phone number, when the address is one.
+    /// The phone number, when the address is one (syntax-checked: Twilio signed it).
     #[must_use]
     pub fn as_e164(&self) -> Option<&E164> {
-        match self {
-            Self::Number(n) => Some(n),
-            _ => None,
+        match &self.0 {
+            Inner::Number(n) => Some(n),
+            Inner::Other(..) => None,
         }
     }
 
@@ -227,13 +242,7 @@ impl Address {
 
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self {
-            Self::Number(_) => "Number",
-            Self::ShortCode(_) => "ShortCode",
-            Self::Alphanumeric(_) => "Alphanumeric",
-            Self::Other(_) => "Other",
-        };
-        write!(f, "{kind}({})", self.redacted())
+        write!(f, "{:?}({})", self.kind(), self.redacted())
     }
 }
 
@@ -246,7 +255,9 @@ mod tests {
         for ok in ["+14155550100", "+12", "+123456789012345"] {
             assert!(is_e164_syntax(ok), "{ok}");
         }
-        for bad in ["", "+", "+1", "+0123", "14155550100", "+1234567890123456", "+1 415", "+1415555010a", "++1"] {
+        for bad in
+            ["", "+", "+1", "+0123", "14155550100", "+1234567890123456", "+1 415", "+1415555010a", "++1"]
+        {
             assert!(!is_e164_syntax(bad), "{bad}");
         }
     }
@@ -286,10 +297,10 @@ mod tests {
         let channel = E164::parse("+14155550100").unwrap();
         assert!(Address::from_signed("+14155550100").is(&channel));
         assert!(!Address::from_signed("+14155550101").is(&channel));
-        assert!(matches!(Address::from_signed("+15551234567"), Address::Number(_)));
-        assert!(matches!(Address::from_signed("89898"), Address::ShortCode(_)));
-        assert!(matches!(Address::from_signed("HIVEKEEP"), Address::Alphanumeric(_)));
-        assert!(matches!(Address::from_signed("whatsapp:+14155550100"), Address::Other(_)));
+        assert_eq!(Address::from_signed("+15551234567").kind(), AddressKind::Number);
+        assert_eq!(Address::from_signed("89898").kind(), AddressKind::ShortCode);
+        assert_eq!(Address::from_signed("HIVEKEEP").kind(), AddressKind::Alphanumeric);
+        assert_eq!(Address::from_signed("whatsapp:+14155550100").kind(), AddressKind::Other);
         assert_eq!(Address::from_signed("whatsapp:+1").as_str(), "whatsapp:+1");
         assert!(Address::from_signed("89898").as_e164().is_none());
     }

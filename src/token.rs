@@ -47,7 +47,10 @@ impl AuthToken {
     }
 
     /// An HMAC-SHA1 instance keyed with this token (the one audited exposure of the secret).
-    #[expect(clippy::disallowed_methods, reason = "the single audited place where the Auth Token is used as a key")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the single audited place where the Auth Token is used as a key"
+    )]
     pub(crate) fn hmac_sha1(&self) -> HmacSha1 {
         // HMAC accepts keys of any length, so this cannot fail; the fallback keeps the crate panic-free and
         // is never taken.

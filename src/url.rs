@@ -14,7 +14,9 @@ pub enum UrlError {
     #[error("the URL must start with https:// (or http://)")]
     UnsupportedScheme,
     /// The URL uses plain http for a host that is not loopback, without the explicit opt-in.
-    #[error("the public URL must use https (plain http is allowed for loopback hosts, or through PublicUrl::parse_allowing_http)")]
+    #[error(
+        "the public URL must use https (plain http is allowed for loopback hosts, or through PublicUrl::parse_allowing_http)"
+    )]
     InsecureHttp,
     /// The URL has no host.
     #[error("the URL has no host")]
@@ -81,7 +83,9 @@ fn split_authority(url: &str) -> Result<Authority, UrlError> {
 }
 
 fn check_chars(url: &str) -> Result<(), UrlError> {
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let bad_ascii = url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    let bad_other = !url.is_ascii() && url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if bad_ascii || bad_other {
         return Err(UrlError::InvalidCharacter);
     }
     if url.contains('#') {
@@ -196,7 +200,11 @@ impl core::str::FromStr for PublicUrl {
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
     exact: Box<str>,
-    port_variant: Box<str>,
+    /// The byte range of `:port` when the URL has one.
+    port: Option<(usize, usize)>,
+    /// Where the authority ends, for adding a port.
+    authority_end: usize,
+    https: bool,
 }
 
 impl WebhookUrl {
@@ -210,25 +218,12 @@ impl WebhookUrl {
         if authority.host_empty {
             return Err(UrlError::MissingHost);
         }
-        let port_variant = match authority.port {
-            // Any port present: remove it.
-            Some((colon, end)) => {
-                let mut s = String::with_capacity(url.len());
-                s.push_str(url.get(..colon).unwrap_or(""));
-                s.push_str(url.get(end..).unwrap_or(""));
-                s
-            }
-            // No port: add the scheme's default one.
-            None => {
-                let default = if authority.https { ":443" } else { ":80" };
-                let mut s = String::with_capacity(url.len() + default.len());
-                s.push_str(url.get(..authority.end).unwrap_or(""));
-                s.push_str(default);
-                s.push_str(url.get(authority.end..).unwrap_or(""));
-                s
-            }
-        };
-        Ok(Self { exact: url.into(), port_variant: port_variant.into() })
+        Ok(Self {
+            exact: url.into(),
+            port: authority.port,
+            authority_end: authority.end,
+            https: authority.https,
+        })
     }
 
     /// The URL exactly as given.
@@ -237,11 +232,19 @@ impl WebhookUrl {
         &self.exact
     }
 
-    /// The one other form Twilio may have signed: the explicit port removed, or the scheme's default
-    /// port added.
+    /// The one other form Twilio may have signed, made by string surgery on the authority: an explicit
+    /// port removed, or the scheme's default port (`:443`, `:80`) added.
     #[must_use]
-    pub fn port_variant(&self) -> &str {
-        &self.port_variant
+    pub fn port_variant(&self) -> String {
+        let url = &*self.exact;
+        let (head, insert, tail) = match self.port {
+            Some((colon, end)) => (url.get(..colon), "", url.get(end..)),
+            None => {
+                let default = if self.https { ":443" } else { ":80" };
+                (url.get(..self.authority_end), default, url.get(self.authority_end..))
+            }
+        };
+        [head.unwrap_or(""), insert, tail.unwrap_or("")].concat()
     }
 
     /// The raw query string (without `?`), if the URL has one.
@@ -268,7 +271,7 @@ mod tests {
     use super::*;
 
     fn variant(url: &str) -> String {
-        WebhookUrl::exact(url).unwrap().port_variant().to_owned()
+        WebhookUrl::exact(url).unwrap().port_variant()
     }
 
     #[test]

@@ -15,42 +15,75 @@ pub enum FormError {
     InvalidUtf8,
 }
 
-/// Decoded form pairs, in wire order, held in one string.
+/// Decoded form pairs, in wire order, held in one buffer of valid UTF-8.
 #[derive(Clone, Default)]
 pub(crate) struct Form {
-    text: String,
+    /// The decoded pieces, each followed by an ASCII separator, validated as UTF-8 as a whole.
+    text: Vec<u8>,
     pairs: Vec<(Range<usize>, Range<usize>)>,
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+impl core::fmt::Debug for Form {
+    /// Counts only: parameter values hold message text and phone numbers.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Form").field("pairs", &self.pairs.len()).finish()
     }
 }
 
-/// Appends the decoded form of `raw` (`+` is a space, `%XX` a byte) to `out`.
-fn decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), FormError> {
+/// Hexadecimal digit values, `0xFF` for every other byte: a table lookup, since branching on random
+/// hex digits mispredicts (percent-encoded UTF-8 is mostly escapes).
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
+const HEX: [u8; 256] = {
+    let mut table = [0xFF; 256];
     let mut i = 0;
-    while let Some(&b) = raw.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = raw.get(i + 1).copied().and_then(hex_value);
-                let lo = raw.get(i + 2).copied().and_then(hex_value);
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                    _ => return Err(FormError::MalformedEscape),
-                }
-                i += 2;
-            }
-            _ => out.push(b),
-        }
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
         i += 1;
     }
-    Ok(())
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The byte `%hi lo` stands for.
+fn escape(hi: u8, lo: u8) -> Result<u8, FormError> {
+    let hi = HEX.get(usize::from(hi)).copied().unwrap_or(0xFF);
+    let lo = HEX.get(usize::from(lo)).copied().unwrap_or(0xFF);
+    if (hi | lo) & 0xF0 != 0 {
+        return Err(FormError::MalformedEscape);
+    }
+    Ok(hi << 4 | lo)
+}
+
+/// Appends the decoded form of `raw` (`+` is a space, `%XX` a byte) to `out`: runs of plain bytes are
+/// found with `memchr` and copied whole, runs of escapes are decoded in a tight loop.
+fn decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), FormError> {
+    let mut rest = raw;
+    loop {
+        let plain_len = memchr::memchr2(b'%', b'+', rest).unwrap_or(rest.len());
+        let (plain, special) = rest.split_at_checked(plain_len).unwrap_or((rest, &[]));
+        out.extend_from_slice(plain);
+        rest = special;
+        loop {
+            rest = match rest {
+                [b'%', hi, lo, tail @ ..] => {
+                    out.push(escape(*hi, *lo)?);
+                    tail
+                }
+                [b'+', tail @ ..] => {
+                    out.push(b' ');
+                    tail
+                }
+                [b'%', ..] => return Err(FormError::MalformedEscape),
+                [] => return Ok(()),
+                _ => break,
+            };
+        }
+    }
 }
 
 impl Form {
@@ -58,51 +91,68 @@ impl Form {
     /// from value (no `=`: an empty value), `+` is a space, `%XX` a byte, a malformed `%` or invalid
     /// UTF-8 is an error; blank values and repeats are kept.
     pub(crate) fn decode(body: &[u8]) -> Result<Self, FormError> {
-        let mut buf = Vec::with_capacity(body.len() + body.len() / 8);
-        let mut pairs = Vec::with_capacity(body.iter().filter(|&&b| b == b'&').count() + 1);
+        // Each piece is followed by an ASCII separator: a multi-byte sequence cannot straddle it, so
+        // when the whole buffer is valid UTF-8 so is every piece (one validation pass for all).
+        let mut text = Vec::with_capacity(body.len() + 2);
+        let mut pairs = Vec::with_capacity(32);
         for segment in body.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
-            let (name, value) = match segment.iter().position(|&b| b == b'=') {
+            let (name, value) = match memchr::memchr(b'=', segment) {
                 Some(eq) => (segment.get(..eq).unwrap_or(&[]), segment.get(eq + 1..).unwrap_or(&[])),
                 None => (segment, &[][..]),
             };
-            // An ASCII separator between pieces: a multi-byte sequence cannot straddle it, so when the
-            // whole buffer is valid UTF-8, so is every piece (one validation pass for all of them).
-            let k0 = buf.len();
-            decode_into(name, &mut buf)?;
-            let k1 = buf.len();
-            buf.push(b'&');
-            let v0 = buf.len();
-            decode_into(value, &mut buf)?;
-            let v1 = buf.len();
-            buf.push(b'&');
-            pairs.push((k0..k1, v0..v1));
+            let k0 = text.len();
+            decode_into(name, &mut text)?;
+            let k1 = text.len();
+            text.push(b'&');
+            decode_into(value, &mut text)?;
+            pairs.push((k0..k1, k1 + 1..text.len()));
+            text.push(b'&');
         }
-        let text = String::from_utf8(buf).map_err(|_| FormError::InvalidUtf8)?;
+        simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
         Ok(Self { text, pairs })
+    }
+
+    /// The pairs in wire order, as bytes.
+    fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.pairs
+            .iter()
+            .map(|(k, v)| (self.text.get(k.clone()).unwrap_or(&[]), self.text.get(v.clone()).unwrap_or(&[])))
     }
 
     /// The pairs in wire order.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(k, v)| {
-            (self.text.get(k.clone()).unwrap_or(""), self.text.get(v.clone()).unwrap_or(""))
-        })
+        // Every piece was validated with the whole buffer, so these conversions cannot fail.
+        let text = |b| simdutf8::basic::from_utf8(b).unwrap_or("");
+        self.byte_pairs().map(move |(k, v)| (text(k), text(v)))
     }
 
     /// The parameter part of the data string Twilio signs (see [`canonical`]).
     pub(crate) fn canonical(&self) -> Vec<u8> {
-        canonical(self.pairs())
+        canonical(self.byte_pairs())
     }
+}
+
+/// The first 16 bytes of a key, big-endian: comparing these orders most keys without a `memcmp`.
+fn key_prefix(key: &[u8]) -> u128 {
+    let mut prefix = [0u8; 16];
+    let n = key.len().min(16);
+    if let (Some(dst), Some(src)) = (prefix.get_mut(..n), key.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    u128::from_be_bytes(prefix)
 }
 
 /// The parameter part of the data string Twilio signs: keys in byte order, and for each key its distinct
 /// values in byte order, written `key value` with no separators.
-pub(crate) fn canonical<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    let mut sorted: Vec<(&[u8], &[u8])> = pairs.map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+pub(crate) fn canonical<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
+    let mut sorted: Vec<(u128, &[u8], &[u8])> = pairs.map(|(k, v)| (key_prefix(k), k, v)).collect();
+    // The prefix orders like the key (zero padding sorts a shorter key first, as byte order does);
+    // only equal prefixes fall back to the whole key, then the value.
     sorted.sort_unstable();
-    sorted.dedup();
-    let len = sorted.iter().map(|(k, v)| k.len() + v.len()).sum();
+    sorted.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+    let len = sorted.iter().map(|(_, k, v)| k.len() + v.len()).sum();
     let mut out = Vec::with_capacity(len);
-    for (k, v) in sorted {
+    for (_, k, v) in sorted {
         out.extend_from_slice(k);
         out.extend_from_slice(v);
     }
@@ -114,11 +164,7 @@ mod tests {
     use super::*;
 
     fn pairs(body: &str) -> Vec<(String, String)> {
-        Form::decode(body.as_bytes())
-            .unwrap()
-            .pairs()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        Form::decode(body.as_bytes()).unwrap().pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
 
     #[test]

@@ -114,7 +114,6 @@ impl VerifiedInbound {
     }
 
     /// The verified webhook, for every other parameter (`FromCountry`, `MediaUrl0`, ...).
-    #[must_use]
     pub fn webhook(&self) -> &VerifiedWebhook {
         &self.webhook
     }

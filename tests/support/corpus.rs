@@ -1,6 +1,8 @@
 //! Reads the conformance corpus (`corpus.jsonl`, format in twilio-signature.md §6.2) and runs every check
 //! through the public API. Shared by `tests/conformance.rs` and `examples/conformance.rs`.
 
+#![allow(dead_code)]
+
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, WebhookUrl, WebhookVerifier};
@@ -32,7 +34,8 @@ pub struct Request {
 pub fn request(case: &Value, check: &Value) -> Request {
     let method = if str_field(case, "method") == Some("GET") { Method::GET } else { Method::POST };
     let url = str_field(check, "received_url").or_else(|| str_field(case, "url")).unwrap_or_default();
-    let mut body = str_field(check, "body").or_else(|| str_field(case, "body")).unwrap_or_default().to_owned();
+    let mut body =
+        str_field(check, "body").or_else(|| str_field(case, "body")).unwrap_or_default().to_owned();
     if let Some(order) = check.get("segment_order").and_then(Value::as_array) {
         let segments: Vec<&str> = body.split('&').collect();
         body = order
@@ -63,8 +66,9 @@ pub fn request(case: &Value, check: &Value) -> Request {
 /// Verifies one request through the public API; `Err` carries the rejection reason.
 pub fn verify(request: Request, verifier: &WebhookVerifier) -> Result<(), String> {
     let url = WebhookUrl::exact(&request.url).map_err(|e| format!("url: {e}"))?;
-    let webhook = UnverifiedWebhook::new(request.method, url, request.headers, request.body, BodyLimit::DEFAULT)
-        .map_err(|e| e.to_string())?;
+    let webhook =
+        UnverifiedWebhook::new(request.method, url, request.headers, request.body, BodyLimit::DEFAULT)
+            .map_err(|e| e.to_string())?;
     verifier.verify(webhook).map(|_| ()).map_err(|e| e.to_string())
 }
 
@@ -77,9 +81,9 @@ pub fn run(corpus: &str) -> Vec<Outcome> {
         let id = case.get("id").map(|v| v.to_string()).unwrap_or_default();
         for check in case.get("checks").and_then(Value::as_array).into_iter().flatten() {
             let req = request(&case, check);
-            let verifier = verifiers
-                .entry(req.token.clone())
-                .or_insert_with(|| WebhookVerifier::new(&AuthToken::new(req.token.as_str()).expect("corpus token")));
+            let verifier = verifiers.entry(req.token.clone()).or_insert_with(|| {
+                WebhookVerifier::new(&AuthToken::new(req.token.as_str()).expect("corpus token"))
+            });
             let result = verify(req, verifier);
             out.push(Outcome {
                 id: id.clone(),

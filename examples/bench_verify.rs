@@ -1,0 +1,224 @@
+//! Times webhook verification on a conformance corpus, in one process.
+//!
+//! `cargo run --release --example bench_verify -- PATH` (default `../shared/conformance/corpus.jsonl`,
+//! `PASSES` from the environment, default 10) prints one JSON object on stdout, in the format of the peer
+//! benchmarks in `../shared/bench/` (anything else goes to stderr):
+//!
+//! - `valid`: the `true_signature` check of every case: verify an `UnverifiedWebhook` holding the raw
+//!   URL, headers and body, as a server holds them once it has read the request (strict form decoding,
+//!   canonicalisation, HMAC, constant-time compare: all timed). The peers are handed decoded params;
+//!   this crate decodes the raw body inside the timed call;
+//! - `all`: every check that carries a signature header;
+//! - `floor_hmac_sha1_only`: one bare HMAC-SHA1 (keying included) over the already-built data string of
+//!   each `valid` request: the least work any verifier must do.
+
+#[path = "../tests/support/corpus.rs"]
+mod corpus;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use hmac::{Hmac, KeyInit, Mac};
+use http::HeaderMap;
+use serde_json::{Value, json};
+use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, WebhookUrl, WebhookVerifier};
+
+struct Prepared {
+    verifier: usize,
+    method: http::Method,
+    url: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// The data string Twilio signs, from the corpus's decoded params (the floor's input).
+fn data_string(case: &Value) -> Vec<u8> {
+    let mut data = case["url"].as_str().unwrap_or_default().as_bytes().to_vec();
+    if case["kind"] == "form_post" || case["kind"] == "form_decoder_edge" {
+        let mut pairs: Vec<(&str, &str)> = case["params"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p.get(0)?.as_str()?, p.get(1)?.as_str()?)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (k, v) in pairs {
+            data.extend_from_slice(k.as_bytes());
+            data.extend_from_slice(v.as_bytes());
+        }
+    }
+    data
+}
+
+/// Runs one untimed `prepare` and one timed `run` per pass, `passes` times after a warm-up pass.
+fn time_passes<T>(
+    passes: usize,
+    n: usize,
+    mut prepare: impl FnMut() -> T,
+    mut run: impl FnMut(T, &mut Vec<u64>),
+) -> Value {
+    let mut per_call = Vec::with_capacity(n * passes);
+    run(prepare(), &mut Vec::new());
+    let mut means = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        let input = prepare();
+        let start = Instant::now();
+        run(input, &mut per_call);
+        means.push(start.elapsed().as_nanos() as f64 / n as f64);
+    }
+    means.sort_by(f64::total_cmp);
+    per_call.sort_unstable();
+    let median = means[means.len() / 2];
+    let pct = |p: f64| per_call.get(((per_call.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    json!({
+        "n": n,
+        "passes": passes,
+        "pass_mean_ns_median": median.round(),
+        "pass_mean_ns_min": means[0].round(),
+        "call_ns_median": pct(0.5),
+        "call_ns_p99": pct(0.99),
+        "ops_per_s": (1e9 / median).round(),
+    })
+}
+
+/// The webhooks of one pass, as a server holds them after reading the requests (untimed).
+fn build(set: &[Prepared]) -> Vec<(usize, Option<UnverifiedWebhook>)> {
+    set.iter()
+        .map(|p| {
+            let webhook = WebhookUrl::exact(&p.url).ok().and_then(|url| {
+                UnverifiedWebhook::new(
+                    p.method.clone(),
+                    url,
+                    p.headers.clone(),
+                    p.body.clone(),
+                    BodyLimit::DEFAULT,
+                )
+                .ok()
+            });
+            (p.verifier, webhook)
+        })
+        .collect()
+}
+
+/// Verifies every webhook, timing each call; returns how many were accepted.
+fn verify_all(
+    batch: Vec<(usize, Option<UnverifiedWebhook>)>,
+    verifiers: &[WebhookVerifier],
+    per_call: &mut Vec<u64>,
+) -> usize {
+    let mut accepted = 0;
+    for (verifier, webhook) in batch {
+        let t = Instant::now();
+        let ok = webhook.and_then(|w| verifiers[verifier].verify(w).ok());
+        accepted += usize::from(black_box(ok).is_some());
+        per_call.push(t.elapsed().as_nanos() as u64);
+    }
+    accepted
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn main() {
+    let path = std::env::args().nth(1).unwrap_or_else(|| "../shared/conformance/corpus.jsonl".to_owned());
+    let passes: usize = std::env::var("PASSES").ok().and_then(|p| p.parse().ok()).unwrap_or(10).max(1);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        eprintln!("cannot read {path}: {e}");
+        std::process::exit(2)
+    });
+
+    let mut tokens: Vec<String> = Vec::new();
+    let mut verifiers = Vec::new();
+    let (mut valid, mut all, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("corpus line is JSON");
+        for check in case["checks"].as_array().into_iter().flatten() {
+            let req = corpus::request(&case, check);
+            if !req.headers.contains_key("x-twilio-signature") {
+                continue;
+            }
+            let verifier = match tokens.iter().position(|t| *t == req.token) {
+                Some(i) => i,
+                None => {
+                    tokens.push(req.token.clone());
+                    verifiers.push(WebhookVerifier::new(&AuthToken::new(req.token.as_str()).expect("token")));
+                    verifiers.len() - 1
+                }
+            };
+            let prepared =
+                Prepared { verifier, method: req.method, url: req.url, headers: req.headers, body: req.body };
+            if check["name"] == "true_signature" {
+                valid.push(Prepared {
+                    headers: prepared.headers.clone(),
+                    body: prepared.body.clone(),
+                    url: prepared.url.clone(),
+                    method: prepared.method.clone(),
+                    ..prepared
+                });
+                floor.push((req.token.into_bytes(), data_string(&case)));
+            }
+            all.push(prepared);
+        }
+    }
+
+    let mut accepted_valid = 0;
+    let valid_stats = time_passes(
+        passes,
+        valid.len(),
+        || build(&valid),
+        |batch, calls| {
+            accepted_valid = verify_all(batch, &verifiers, calls);
+        },
+    );
+    let mut accepted_all = 0;
+    let all_stats = time_passes(
+        passes,
+        all.len(),
+        || build(&all),
+        |batch, calls| {
+            accepted_all = verify_all(batch, &verifiers, calls);
+        },
+    );
+    let floor_stats = time_passes(
+        passes,
+        floor.len(),
+        || (),
+        |(), calls| {
+            for (key, data) in &floor {
+                let t = Instant::now();
+                let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
+                mac.update(data);
+                black_box(mac.finalize().into_bytes());
+                calls.push(t.elapsed().as_nanos() as u64);
+            }
+        },
+    );
+    let avg_data = floor.iter().map(|(_, d)| d.len()).sum::<usize>() as f64 / floor.len().max(1) as f64;
+    eprintln!("accepted: valid {accepted_valid}/{}, all {accepted_all}/{}", valid.len(), all.len());
+
+    let ratio = valid_stats["pass_mean_ns_median"].as_f64().unwrap_or(0.0)
+        / floor_stats["pass_mean_ns_median"].as_f64().unwrap_or(1.0);
+    let mut floor_json = floor_stats;
+    floor_json["avg_data_bytes"] = json!(avg_data.round());
+    let out = json!({
+        "peer": format!("rust twilio-sms {}", env!("CARGO_PKG_VERSION")),
+        "runtime": "native, release build",
+        "cpu": cpu_model(),
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "corpus": std::path::Path::new(&path).file_name().and_then(|n| n.to_str()).unwrap_or(""),
+        "valid": valid_stats,
+        "all": all_stats,
+        "floor_hmac_sha1_only": floor_json,
+        "valid_over_floor": (ratio * 100.0).round() / 100.0,
+    });
+    println!("{out}");
+}
