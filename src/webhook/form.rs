@@ -59,55 +59,59 @@ fn escape(hi: u8, lo: u8) -> Result<u8, FormError> {
     Ok(hi << 4 | lo)
 }
 
-/// Appends the decoded form of `raw` (`+` is a space, `%XX` a byte) to `out`: runs of plain bytes are
-/// found with `memchr` and copied whole, runs of escapes are decoded in a tight loop.
-fn decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), FormError> {
-    let mut rest = raw;
-    loop {
-        let plain_len = memchr::memchr2(b'%', b'+', rest).unwrap_or(rest.len());
-        let (plain, special) = rest.split_at_checked(plain_len).unwrap_or((rest, &[]));
-        out.extend_from_slice(plain);
-        rest = special;
-        loop {
-            rest = match rest {
-                [b'%', hi, lo, tail @ ..] => {
-                    out.push(escape(*hi, *lo)?);
-                    tail
-                }
-                [b'+', tail @ ..] => {
-                    out.push(b' ');
-                    tail
-                }
-                [b'%', ..] => return Err(FormError::MalformedEscape),
-                [] => return Ok(()),
-                _ => break,
-            };
-        }
-    }
-}
-
 impl Form {
     /// Decodes `body` strictly: split on `&` only, skip empty segments, the first `=` separates name
     /// from value (no `=`: an empty value), `+` is a space, `%XX` a byte, a malformed `%` or invalid
     /// UTF-8 is an error; blank values and repeats are kept.
     pub(crate) fn decode(body: &[u8]) -> Result<Self, FormError> {
-        // Each piece is followed by an ASCII separator: a multi-byte sequence cannot straddle it, so
-        // when the whole buffer is valid UTF-8 so is every piece (one validation pass for all).
-        let mut text = Vec::with_capacity(body.len() + 2);
+        // Each piece is followed by a separator byte (0, ASCII): a multi-byte sequence cannot straddle
+        // it, so when the whole buffer is valid UTF-8 so is every piece (one validation pass for all).
+        // A segment `name=value&` decodes to at most `name␀value␀` and `name&` to `name␀`, so the
+        // body's length plus one byte always suffices. One pass over the body, writing through a local index.
+        let mut text = vec![0u8; body.len() + 1];
+        let mut at = 0;
         let mut pairs = Vec::with_capacity(32);
-        for segment in body.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
-            let (name, value) = match memchr::memchr(b'=', segment) {
-                Some(eq) => (segment.get(..eq).unwrap_or(&[]), segment.get(eq + 1..).unwrap_or(&[])),
-                None => (segment, &[][..]),
+        let mut name_start = 0;
+        // Where the value starts, once the segment's first `=` has been read.
+        let mut value_start = None;
+        let mut bytes = body.iter();
+        loop {
+            let byte = match bytes.next() {
+                None | Some(b'&') => {
+                    // A segment that read nothing at all (not even `=`) is skipped.
+                    if value_start.is_some() || at > name_start {
+                        let (name_end, value) = match value_start {
+                            Some(v) => (v - 1, v..at),
+                            None => (at, at..at),
+                        };
+                        pairs.push((name_start..name_end, value));
+                        at += 1;
+                    }
+                    if bytes.len() == 0 {
+                        break;
+                    }
+                    name_start = at;
+                    value_start = None;
+                    continue;
+                }
+                Some(b'=') if value_start.is_none() => {
+                    at += 1;
+                    value_start = Some(at);
+                    continue;
+                }
+                Some(b'+') => b' ',
+                Some(b'%') => match (bytes.next(), bytes.next()) {
+                    (Some(hi), Some(lo)) => escape(*hi, *lo)?,
+                    _ => return Err(FormError::MalformedEscape),
+                },
+                Some(&b) => b,
             };
-            let k0 = text.len();
-            decode_into(name, &mut text)?;
-            let k1 = text.len();
-            text.push(b'&');
-            decode_into(value, &mut text)?;
-            pairs.push((k0..k1, k1 + 1..text.len()));
-            text.push(b'&');
+            if let Some(slot) = text.get_mut(at) {
+                *slot = byte;
+            }
+            at += 1;
         }
+        text.truncate(at);
         simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
         Ok(Self { text, pairs })
     }
@@ -181,6 +185,19 @@ mod tests {
         );
         assert_eq!(pairs("a=%c3%a9%20x"), vec![("a".into(), "é x".into())]);
         assert_eq!(pairs("a%3Db=c;d"), vec![("a=b".into(), "c;d".into())]);
+        // Many valueless segments, a bare `=`, empty names and values.
+        assert_eq!(
+            pairs("a&b&c&=&=x&y=&%41"),
+            vec![
+                ("a".into(), "".into()),
+                ("b".into(), "".into()),
+                ("c".into(), "".into()),
+                ("".into(), "".into()),
+                ("".into(), "x".into()),
+                ("y".into(), "".into()),
+                ("A".into(), "".into()),
+            ]
+        );
         assert!(pairs("").is_empty());
         assert!(pairs("&&").is_empty());
     }
