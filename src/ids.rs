@@ -146,6 +146,11 @@ sid_type!(
     MessageSid, "Message SID", "SM or MM", [b"SM", b"MM"]
 );
 sid_type!(
+    /// A Twilio API key SID: `SK` followed by 32 hexadecimal digits. It authenticates REST calls together
+    /// with an [`ApiKeySecret`](crate::ApiKeySecret); webhooks are always signed with the Auth Token.
+    ApiKeySid, "API key SID", "SK", [b"SK"]
+);
+sid_type!(
     /// A Twilio Messaging Service SID: `MG` followed by 32 hexadecimal digits.
     MessagingServiceSid, "Messaging Service SID", "MG", [b"MG"]
 );

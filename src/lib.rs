@@ -44,9 +44,16 @@
 // No input can panic the library: no unwrap, expect, panic or unchecked indexing outside tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod api_error;
 mod channel;
+#[cfg(feature = "client")]
+pub mod client;
+mod credentials;
 mod ids;
+pub mod outbound;
 mod phone;
+pub mod sms_text;
+mod status;
 mod token;
 mod url;
 pub mod webhook;
@@ -54,10 +61,17 @@ pub mod webhook;
 #[cfg(feature = "test-util")]
 pub mod danger;
 
+pub use api_error::{ErrorKind, RetrySafety, TwilioApiError};
 pub use channel::{ChannelId, ChannelIdError};
-pub use ids::{AccountSid, MessageSid, MessagingServiceSid, SidError};
+pub use credentials::{
+    ConfigError, Credentials, MemoryVault, SecretSource, SecretSourceError, Sender, StoredChannelConfig,
+};
+pub use ids::{AccountSid, ApiKeySid, MessageSid, MessagingServiceSid, SidError};
+pub use outbound::{SentMessage, Sms, StatusCallback};
 pub use phone::{Address, AddressKind, E164, PhoneError, Redacted};
-pub use token::{AuthToken, AuthTokenError};
+pub use sms_text::{BodyError, SmsBody};
+pub use status::{HivekeepStatus, MessageStatus};
+pub use token::{ApiKeySecret, AuthToken, AuthTokenError};
 pub use url::{PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{
     BodyLimit, InboundError, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook, VerifyError,

@@ -130,6 +130,13 @@ impl TryFrom<&str> for E164 {
 #[derive(Clone, Copy)]
 pub struct Redacted<'a>(&'a str);
 
+impl<'a> Redacted<'a> {
+    /// A masked view of any address text.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self(text)
+    }
+}
+
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.chars().count();

@@ -46,6 +46,18 @@ impl AuthToken {
         Ok(Self(SecretString::from(token)))
     }
 
+    /// Wraps an Auth Token read from a vault.
+    ///
+    /// # Errors
+    /// As [`AuthToken::new`].
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the vault hands over a secret; it is checked and kept secret"
+    )]
+    pub fn from_secret(secret: &SecretString) -> Result<Self, AuthTokenError> {
+        Self::new(secret.expose_secret())
+    }
+
     /// An HMAC-SHA1 instance keyed with this token (the one audited exposure of the secret).
     #[expect(
         clippy::disallowed_methods,
@@ -58,6 +70,92 @@ impl AuthToken {
             Ok(mac) => mac,
             Err(_) => HmacSha1::new(&Default::default()),
         }
+    }
+}
+
+/// A Twilio API key secret (the password that goes with an `SK…` API key SID), for REST calls only:
+/// webhooks are always signed with the Auth Token, so this type cannot verify or sign one.
+///
+/// Like [`AuthToken`]: no `Display`, no `Serialize`, a redacted `Debug`, never empty.
+pub struct ApiKeySecret(SecretString);
+
+impl ApiKeySecret {
+    /// Wraps an API key secret.
+    ///
+    /// # Errors
+    /// As [`AuthToken::new`]; the error never echoes the secret.
+    pub fn new(secret: impl Into<String>) -> Result<Self, AuthTokenError> {
+        let AuthToken(secret) = AuthToken::new(secret)?;
+        Ok(Self(secret))
+    }
+}
+
+impl ApiKeySecret {
+    /// Wraps an API key secret read from a vault.
+    ///
+    /// # Errors
+    /// As [`AuthToken::new`].
+    pub fn from_secret(secret: &SecretString) -> Result<Self, AuthTokenError> {
+        let AuthToken(secret) = AuthToken::from_secret(secret)?;
+        Ok(Self(secret))
+    }
+}
+
+impl core::fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ApiKeySecret([redacted])")
+    }
+}
+
+/// A secret usable as the password of HTTP Basic authentication.
+pub(crate) trait BasicPassword {
+    fn secret(&self) -> &SecretString;
+}
+
+impl BasicPassword for AuthToken {
+    fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+impl BasicPassword for ApiKeySecret {
+    fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+/// The `Authorization: Basic …` header for `user` and a secret, marked sensitive so `http` and
+/// `reqwest` never print it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the single audited place where a secret becomes a Basic credential"
+)]
+pub(crate) fn basic_authorization(user: &str, password: &impl BasicPassword) -> http::HeaderValue {
+    use base64::Engine as _;
+    let credential = Wiped(format!("{user}:{}", password.secret().expose_secret()));
+    let encoded = Wiped(base64::engine::general_purpose::STANDARD.encode(credential.0.as_bytes()));
+    let mut value = http::HeaderValue::from_str(&format!("Basic {}", encoded.0))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
+/// Whether `candidate` is this secret, compared in constant time (for the mock server's Basic-auth
+/// check).
+#[cfg(feature = "test-util")]
+#[expect(clippy::disallowed_methods, reason = "constant-time comparison against a presented credential")]
+pub(crate) fn secret_matches(secret: &impl BasicPassword, candidate: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    bool::from(secret.secret().expose_secret().as_bytes().ct_eq(candidate.as_bytes()))
+}
+
+/// A `String` wiped when dropped (through `secrecy`'s zeroize).
+struct Wiped(String);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        use secrecy::zeroize::Zeroize as _;
+        self.0.zeroize();
     }
 }
 

@@ -175,9 +175,7 @@ impl TwilioApiError {
         body: &[u8],
         now: SystemTime,
     ) -> Self {
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok());
+        let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
         let retry_after = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
@@ -332,14 +330,12 @@ fn write_unclassified(f: &mut fmt::Formatter<'_>, error: &TwilioApiError) -> fmt
     let status = StatusAndCode(error);
     match error.http_status {
         429 => return write_rate_limited(f, error),
-        403 => write!(
-            f,
-            "Twilio denied access ({status}): the credentials lack permission for this request"
-        )?,
-        400..=499 => write!(
-            f,
-            "Twilio rejected the request ({status}): fix the request before sending it again"
-        )?,
+        403 => {
+            write!(f, "Twilio denied access ({status}): the credentials lack permission for this request")?
+        }
+        400..=499 => {
+            write!(f, "Twilio rejected the request ({status}): fix the request before sending it again")?
+        }
         500..=599 => write!(
             f,
             "Twilio returned a server error ({status}): the SMS may or may not have been created; \
@@ -379,11 +375,7 @@ impl fmt::Display for StatusAndCode<'_> {
 /// kind then comes from the status ([`ErrorKind::classify`]). Only the first 64 KiB of the body are
 /// looked at. The HTTP status is authoritative; a `status` inside the body is ignored.
 #[must_use]
-pub fn parse_error_response(
-    status: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> TwilioApiError {
+pub fn parse_error_response(status: u16, content_type: Option<&str>, body: &[u8]) -> TwilioApiError {
     let body = body.get(..MAX_PARSED_BODY).unwrap_or(body);
     let parsed = parse_body(content_type, body);
     TwilioApiError {
@@ -414,12 +406,7 @@ fn media_type(content_type: Option<&str>) -> MediaType {
     let Some(content_type) = content_type else {
         return MediaType::Other;
     };
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if essence.ends_with("json") {
         MediaType::Json
     } else if essence.contains("html") || essence.contains("xml") {
@@ -430,13 +417,8 @@ fn media_type(content_type: Option<&str>) -> MediaType {
 }
 
 fn parse_body(content_type: Option<&str>, body: &[u8]) -> ParsedBody {
-    let body = body
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|byte| !byte.is_ascii_whitespace())
-        .unwrap_or(body.len());
+    let body = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
+    let start = body.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(body.len());
     let body = body.get(start..).unwrap_or_default();
     let media = media_type(content_type);
     match body.first() {
@@ -454,18 +436,12 @@ fn parse_body(content_type: Option<&str>, body: &[u8]) -> ParsedBody {
 }
 
 fn message_only(message: Option<String>) -> ParsedBody {
-    ParsedBody {
-        message,
-        ..ParsedBody::default()
-    }
+    ParsedBody { message, ..ParsedBody::default() }
 }
 
 fn parse_json_object(map: &Map<String, Value>) -> ParsedBody {
     let type_url = map.get("type").and_then(Value::as_str);
-    let code = map
-        .get("code")
-        .and_then(json_code)
-        .or_else(|| type_url.and_then(code_from_type_url));
+    let code = map.get("code").and_then(json_code).or_else(|| type_url.and_then(code_from_type_url));
 
     // Classic: message (+ detail/details). Problem JSON: title + detail + errors[].detail.
     let mut parts: Vec<String> = Vec::new();
@@ -479,9 +455,7 @@ fn parse_json_object(map: &Map<String, Value>) -> ParsedBody {
             let detail = entry.get("detail").and_then(Value::as_str);
             let pointer = entry.get("pointer").and_then(Value::as_str);
             match (detail, pointer) {
-                (Some(detail), Some(pointer)) => {
-                    push_part(&mut parts, &format!("{detail} ({pointer})"))
-                }
+                (Some(detail), Some(pointer)) => push_part(&mut parts, &format!("{detail} ({pointer})")),
                 (Some(detail), None) => push_part(&mut parts, detail),
                 _ => {}
             }
@@ -490,22 +464,12 @@ fn parse_json_object(map: &Map<String, Value>) -> ParsedBody {
     let message = match parts.split_first() {
         None => None,
         Some((first, [])) => sanitize_text(first, MAX_MESSAGE_CHARS),
-        Some((first, rest)) => {
-            sanitize_text(&format!("{first}: {}", rest.join("; ")), MAX_MESSAGE_CHARS)
-        }
+        Some((first, rest)) => sanitize_text(&format!("{first}: {}", rest.join("; ")), MAX_MESSAGE_CHARS),
     };
 
-    let more_info = map
-        .get("more_info")
-        .and_then(Value::as_str)
-        .or(type_url)
-        .and_then(sanitize_url);
+    let more_info = map.get("more_info").and_then(Value::as_str).or(type_url).and_then(sanitize_url);
 
-    ParsedBody {
-        code,
-        message,
-        more_info,
-    }
+    ParsedBody { code, message, more_info }
 }
 
 fn push_part(parts: &mut Vec<String>, text: &str) {
@@ -546,9 +510,7 @@ fn code_from_type_url(url: &str) -> Option<u32> {
 fn sanitize_url(url: &str) -> Option<String> {
     let url = url.trim();
     let is_web = url.starts_with("https://");
-    let is_clean = !url
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
+    let is_clean = !url.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
     if !is_web || !is_clean || url.chars().count() > MAX_MORE_INFO_CHARS {
         return None;
     }
@@ -646,16 +608,8 @@ const fn is_invisible(c: char) -> bool {
 /// Control and invisible characters to spaces, whitespace collapsed, credentials and phone numbers
 /// masked, then cut to `max_chars` characters (with `…`). `None` when nothing is left.
 fn sanitize_text(text: &str, max_chars: usize) -> Option<String> {
-    let visible: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() || is_invisible(c) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let visible: String =
+        text.chars().map(|c| if c.is_control() || is_invisible(c) { ' ' } else { c }).collect();
     let collapsed = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     // Redact before cutting, so that a cut can never leave a partial secret unmasked.
     let redacted = redact_phone_numbers(&redact_credentials(&collapsed));
@@ -730,10 +684,8 @@ fn phone_at(chars: &[char], start: usize) -> Scan {
     };
     let plus = first == '+';
     if !plus {
-        let glued = start
-            .checked_sub(1)
-            .and_then(|before| chars.get(before))
-            .is_some_and(|c| c.is_alphanumeric());
+        let glued =
+            start.checked_sub(1).and_then(|before| chars.get(before)).is_some_and(|c| c.is_alphanumeric());
         if glued || !(first.is_ascii_digit() || first == '(') {
             return Scan::Nothing;
         }
@@ -773,16 +725,8 @@ fn phone_at(chars: &[char], start: usize) -> Scan {
     if !plus && chars.get(end).is_some_and(|c| c.is_alphanumeric()) {
         return Scan::GluedRun { end };
     }
-    let is_phone = if plus {
-        digits >= 7
-    } else {
-        longest_group >= 8 || digits >= 9
-    };
-    if is_phone {
-        Scan::Phone { end, significant }
-    } else {
-        Scan::Nothing
-    }
+    let is_phone = if plus { digits >= 7 } else { longest_group >= 8 || digits >= 9 };
+    if is_phone { Scan::Phone { end, significant } } else { Scan::Nothing }
 }
 
 fn push_masked(out: &mut String, significant: &[char]) {
@@ -831,36 +775,26 @@ fn redact_auth_schemes(s: &str) -> String {
 
 /// For `Basic xyz…` at `start`: the end of the scheme name and the end of the credentials.
 fn auth_credentials_at(chars: &[char], start: usize) -> Option<(usize, usize)> {
-    let glued = start
-        .checked_sub(1)
-        .and_then(|before| chars.get(before))
-        .is_some_and(|c| c.is_alphanumeric());
+    let glued =
+        start.checked_sub(1).and_then(|before| chars.get(before)).is_some_and(|c| c.is_alphanumeric());
     if glued {
         return None;
     }
     let scheme = AUTH_SCHEMES.into_iter().find(|scheme| {
         scheme.chars().enumerate().all(|(offset, expected)| {
-            chars
-                .get(start + offset)
-                .is_some_and(|c| c.to_ascii_lowercase() == expected)
+            chars.get(start + offset).is_some_and(|c| c.to_ascii_lowercase() == expected)
         })
     })?;
     let scheme_end = start + scheme.len();
     let mut token_start = scheme_end;
-    while chars
-        .get(token_start)
-        .is_some_and(|c| *c == ' ' || *c == '\t')
-    {
+    while chars.get(token_start).is_some_and(|c| *c == ' ' || *c == '\t') {
         token_start += 1;
     }
     if token_start == scheme_end {
         return None;
     }
     let mut token_end = token_start;
-    while chars
-        .get(token_end)
-        .is_some_and(|c| c.is_ascii_alphanumeric() || "+/=-._~".contains(*c))
-    {
+    while chars.get(token_end).is_some_and(|c| c.is_ascii_alphanumeric() || "+/=-._~".contains(*c)) {
         token_end += 1;
     }
     let token = chars.get(token_start..token_end)?;
@@ -868,9 +802,7 @@ fn auth_credentials_at(chars: &[char], start: usize) -> Option<(usize, usize)> {
 }
 
 fn looks_like_token(token: &[char]) -> bool {
-    let has_digit_or_symbol = token
-        .iter()
-        .any(|c| c.is_ascii_digit() || "+/=".contains(*c));
+    let has_digit_or_symbol = token.iter().any(|c| c.is_ascii_digit() || "+/=".contains(*c));
     let inner_upper = token.iter().skip(1).any(char::is_ascii_uppercase);
     let has_lower = token.iter().any(char::is_ascii_lowercase);
     token.len() >= 8 && (has_digit_or_symbol || (inner_upper && has_lower))
@@ -927,18 +859,12 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
     }
     let at = parse_imf_fixdate(value)?;
-    Some(
-        at.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_RETRY_AFTER),
-    )
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
 }
 
-const DAY_NAMES_FROM_THURSDAY: [&[u8]; 7] =
-    [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-const MONTH_NAMES: [&[u8]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
+const DAY_NAMES_FROM_THURSDAY: [&[u8]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+const MONTH_NAMES: [&[u8]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`: exactly 29 bytes, case-sensitive, day name checked.
 fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
@@ -946,8 +872,7 @@ fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
     if bytes.len() != 29 {
         return None;
     }
-    let literal =
-        |range: std::ops::Range<usize>, expected: &[u8]| bytes.get(range) == Some(expected);
+    let literal = |range: std::ops::Range<usize>, expected: &[u8]| bytes.get(range) == Some(expected);
     if !(literal(3..5, b", ")
         && literal(7..8, b" ")
         && literal(11..12, b" ")
@@ -963,11 +888,7 @@ fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
         if !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(
-            digits
-                .iter()
-                .fold(0_i64, |acc, digit| acc * 10 + i64::from(digit - b'0')),
-        )
+        Some(digits.iter().fold(0_i64, |acc, digit| acc * 10 + i64::from(digit - b'0')))
     };
     let day = number(5..7)?;
     let month_name = bytes.get(8..11)?;
@@ -1029,19 +950,12 @@ mod tests {
             "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
             "status": status,
         });
-        parse_error_response(
-            status,
-            Some("application/json; charset=utf-8"),
-            body.to_string().as_bytes(),
-        )
+        parse_error_response(status, Some("application/json; charset=utf-8"), body.to_string().as_bytes())
     }
 
     /// The longest run of ASCII digits in `s`.
     fn longest_digit_run(s: &str) -> usize {
-        s.split(|c: char| !c.is_ascii_digit())
-            .map(str::len)
-            .max()
-            .unwrap_or(0)
+        s.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0)
     }
 
     /// Words the host (Hivekeep's `sendWithRetry`) reads as "retry me" in an error message.
@@ -1100,10 +1014,7 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::BadCredentials);
         assert_eq!(error.code(), Some(20003));
         assert_eq!(error.message(), Some("Authenticate"));
-        assert_eq!(
-            error.more_info(),
-            Some("https://www.twilio.com/docs/errors/20003")
-        );
+        assert_eq!(error.more_info(), Some("https://www.twilio.com/docs/errors/20003"));
         assert_eq!(error.retry_safety(), RetrySafety::Final);
         assert_eq!(
             error.to_string(),
@@ -1116,11 +1027,7 @@ mod tests {
     fn code_20003_with_403_reads_as_permission() {
         let error = classic(403, 20003, "Permission Denied");
         assert_eq!(error.kind(), ErrorKind::BadCredentials);
-        assert!(
-            error
-                .to_string()
-                .starts_with("Twilio denied access (HTTP 403, code 20003)")
-        );
+        assert!(error.to_string().starts_with("Twilio denied access (HTTP 403, code 20003)"));
         assert_eq!(error.retry_safety(), RetrySafety::Final);
     }
 
@@ -1162,27 +1069,13 @@ mod tests {
 
     #[test]
     fn code_21211_invalid_to_is_redacted() {
-        let error = classic(
-            400,
-            21211,
-            "The 'To' number +15558675310 is not a valid phone number.",
-        );
+        let error = classic(400, 21211, "The 'To' number +15558675310 is not a valid phone number.");
         assert_eq!(error.kind(), ErrorKind::InvalidToNumber);
         assert_eq!(error.retry_safety(), RetrySafety::Final);
-        assert_eq!(
-            error.message(),
-            Some("The 'To' number +155••••••10 is not a valid phone number.")
-        );
+        assert_eq!(error.message(), Some("The 'To' number +155••••••10 is not a valid phone number."));
         // The reference's own example: a short (8-character) number is fully masked.
-        let short = classic(
-            400,
-            21211,
-            "The 'To' number +1555123 is not a valid phone number.",
-        );
-        assert_eq!(
-            short.message(),
-            Some("The 'To' number •••••••• is not a valid phone number.")
-        );
+        let short = classic(400, 21211, "The 'To' number +1555123 is not a valid phone number.");
+        assert_eq!(short.message(), Some("The 'To' number •••••••• is not a valid phone number."));
         assert_eq!(
             error.to_string(),
             "Invalid To number (HTTP 400, code 21211): the recipient must be a real phone number \
@@ -1221,34 +1114,19 @@ mod tests {
 
     #[test]
     fn code_21614_not_mobile() {
-        let error = classic(
-            400,
-            21614,
-            "'To' number +15558675310 is not a valid mobile number",
-        );
+        let error = classic(400, 21614, "'To' number +15558675310 is not a valid mobile number");
         assert_eq!(error.kind(), ErrorKind::ToNotMobile);
         assert_eq!(error.retry_safety(), RetrySafety::Final);
-        assert!(
-            error
-                .to_string()
-                .contains("not a mobile number (HTTP 400, code 21614)")
-        );
+        assert!(error.to_string().contains("not a mobile number (HTTP 400, code 21614)"));
     }
 
     #[test]
     fn code_21617_body_too_long() {
-        let error = classic(
-            400,
-            21617,
-            "The concatenated message body exceeds the 1600 character limit.",
-        );
+        let error = classic(400, 21617, "The concatenated message body exceeds the 1600 character limit.");
         assert_eq!(error.kind(), ErrorKind::BodyTooLong);
         assert_eq!(error.retry_safety(), RetrySafety::Final);
         // "1600" is a short number and stays readable.
-        assert_eq!(
-            error.message(),
-            Some("The concatenated message body exceeds the 1600 character limit.")
-        );
+        assert_eq!(error.message(), Some("The concatenated message body exceeds the 1600 character limit."));
         assert!(error.to_string().contains("at most 1600 characters"));
     }
 
@@ -1293,10 +1171,9 @@ mod tests {
              again; response: \"Message body is required.\"; see \
              https://www.twilio.com/docs/errors/21602"
         );
-        for (code, message) in [
-            (21603, "A 'From' phone number is required."),
-            (21604, "A 'To' phone number is required."),
-        ] {
+        for (code, message) in
+            [(21603, "A 'From' phone number is required."), (21604, "A 'To' phone number is required.")]
+        {
             assert_eq!(classic(400, code, message).kind(), ErrorKind::Other(code));
         }
 
@@ -1369,14 +1246,8 @@ mod tests {
         let error = parse_error_response(400, Some("application/problem+json"), body);
         assert_eq!(error.code(), Some(20001));
         assert_eq!(error.kind(), ErrorKind::Other(20001));
-        assert_eq!(
-            error.message(),
-            Some("Invalid parameter: The 'PhoneNumber' parameter is required.")
-        );
-        assert_eq!(
-            error.more_info(),
-            Some("https://www.twilio.com/docs/api/errors/20001")
-        );
+        assert_eq!(error.message(), Some("Invalid parameter: The 'PhoneNumber' parameter is required."));
+        assert_eq!(error.more_info(), Some("https://www.twilio.com/docs/api/errors/20001"));
         assert_eq!(error.retry_safety(), RetrySafety::Final);
     }
 
@@ -1443,10 +1314,7 @@ mod tests {
 
     #[test]
     fn html_page_without_title_or_huge_keeps_little() {
-        let page = format!(
-            "<html><body><p>{}</p></body></html>",
-            "secret stuff ".repeat(5000)
-        );
+        let page = format!("<html><body><p>{}</p></body></html>", "secret stuff ".repeat(5000));
         let error = parse_error_response(503, Some("text/html; charset=UTF-8"), page.as_bytes());
         assert_eq!(error.message(), None);
 
@@ -1514,16 +1382,10 @@ mod tests {
             assert_eq!(error.kind(), ErrorKind::NoCode);
             assert_eq!(error.message(), None);
         }
-        assert_eq!(
-            parse_error_response(400, None, full).kind(),
-            ErrorKind::InvalidToNumber
-        );
+        assert_eq!(parse_error_response(400, None, full).kind(), ErrorKind::InvalidToNumber);
         // A body longer than 64 KiB is cut, so even valid JSON reads as truncated.
         let huge = serde_json::json!({ "code": 21211, "message": "x".repeat(MAX_PARSED_BODY) });
-        assert_eq!(
-            parse_error_response(400, None, huge.to_string().as_bytes()).kind(),
-            ErrorKind::NoCode
-        );
+        assert_eq!(parse_error_response(400, None, huge.to_string().as_bytes()).kind(), ErrorKind::NoCode);
 
         for body in [
             b"\x00\x01\x02\xff\xfe binary".as_slice(),
@@ -1540,16 +1402,10 @@ mod tests {
             assert_eq!(error.kind(), ErrorKind::NoCode);
         }
         // Binary without a Content-Type is not kept as text either.
-        assert_eq!(
-            parse_error_response(502, None, b"\x00\x01\x02\xff").message(),
-            None
-        );
+        assert_eq!(parse_error_response(502, None, b"\x00\x01\x02\xff").message(), None);
         // Deep nesting is refused by serde_json's recursion limit, not a stack overflow.
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(
-            parse_error_response(400, None, deep.as_bytes()).message(),
-            None
-        );
+        assert_eq!(parse_error_response(400, None, deep.as_bytes()).message(), None);
     }
 
     #[test]
@@ -1564,13 +1420,7 @@ mod tests {
             Some(""),
             Some(";;;"),
         ];
-        let seeds: [&[u8]; 5] = [
-            b"{\"code\":",
-            b"<title>",
-            b"{\"type\":\"",
-            b"+1555",
-            b"Basic ",
-        ];
+        let seeds: [&[u8]; 5] = [b"{\"code\":", b"<title>", b"{\"type\":\"", b"+1555", b"Basic "];
         for round in 0..20_000 {
             let len = rng.below(300);
             let mut body = rng.bytes(len);
@@ -1598,9 +1448,7 @@ mod tests {
         let alphabet: Vec<char> = "0123456789+-() .aB\u{2022}é\n\tACSK".chars().collect();
         for _ in 0..20_000 {
             let len = rng.below(60);
-            let text: String = (0..len)
-                .map(|_| alphabet[rng.below(alphabet.len())])
-                .collect();
+            let text: String = (0..len).map(|_| alphabet[rng.below(alphabet.len())]).collect();
             let once = redact_phone_numbers(&redact_credentials(&text));
             let twice = redact_phone_numbers(&redact_credentials(&once));
             assert_eq!(once, twice, "input {text:?}");
@@ -1620,11 +1468,7 @@ mod tests {
         let _ = parse_error_response(400, None, body.to_string().as_bytes());
         let spaced = "1 ".repeat(60_000);
         assert!(!redact_phone_numbers(&spaced).contains("1 1 1 1 1"));
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     // ---- redaction ----------------------------------------------------------------------
@@ -1643,10 +1487,7 @@ mod tests {
             ("12345678", "••••••••"),
             ("612 345 678", "6123•••78"),
             ("whatsapp:+15558675310", "whatsapp:+155••••••10"),
-            (
-                "To=+15558675310&From=+15005550006",
-                "To=+155••••••10&From=+150••••••06",
-            ),
+            ("To=+15558675310&From=+15005550006", "To=+155••••••10&From=+150••••••06"),
             ("+1234567890123456789", "+123••••••••••••••89"),
         ];
         for (input, expected) in cases {
@@ -1684,28 +1525,17 @@ mod tests {
             format!("token=[redacted]; sid=AC{token}")
         );
         assert_eq!(
-            redact_credentials(
-                "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:Xy12abcDEFghiJKLmnoPQRstuVWXyz99"
-            ),
+            redact_credentials("SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:Xy12abcDEFghiJKLmnoPQRstuVWXyz99"),
             "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:[redacted]"
         );
         // A SID with a 33rd hex digit is not a SID.
-        assert_eq!(
-            redact_credentials("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-            "[redacted]"
-        );
+        assert_eq!(redact_credentials("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), "[redacted]");
         assert_eq!(
             redact_credentials("Authorization: Basic QUMxMjM0NTY3ODkwOnNlY3JldA=="),
             "Authorization: Basic [redacted]"
         );
-        assert_eq!(
-            redact_credentials("basic   dXNlcjpwYXNz end"),
-            "basic [redacted] end"
-        );
-        assert_eq!(
-            redact_credentials("Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc"),
-            "Bearer [redacted]"
-        );
+        assert_eq!(redact_credentials("basic   dXNlcjpwYXNz end"), "basic [redacted] end");
+        assert_eq!(redact_credentials("Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc"), "Bearer [redacted]");
         for text in [
             "Use Basic authentication",
             "basic",
@@ -1726,10 +1556,7 @@ mod tests {
             "more_info": "https://www.twilio.com/docs/errors/21211",
         });
         let error = parse_error_response(400, None, body.to_string().as_bytes());
-        assert_eq!(
-            error.message(),
-            Some("bad [31m number +155••••••10 with token [redacted]")
-        );
+        assert_eq!(error.message(), Some("bad [31m number +155••••••10 with token [redacted]"));
 
         let long = serde_json::json!({ "code": 21211, "message": "word ".repeat(400) });
         let error = parse_error_response(400, None, long.to_string().as_bytes());
@@ -1750,10 +1577,7 @@ mod tests {
             "more_info": "https://example.com/?to=+15558675310&t=0123456789abcdef0123456789abcdef",
         });
         let error = parse_error_response(400, None, body.to_string().as_bytes());
-        assert_eq!(
-            error.more_info(),
-            Some("https://example.com/?to=+155••••••10&t=[redacted]")
-        );
+        assert_eq!(error.more_info(), Some("https://example.com/?to=+155••••••10&t=[redacted]"));
     }
 
     // ---- Display ------------------------------------------------------------------------
@@ -1762,8 +1586,7 @@ mod tests {
     fn display_never_shows_numbers_or_secrets() {
         let secret = "0123456789abcdef0123456789abcdef";
         let number = "+15558675310";
-        let message =
-            format!("The 'To' number {number} failed; auth {secret}; Basic QUMxMjM6c2VjcmV0");
+        let message = format!("The 'To' number {number} failed; auth {secret}; Basic QUMxMjM6c2VjcmV0");
         let statuses = [400, 401, 403, 404, 429, 500, 502, 302, 0];
         let codes = [
             None,
@@ -1810,9 +1633,7 @@ mod tests {
     fn display_wording_matches_retry_safety_for_the_host() {
         // Hivekeep's host retries when the error text mentions 429 / rate limit / a bare 5xx status.
         // Final errors must not read that way; rate-limited ones must.
-        let codes = [
-            20003, 20404, 21211, 21408, 21606, 21610, 21612, 21614, 21617, 21602,
-        ];
+        let codes = [20003, 20404, 21211, 21408, 21606, 21610, 21612, 21614, 21617, 21602];
         for code in codes {
             for status in [400, 401, 403, 404] {
                 let error = classic(status, code, "x");
@@ -1825,15 +1646,12 @@ mod tests {
             assert!(!host_would_retry(&error.to_string()), "{error}");
         }
         assert!(host_would_retry(&classic(429, 20429, "x").to_string()));
-        assert!(host_would_retry(
-            &parse_error_response(429, None, b"").to_string()
-        ));
+        assert!(host_would_retry(&parse_error_response(429, None, b"").to_string()));
     }
 
     #[test]
     fn unexpected_status_reads_as_unknown() {
-        let error =
-            parse_error_response(302, Some("text/html"), b"<html><title>Found</title></html>");
+        let error = parse_error_response(302, Some("text/html"), b"<html><title>Found</title></html>");
         assert_eq!(error.retry_safety(), RetrySafety::Ambiguous);
         assert_eq!(
             error.to_string(),
@@ -1865,17 +1683,10 @@ mod tests {
             (0, RetrySafety::Ambiguous),
             (600, RetrySafety::Ambiguous),
         ] {
-            assert_eq!(
-                parse_error_response(status, None, b"").retry_safety(),
-                safety,
-                "{status}"
-            );
+            assert_eq!(parse_error_response(status, None, b"").retry_safety(), safety, "{status}");
         }
         // 20429 inside a 5xx (never seen, but Twilio says 20429 requests are not processed).
-        assert_eq!(
-            classic(503, 20429, "Too Many Requests").retry_safety(),
-            RetrySafety::Safe
-        );
+        assert_eq!(classic(503, 20429, "Too Many Requests").retry_safety(), RetrySafety::Safe);
     }
 
     // ---- Retry-After --------------------------------------------------------------------
@@ -1883,16 +1694,10 @@ mod tests {
     #[test]
     fn retry_after_delta_seconds() {
         let now = at(1_700_000_000);
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after(" 0\t", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
-        assert_eq!(
-            parse_retry_after("99999999999999999999999999", now),
-            Some(MAX_RETRY_AFTER)
-        );
+        assert_eq!(parse_retry_after("99999999999999999999999999", now), Some(MAX_RETRY_AFTER));
     }
 
     #[test]
@@ -1900,49 +1705,22 @@ mod tests {
         // 1994-11-06T08:49:37Z = 784111777.
         let date = "Sun, 06 Nov 1994 08:49:37 GMT";
         assert_eq!(parse_imf_fixdate(date), Some(at(784_111_777)));
-        assert_eq!(
-            parse_retry_after(date, at(784_111_777 - 90)),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_retry_after(date, at(784_111_777)),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after(date, at(784_111_777 + 5)),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after(date, at(700_000_000)),
-            Some(MAX_RETRY_AFTER)
-        );
+        assert_eq!(parse_retry_after(date, at(784_111_777 - 90)), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after(date, at(784_111_777)), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(date, at(784_111_777 + 5)), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(date, at(700_000_000)), Some(MAX_RETRY_AFTER));
         // Leap day, epoch, and a 2026 date Twilio might send.
-        assert_eq!(
-            parse_imf_fixdate("Thu, 29 Feb 2024 00:00:00 GMT"),
-            Some(at(1_709_164_800))
-        );
-        assert_eq!(
-            parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"),
-            Some(UNIX_EPOCH)
-        );
-        assert_eq!(
-            parse_imf_fixdate("Fri, 27 Nov 2026 12:00:05 GMT"),
-            Some(at(1_795_780_805))
-        );
+        assert_eq!(parse_imf_fixdate("Thu, 29 Feb 2024 00:00:00 GMT"), Some(at(1_709_164_800)));
+        assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
+        assert_eq!(parse_imf_fixdate("Fri, 27 Nov 2026 12:00:05 GMT"), Some(at(1_795_780_805)));
         assert_eq!(
             parse_imf_fixdate("Wed, 31 Dec 1969 23:59:59 GMT"),
             UNIX_EPOCH.checked_sub(Duration::from_secs(1))
         );
         // Through the header map.
         let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static(date),
-        );
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
+        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static(date));
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
         let error = TwilioApiError::from_response(
             http::StatusCode::TOO_MANY_REQUESTS,
             &headers,

@@ -1,0 +1,481 @@
+//! The Twilio REST client (feature `client`): reqwest with rustls, one connection pool for every
+//! channel, bounded timeouts, and retries only where a retry cannot send an SMS twice.
+//!
+//! Requests and answers are built and read by the sans-I/O [`outbound`](crate::outbound) module; this
+//! module only moves them over HTTP.
+
+use core::fmt;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use crate::api_error::{RetrySafety, TwilioApiError};
+use crate::credentials::Credentials;
+use crate::ids::MessageSid;
+use crate::outbound::{
+    self, AccountInfo, Answer, NumberOwnership, SentMessage, Sms, StatusCallback, UnreadableMessage,
+};
+use crate::phone::E164;
+
+/// Limits and endpoints of a [`TwilioClient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The API base URL (default `https://api.twilio.com`; a local mock in tests and the demo).
+    pub api_base: String,
+    /// Time to establish a connection (default 5 s).
+    pub connect_timeout: Duration,
+    /// Time for one attempt, from connecting to the end of the answer (default 15 s).
+    pub attempt_timeout: Duration,
+    /// Attempts for a request that is safe to retry (default 4).
+    pub max_attempts: u32,
+    /// Time for the whole call, retries and waits included (default 30 s).
+    pub total_deadline: Duration,
+    /// The longest answer body read (default 1 MiB).
+    pub max_response_bytes: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            api_base: outbound::DEFAULT_API_BASE.to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(15),
+            max_attempts: 4,
+            total_deadline: Duration::from_secs(30),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The defaults, pointed at another API base URL.
+    #[must_use]
+    pub fn with_api_base(mut self, api_base: impl Into<String>) -> Self {
+        self.api_base = api_base.into();
+        self
+    }
+}
+
+/// Why a request to Twilio failed. Every variant says whether retrying is safe
+/// ([`RequestError::retry_safety`]); none holds a secret or a full phone number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Twilio answered with an error.
+    #[error("{0}")]
+    Api(TwilioApiError),
+    /// No connection could be made: nothing was sent.
+    #[error("could not connect to Twilio after {attempts} attempt(s); nothing was sent, so a retry is safe")]
+    Connect {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// No answer arrived in time after the request was sent.
+    #[error(
+        "Twilio did not answer within {seconds} s after the request was sent; the SMS may exist, so check the message log before sending again"
+    )]
+    Timeout {
+        /// Seconds waited.
+        seconds: u64,
+    },
+    /// The connection broke after the request was (or may have been) sent, before a whole answer.
+    #[error(
+        "the connection to Twilio broke before a complete answer; the SMS may exist, so check the message log before sending again"
+    )]
+    ConnectionLost,
+    /// Twilio answered with success, but the answer could not be read.
+    #[error("{0}; the request probably took effect, so check before sending again")]
+    Unreadable(UnreadableMessage),
+    /// The answer was larger than [`ClientConfig::max_response_bytes`].
+    #[error("Twilio's answer (HTTP {status}) is larger than {limit} bytes and was not read")]
+    ResponseTooLarge {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The limit.
+        limit: usize,
+    },
+    /// The HTTP client could not be built or the request could not be formed.
+    #[error("the HTTP request could not be built: {0}")]
+    Build(String),
+}
+
+impl RequestError {
+    /// Whether the same request can be sent again without risking a second SMS.
+    #[must_use]
+    pub fn retry_safety(&self) -> RetrySafety {
+        match self {
+            Self::Api(e) => e.retry_safety(),
+            Self::Connect { .. } => RetrySafety::Safe,
+            Self::Timeout { .. } | Self::ConnectionLost | Self::Unreadable(_) => RetrySafety::Ambiguous,
+            Self::ResponseTooLarge { status, .. } if *status < 300 => RetrySafety::Ambiguous,
+            Self::ResponseTooLarge { .. } | Self::Build(_) => RetrySafety::Final,
+        }
+    }
+
+    /// The HTTP status Twilio answered with, when it answered.
+    #[must_use]
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Api(e) => Some(e.http_status()),
+            Self::Unreadable(u) => Some(u.status),
+            Self::ResponseTooLarge { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The Twilio error code, when there is one.
+    #[must_use]
+    pub fn twilio_code(&self) -> Option<u32> {
+        match self {
+            Self::Api(e) => e.code(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether live delivery status will follow a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatusUpdates {
+    /// Twilio will post status callbacks to this URL.
+    Callback(StatusCallback),
+    /// No public URL is configured: no live delivery status will follow. Read it with
+    /// [`TwilioClient::fetch_message`].
+    NotAvailable,
+}
+
+/// A message Twilio accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendReceipt {
+    /// The message as Twilio created it.
+    pub message: SentMessage,
+    /// Whether status callbacks will follow.
+    pub status_updates: StatusUpdates,
+    /// Requests made (more than 1 after a safe retry).
+    pub attempts: u32,
+}
+
+/// Why [`TwilioClient::validate_config`] refused a channel's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A request failed (for instance bad credentials: HTTP 401, code 20003).
+    #[error("{0}")]
+    Request(RequestError),
+    /// The account exists but is not active.
+    #[error("the Twilio account is {status}, not active")]
+    AccountNotActive {
+        /// Twilio's account status.
+        status: String,
+    },
+    /// The From number does not belong to the account.
+    #[error(
+        "the From number is not a phone number of this Twilio account (check the number in the Twilio Console)"
+    )]
+    NumberNotOwned,
+    /// The From number cannot send SMS.
+    #[error("the From number of this account cannot send SMS (it has no SMS capability)")]
+    NumberNotSmsCapable,
+}
+
+/// What [`TwilioClient::bot_info`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BotInfo {
+    /// The account's friendly name.
+    pub name: String,
+    /// The sender: the From number, or the Messaging Service SID.
+    pub username: Option<String>,
+}
+
+/// A Twilio REST client. Cheap to clone; every clone shares one connection pool, so one client serves
+/// every channel.
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+impl fmt::Debug for TwilioClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioClient").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// One attempt's failure, before the retry decision.
+enum Failure {
+    /// Nothing was sent.
+    Connect,
+    Timeout,
+    Lost,
+    TooLarge(u16),
+}
+
+/// A received answer.
+struct Received {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl TwilioClient {
+    /// A client with the default limits, talking to Twilio.
+    ///
+    /// # Errors
+    /// [`RequestError::Build`] when the TLS backend cannot be set up.
+    pub fn new() -> Result<Self, RequestError> {
+        Self::with_config(ClientConfig::default())
+    }
+
+    /// A client with these limits and API base URL.
+    ///
+    /// # Errors
+    /// [`RequestError::Build`] when the TLS backend cannot be set up.
+    pub fn with_config(config: ClientConfig) -> Result<Self, RequestError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| RequestError::Build(e.to_string()))?;
+        Ok(Self { http, config })
+    }
+
+    /// The limits in force.
+    #[must_use]
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Sends an SMS from the channel's sender. With a `status_callback` Twilio posts delivery status
+    /// to it; without one the receipt says plainly that no live status will follow.
+    ///
+    /// Retries only what cannot create a second SMS: a refused connection and HTTP 429 (honouring
+    /// `Retry-After`), with bounded backoff inside the total deadline. A timeout, a reset while waiting
+    /// and a 5xx are never retried: the SMS may exist.
+    ///
+    /// # Errors
+    /// A [`RequestError`] with its [`retry_safety`](RequestError::retry_safety).
+    pub async fn send(
+        &self,
+        credentials: &Credentials,
+        sms: &Sms,
+        status_callback: Option<&StatusCallback>,
+    ) -> Result<SendReceipt, RequestError> {
+        let build = || outbound::send_request(&self.config.api_base, credentials, sms, status_callback);
+        let (received, attempts) = self.execute(build, false).await?;
+        let message = match outbound::parse_message(received.status, &received.headers, &received.body) {
+            Answer::Ok(message) => message,
+            Answer::Unreadable(e) => return Err(RequestError::Unreadable(e)),
+            Answer::Error(e) => return Err(RequestError::Api(e)),
+        };
+        tracing::debug!(target: "twilio_sms::client", sid = %message.sid, status = %message.status, attempts, "SMS accepted");
+        let status_updates = match status_callback {
+            Some(callback) => StatusUpdates::Callback(callback.clone()),
+            None => {
+                tracing::info!(target: "twilio_sms::client", sid = %message.sid, "no public URL: no live delivery status will follow");
+                StatusUpdates::NotAvailable
+            }
+        };
+        Ok(SendReceipt { message, status_updates, attempts })
+    }
+
+    /// Fetches a message by SID, to read its status or reconcile an ambiguous send.
+    ///
+    /// # Errors
+    /// A [`RequestError`].
+    pub async fn fetch_message(
+        &self,
+        credentials: &Credentials,
+        sid: &MessageSid,
+    ) -> Result<SentMessage, RequestError> {
+        let path = format!("/2010-04-01/Accounts/{}/Messages/{sid}.json", credentials.account_sid());
+        let received = self.get(credentials, &path).await?;
+        into_result(outbound::parse_message(received.status, &received.headers, &received.body))
+    }
+
+    /// The most recent messages to `to` (newest first, at most `limit`, capped at 1000), to find out
+    /// whether an ambiguous send went out.
+    ///
+    /// # Errors
+    /// A [`RequestError`].
+    pub async fn recent_messages_to(
+        &self,
+        credentials: &Credentials,
+        to: &E164,
+        limit: u32,
+    ) -> Result<Vec<SentMessage>, RequestError> {
+        let query = serde_urlencoded::to_string([
+            ("To", to.as_str()),
+            ("PageSize", &limit.clamp(1, 1000).to_string()),
+        ])
+        .unwrap_or_default();
+        let path = format!("/2010-04-01/Accounts/{}/Messages.json?{query}", credentials.account_sid());
+        let received = self.get(credentials, &path).await?;
+        into_result(outbound::parse_message_list(received.status, &received.headers, &received.body))
+    }
+
+    /// Checks a channel's credentials: the account answers and is active, and the From number (when
+    /// there is one) belongs to it and can send SMS. The account resource carries the Auth Token: its
+    /// body is never logged or kept.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming what is wrong; bad credentials are
+    /// `Request(Api(..))` with HTTP 401 and code 20003.
+    pub async fn validate_config(&self, credentials: &Credentials) -> Result<AccountInfo, ValidationError> {
+        let account = self.account(credentials).await.map_err(ValidationError::Request)?;
+        match account.status.as_deref() {
+            Some("active") | None => {}
+            Some(other) => return Err(ValidationError::AccountNotActive { status: other.to_owned() }),
+        }
+        if let Some(number) = credentials.sender().number() {
+            let query = serde_urlencoded::to_string([("PhoneNumber", number.as_str())]).unwrap_or_default();
+            let path = format!(
+                "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?{query}",
+                credentials.account_sid()
+            );
+            let received = self.get(credentials, &path).await.map_err(ValidationError::Request)?;
+            let answer =
+                outbound::parse_number_ownership(received.status, &received.headers, &received.body, number);
+            match into_result(answer).map_err(ValidationError::Request)? {
+                NumberOwnership::SmsCapable => {}
+                NumberOwnership::NotSmsCapable => return Err(ValidationError::NumberNotSmsCapable),
+                NumberOwnership::NotOwned => return Err(ValidationError::NumberNotOwned),
+            }
+        }
+        Ok(account)
+    }
+
+    /// The account's friendly name and the channel's sender, for Hivekeep's `getBotInfo`.
+    ///
+    /// # Errors
+    /// A [`RequestError`].
+    pub async fn bot_info(&self, credentials: &Credentials) -> Result<BotInfo, RequestError> {
+        let account = self.account(credentials).await?;
+        let username = match (credentials.sender().number(), credentials.sender().service()) {
+            (Some(number), _) => Some(number.as_str().to_owned()),
+            (None, Some(service)) => Some(service.as_str().to_owned()),
+            (None, None) => None,
+        };
+        Ok(BotInfo { name: account.friendly_name.unwrap_or_else(|| "Twilio SMS".to_owned()), username })
+    }
+
+    async fn account(&self, credentials: &Credentials) -> Result<AccountInfo, RequestError> {
+        let path = format!("/2010-04-01/Accounts/{}.json", credentials.account_sid());
+        let received = self.get(credentials, &path).await?;
+        into_result(outbound::parse_account(received.status, &received.headers, &received.body))
+    }
+
+    /// A read: retried on any transient failure, since it creates nothing.
+    async fn get(&self, credentials: &Credentials, path: &str) -> Result<Received, RequestError> {
+        let build = || outbound::get_request(&self.config.api_base, credentials, path);
+        self.execute(build, true).await.map(|(received, _)| received)
+    }
+
+    /// Runs a request with the retry policy: `idempotent` requests are retried on any transient
+    /// failure, others only when nothing can have been created (connect failure, 429).
+    async fn execute(
+        &self,
+        build: impl Fn() -> Result<http::Request<String>, http::Error>,
+        idempotent: bool,
+    ) -> Result<(Received, u32), RequestError> {
+        let started = Instant::now();
+        let deadline = started + self.config.total_deadline;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = self.config.attempt_timeout.min(remaining);
+            let request = build().map_err(|e| RequestError::Build(e.to_string()))?;
+            let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+            let outcome = self.attempt(request, timeout).await;
+            let last = attempts >= self.config.max_attempts.max(1);
+            let (error, wait) = match outcome {
+                Ok(received)
+                    if received.status == StatusCode::TOO_MANY_REQUESTS
+                        || (idempotent && received.status.is_server_error()) =>
+                {
+                    let error = TwilioApiError::from_response(
+                        received.status,
+                        &received.headers,
+                        &received.body,
+                        std::time::SystemTime::now(),
+                    );
+                    let wait = error.retry_after().unwrap_or_else(|| backoff(attempts));
+                    (RequestError::Api(error), wait)
+                }
+                Ok(received) => {
+                    tracing::debug!(target: "twilio_sms::client", %method, path, status = received.status.as_u16(), attempts, "Twilio answered");
+                    return Ok((received, attempts));
+                }
+                Err(Failure::Connect) => (RequestError::Connect { attempts }, backoff(attempts)),
+                Err(Failure::Timeout) if idempotent => {
+                    (RequestError::Timeout { seconds: timeout.as_secs() }, backoff(attempts))
+                }
+                Err(Failure::Lost) if idempotent => (RequestError::ConnectionLost, backoff(attempts)),
+                Err(Failure::Timeout) => return Err(RequestError::Timeout { seconds: timeout.as_secs() }),
+                Err(Failure::Lost) => return Err(RequestError::ConnectionLost),
+                Err(Failure::TooLarge(status)) => {
+                    return Err(RequestError::ResponseTooLarge {
+                        status,
+                        limit: self.config.max_response_bytes,
+                    });
+                }
+            };
+            let out_of_time = Instant::now() + wait >= deadline;
+            tracing::debug!(target: "twilio_sms::client", %method, path, attempts, reason = %error, retry = !(last || out_of_time), "Twilio request failed");
+            if last || out_of_time {
+                return Err(error);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, request: http::Request<String>, timeout: Duration) -> Result<Received, Failure> {
+        let request = reqwest::Request::try_from(request).map_err(|_| Failure::Connect)?;
+        let limit = self.config.max_response_bytes;
+        let work = async {
+            let mut response = self.http.execute(request).await.map_err(|e| classify(&e))?;
+            let status = response.status();
+            let headers = std::mem::take(response.headers_mut());
+            if response.content_length().is_some_and(|n| n > limit as u64) {
+                return Err(Failure::TooLarge(status.as_u16()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+                if body.len() + chunk.len() > limit {
+                    return Err(Failure::TooLarge(status.as_u16()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Received { status, headers, body })
+        };
+        tokio::time::timeout(timeout, work).await.unwrap_or(Err(Failure::Timeout))
+    }
+}
+
+fn into_result<T>(answer: Answer<T>) -> Result<T, RequestError> {
+    match answer {
+        Answer::Ok(value) => Ok(value),
+        Answer::Unreadable(e) => Err(RequestError::Unreadable(e)),
+        Answer::Error(e) => Err(RequestError::Api(e)),
+    }
+}
+
+/// A reqwest failure: a connect failure sent nothing; anything else may have sent the request.
+fn classify(error: &reqwest::Error) -> Failure {
+    if error.is_connect() {
+        Failure::Connect
+    } else if error.is_timeout() {
+        Failure::Timeout
+    } else {
+        Failure::Lost
+    }
+}
+
+/// 250 ms, 500 ms, 1 s, 2 s, then 4 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250u64 << attempt.saturating_sub(1).min(4))
+}

@@ -1,0 +1,456 @@
+//! Outbound SMS, sans I/O: the message builder, the Messages API request it becomes, and the parsing of
+//! Twilio's answer. The [`client`](crate::client) sends these over HTTP.
+
+use core::fmt;
+use std::time::SystemTime;
+
+use http::{Method, Request, StatusCode, header};
+use serde::Deserialize;
+
+use crate::api_error::TwilioApiError;
+use crate::channel::ChannelId;
+use crate::credentials::Credentials;
+use crate::ids::MessageSid;
+use crate::phone::E164;
+use crate::sms_text::SmsBody;
+use crate::status::MessageStatus;
+use crate::url::PublicUrl;
+
+/// Twilio's REST API.
+pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
+
+/// An SMS ready to send: a recipient and a body. The sender comes from the channel's
+/// [`Credentials`]. Made by [`Sms::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    to: E164,
+    body: SmsBody,
+}
+
+/// Builder state: the recipient is still missing.
+#[derive(Debug, Clone, Copy)]
+pub struct WantsRecipient;
+
+/// Builder state: the body is still missing.
+#[derive(Debug, Clone, Copy)]
+pub struct WantsBody;
+
+/// Builds an [`Sms`]: `Sms::builder().to(number).body(text).build()`, in either order. `build` exists
+/// only once both are set; the type parameters never need to be written.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SmsBuilder<To, Body> {
+    to: To,
+    body: Body,
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::phone::E164 {}
+    impl Sealed for crate::sms_text::SmsBody {}
+}
+
+/// Implemented only by a set recipient.
+#[diagnostic::on_unimplemented(
+    message = "this SMS has no recipient yet",
+    label = "call `.to(E164)` before `.build()`"
+)]
+pub trait HasRecipient: sealed::Sealed {
+    #[doc(hidden)]
+    fn into_recipient(self) -> E164;
+}
+
+/// Implemented only by a set body.
+#[diagnostic::on_unimplemented(
+    message = "this SMS has no body yet",
+    label = "call `.body(SmsBody)` before `.build()`"
+)]
+pub trait HasBody: sealed::Sealed {
+    #[doc(hidden)]
+    fn into_body(self) -> SmsBody;
+}
+
+impl HasRecipient for E164 {
+    fn into_recipient(self) -> E164 {
+        self
+    }
+}
+
+impl HasBody for SmsBody {
+    fn into_body(self) -> SmsBody {
+        self
+    }
+}
+
+impl Sms {
+    /// Starts an SMS with neither recipient nor body.
+    pub fn builder() -> SmsBuilder<WantsRecipient, WantsBody> {
+        SmsBuilder { to: WantsRecipient, body: WantsBody }
+    }
+
+    /// The recipient.
+    #[must_use]
+    pub fn to(&self) -> &E164 {
+        &self.to
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn body(&self) -> &SmsBody {
+        &self.body
+    }
+}
+
+impl<Body> SmsBuilder<WantsRecipient, Body> {
+    /// Sets the recipient.
+    pub fn to(self, to: E164) -> SmsBuilder<E164, Body> {
+        SmsBuilder { to, body: self.body }
+    }
+}
+
+impl<To> SmsBuilder<To, WantsBody> {
+    /// Sets the text (at most 1600 UTF-16 code units, not blank: see [`SmsBody::new`]).
+    pub fn body(self, body: SmsBody) -> SmsBuilder<To, SmsBody> {
+        SmsBuilder { to: self.to, body }
+    }
+}
+
+impl<To, Body> SmsBuilder<To, Body> {
+    /// The finished SMS. Only available once the recipient and the body are set.
+    pub fn build(self) -> Sms
+    where
+        To: HasRecipient,
+        Body: HasBody,
+    {
+        Sms { to: self.to.into_recipient(), body: self.body.into_body() }
+    }
+}
+
+/// Where Twilio posts delivery status callbacks for a message: the channel's webhook,
+/// `{PUBLIC_URL}/api/channels/plugin/twilio-sms/webhook/{channelId}`, optionally with a query.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatusCallback(String);
+
+impl StatusCallback {
+    /// The channel's webhook URL.
+    #[must_use]
+    pub fn for_channel(public_url: &PublicUrl, channel: &ChannelId) -> Self {
+        let base = public_url.as_str();
+        let base = base.strip_suffix('/').unwrap_or(base);
+        Self(format!("{base}/api/channels/plugin/twilio-sms/webhook/{channel}"))
+    }
+
+    /// The same URL with `name=value` query parameters appended (values must be URL-safe: letters,
+    /// digits, `-`, `_`, `.`). Twilio signs the callback over this exact URL.
+    #[must_use]
+    pub fn with_query(mut self, pairs: &[(&str, &str)]) -> Self {
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            let sep = if i == 0 && !self.0.contains('?') { '?' } else { '&' };
+            self.0.push(sep);
+            self.0.push_str(name);
+            self.0.push('=');
+            self.0.push_str(value);
+        }
+        self
+    }
+
+    /// The URL.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for StatusCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StatusCallback({})", self.0)
+    }
+}
+
+/// Appends one `application/x-www-form-urlencoded` pair.
+fn push_pair(form: &mut String, name: &str, value: &str) {
+    if !form.is_empty() {
+        form.push('&');
+    }
+    let encoded = serde_urlencoded::to_string([(name, value)]).unwrap_or_default();
+    form.push_str(&encoded);
+}
+
+fn api_url(api_base: &str, path: &str) -> String {
+    format!("{}{path}", api_base.strip_suffix('/').unwrap_or(api_base))
+}
+
+/// The `POST /2010-04-01/Accounts/{sid}/Messages.json` request for `sms`, with Basic auth (marked
+/// sensitive), the form fields `To`, `From` and/or `MessagingServiceSid`, `Body`, and `StatusCallback`
+/// when one is given.
+///
+/// # Errors
+/// Only if `api_base` makes an invalid URI.
+pub fn send_request(
+    api_base: &str,
+    credentials: &Credentials,
+    sms: &Sms,
+    status_callback: Option<&StatusCallback>,
+) -> Result<Request<String>, http::Error> {
+    let mut form = String::new();
+    push_pair(&mut form, "To", sms.to.as_str());
+    if let Some(from) = credentials.sender().number() {
+        push_pair(&mut form, "From", from.as_str());
+    }
+    if let Some(service) = credentials.sender().service() {
+        push_pair(&mut form, "MessagingServiceSid", service.as_str());
+    }
+    push_pair(&mut form, "Body", sms.body.as_str());
+    if let Some(callback) = status_callback {
+        push_pair(&mut form, "StatusCallback", callback.as_str());
+    }
+    let path = format!("/2010-04-01/Accounts/{}/Messages.json", credentials.account_sid());
+    Request::builder()
+        .method(Method::POST)
+        .uri(api_url(api_base, &path))
+        .header(header::AUTHORIZATION, credentials.authorization())
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body(form)
+}
+
+/// A `GET` of an API path (with its query) for `credentials`' account.
+///
+/// # Errors
+/// Only if `api_base` and `path` make an invalid URI.
+pub fn get_request(
+    api_base: &str,
+    credentials: &Credentials,
+    path: &str,
+) -> Result<Request<String>, http::Error> {
+    Request::builder()
+        .method(Method::GET)
+        .uri(api_url(api_base, path))
+        .header(header::AUTHORIZATION, credentials.authorization())
+        .header(header::ACCEPT, "application/json")
+        .body(String::new())
+}
+
+/// A Twilio number or count, which the API writes as a string or a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Count {
+    Text(String),
+    Number(u64),
+}
+
+impl Count {
+    fn get(self) -> Option<u32> {
+        match self {
+            Self::Text(s) => s.parse().ok(),
+            Self::Number(n) => u32::try_from(n).ok(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageResource {
+    sid: Option<String>,
+    status: Option<String>,
+    to: Option<String>,
+    from: Option<String>,
+    num_segments: Option<Count>,
+    num_media: Option<Count>,
+    error_code: Option<Count>,
+    error_message: Option<String>,
+    date_created: Option<String>,
+    price: Option<String>,
+    price_unit: Option<String>,
+}
+
+/// A message as Twilio reports it (create, fetch or list), read leniently: unknown fields are ignored
+/// and unknown statuses kept as text.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// The message's SID.
+    pub sid: MessageSid,
+    /// Its status.
+    pub status: MessageStatus,
+    /// The recipient, as Twilio wrote it.
+    pub to: Option<String>,
+    /// The sender (null when a Messaging Service has not picked one yet).
+    pub from: Option<String>,
+    /// Segments billed (0 until a Messaging Service has sent it).
+    pub num_segments: Option<u32>,
+    /// Media items.
+    pub num_media: Option<u32>,
+    /// The error code of a failed or undelivered message.
+    pub error_code: Option<u32>,
+    /// Twilio's error text (informational only).
+    pub error_message: Option<String>,
+    /// When it was created, as Twilio wrote it.
+    pub date_created: Option<String>,
+    /// The price (negative for a charge) and its unit.
+    pub price: Option<(String, String)>,
+}
+
+impl fmt::Debug for SentMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let masked = |n: &Option<String>| n.as_deref().map(|n| crate::phone::Redacted::new(n).to_string());
+        f.debug_struct("SentMessage")
+            .field("sid", &self.sid)
+            .field("status", &self.status)
+            .field("to", &masked(&self.to))
+            .field("from", &masked(&self.from))
+            .field("num_segments", &self.num_segments)
+            .field("error_code", &self.error_code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a successful HTTP answer could not be read as a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Twilio answered HTTP {status} with a body that is not a message resource")]
+pub struct UnreadableMessage {
+    /// The HTTP status.
+    pub status: u16,
+}
+
+impl SentMessage {
+    fn from_resource(resource: MessageResource, status: u16) -> Result<Self, UnreadableMessage> {
+        let sid = resource
+            .sid
+            .as_deref()
+            .and_then(|s| MessageSid::parse(s).ok())
+            .ok_or(UnreadableMessage { status })?;
+        Ok(Self {
+            sid,
+            status: MessageStatus::parse(resource.status.as_deref().unwrap_or("")),
+            to: resource.to,
+            from: resource.from,
+            num_segments: resource.num_segments.and_then(Count::get),
+            num_media: resource.num_media.and_then(Count::get),
+            error_code: resource.error_code.and_then(Count::get),
+            error_message: resource.error_message,
+            date_created: resource.date_created,
+            price: resource.price.zip(resource.price_unit),
+        })
+    }
+}
+
+/// Twilio's answer to a request, read: either the expected value or a typed API error.
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// A 2xx answer that reads as expected.
+    Ok(T),
+    /// A 2xx answer that does not: the request probably took effect.
+    Unreadable(UnreadableMessage),
+    /// An error answer.
+    Error(TwilioApiError),
+}
+
+fn read<T, R: serde::de::DeserializeOwned>(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    convert: impl FnOnce(R) -> Result<T, UnreadableMessage>,
+) -> Answer<T> {
+    if !status.is_success() {
+        return Answer::Error(TwilioApiError::from_response(status, headers, body, SystemTime::now()));
+    }
+    let unreadable = UnreadableMessage { status: status.as_u16() };
+    match serde_json::from_slice::<R>(body) {
+        Ok(resource) => match convert(resource) {
+            Ok(value) => Answer::Ok(value),
+            Err(e) => Answer::Unreadable(e),
+        },
+        Err(_) => Answer::Unreadable(unreadable),
+    }
+}
+
+/// Reads the answer to a create or fetch of a message.
+#[must_use]
+pub fn parse_message(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> Answer<SentMessage> {
+    read(status, headers, body, |r: MessageResource| SentMessage::from_resource(r, status.as_u16()))
+}
+
+#[derive(Deserialize)]
+struct MessageList {
+    messages: Vec<MessageResource>,
+}
+
+/// Reads the answer to a list of messages.
+#[must_use]
+pub fn parse_message_list(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Answer<Vec<SentMessage>> {
+    read(status, headers, body, |list: MessageList| {
+        list.messages.into_iter().map(|m| SentMessage::from_resource(m, status.as_u16())).collect()
+    })
+}
+
+/// An account, as far as this crate needs it (the resource also carries the Auth Token, which is
+/// never read or kept).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct AccountInfo {
+    /// The account's friendly name.
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    /// `active`, `suspended` or `closed`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Reads the answer to `GET /Accounts/{sid}.json`.
+#[must_use]
+pub fn parse_account(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> Answer<AccountInfo> {
+    read(status, headers, body, Ok)
+}
+
+#[derive(Deserialize)]
+struct NumberList {
+    incoming_phone_numbers: Vec<IncomingNumber>,
+}
+
+#[derive(Deserialize)]
+struct IncomingNumber {
+    phone_number: Option<String>,
+    #[serde(default)]
+    capabilities: Capabilities,
+}
+
+#[derive(Deserialize, Default)]
+struct Capabilities {
+    #[serde(default)]
+    sms: Option<bool>,
+}
+
+/// What the account says of a number it may own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NumberOwnership {
+    /// The account owns it and it can send SMS.
+    SmsCapable,
+    /// The account owns it, but it cannot send SMS.
+    NotSmsCapable,
+    /// The account does not own it.
+    NotOwned,
+}
+
+/// Reads the answer to `GET /Accounts/{sid}/IncomingPhoneNumbers.json?PhoneNumber=…` for `number`.
+#[must_use]
+pub fn parse_number_ownership(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    number: &E164,
+) -> Answer<NumberOwnership> {
+    read(status, headers, body, |list: NumberList| {
+        let owned =
+            list.incoming_phone_numbers.iter().find(|n| n.phone_number.as_deref() == Some(number.as_str()));
+        Ok(match owned {
+            None => NumberOwnership::NotOwned,
+            Some(n) if n.capabilities.sms == Some(false) => NumberOwnership::NotSmsCapable,
+            Some(_) => NumberOwnership::SmsCapable,
+        })
+    })
+}

@@ -1,0 +1,186 @@
+//! Twilio message statuses, their order, and the status Hivekeep shows.
+
+use core::fmt;
+
+/// A Twilio message status: the 13 values of the API, plus any other value kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageStatus {
+    /// Scheduled through a Messaging Service.
+    Scheduled,
+    /// Accepted by a Messaging Service.
+    Accepted,
+    /// Queued for sending.
+    Queued,
+    /// Being sent to the carrier.
+    Sending,
+    /// Handed to the carrier (not yet delivered).
+    Sent,
+    /// The carrier confirmed delivery.
+    Delivered,
+    /// The carrier could not deliver it.
+    Undelivered,
+    /// Some parts delivered, not all.
+    PartiallyDelivered,
+    /// It never reached a carrier.
+    Failed,
+    /// A scheduled message was canceled.
+    Canceled,
+    /// Read (WhatsApp and RCS).
+    Read,
+    /// An inbound message being received.
+    Receiving,
+    /// An inbound message received.
+    Received,
+    /// A value this crate does not know, kept as sent.
+    Unknown(String),
+}
+
+/// The delivery status Hivekeep shows under a message bubble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum HivekeepStatus {
+    /// Not yet handed to a carrier.
+    Queued,
+    /// Handed to a carrier.
+    Sent,
+    /// Delivered.
+    Delivered,
+    /// Not delivered.
+    Undelivered,
+    /// Failed before reaching a carrier.
+    Failed,
+    /// Read.
+    Read,
+    /// Unknown.
+    Unknown,
+}
+
+impl MessageStatus {
+    /// Reads a status as Twilio writes it (`queued`, `partially_delivered`, ...).
+    #[must_use]
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "scheduled" => Self::Scheduled,
+            "accepted" => Self::Accepted,
+            "queued" => Self::Queued,
+            "sending" => Self::Sending,
+            "sent" => Self::Sent,
+            "delivered" => Self::Delivered,
+            "undelivered" => Self::Undelivered,
+            "partially_delivered" => Self::PartiallyDelivered,
+            "failed" => Self::Failed,
+            "canceled" => Self::Canceled,
+            "read" => Self::Read,
+            "receiving" => Self::Receiving,
+            "received" => Self::Received,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+
+    /// The status as Twilio writes it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Accepted => "accepted",
+            Self::Queued => "queued",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Undelivered => "undelivered",
+            Self::PartiallyDelivered => "partially_delivered",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+            Self::Read => "read",
+            Self::Receiving => "receiving",
+            Self::Received => "received",
+            Self::Unknown(s) => s,
+        }
+    }
+
+    /// The delivery rank: a status supersedes another only when its rank is strictly higher.
+    /// `None` for inbound statuses and unknown values, which never supersede anything.
+    #[must_use]
+    pub fn rank(&self) -> Option<u8> {
+        Some(match self {
+            Self::Scheduled => 0,
+            Self::Accepted => 1,
+            Self::Queued => 2,
+            Self::Sending => 3,
+            Self::Sent => 4,
+            Self::Delivered
+            | Self::Undelivered
+            | Self::PartiallyDelivered
+            | Self::Failed
+            | Self::Canceled => 5,
+            Self::Read => 6,
+            Self::Receiving | Self::Received | Self::Unknown(_) => return None,
+        })
+    }
+
+    /// Whether the status is final (rank 5 or 6).
+    #[must_use]
+    pub fn is_final(&self) -> bool {
+        self.rank().is_some_and(|r| r >= 5)
+    }
+
+    /// The status Hivekeep shows.
+    #[must_use]
+    pub fn hivekeep(&self) -> HivekeepStatus {
+        match self {
+            Self::Scheduled | Self::Accepted | Self::Queued | Self::Sending => HivekeepStatus::Queued,
+            Self::Sent => HivekeepStatus::Sent,
+            Self::Delivered => HivekeepStatus::Delivered,
+            Self::Undelivered | Self::PartiallyDelivered => HivekeepStatus::Undelivered,
+            Self::Failed | Self::Canceled => HivekeepStatus::Failed,
+            Self::Read => HivekeepStatus::Read,
+            Self::Receiving | Self::Received | Self::Unknown(_) => HivekeepStatus::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for MessageStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_thirteen_statuses_round_trip_and_rank() {
+        let all = [
+            "queued",
+            "sending",
+            "sent",
+            "failed",
+            "delivered",
+            "undelivered",
+            "receiving",
+            "received",
+            "accepted",
+            "scheduled",
+            "read",
+            "partially_delivered",
+            "canceled",
+        ];
+        for s in all {
+            let status = MessageStatus::parse(s);
+            assert!(!matches!(status, MessageStatus::Unknown(_)), "{s}");
+            assert_eq!(status.as_str(), s);
+        }
+        assert_eq!(MessageStatus::parse("teleported"), MessageStatus::Unknown("teleported".into()));
+        assert_eq!(MessageStatus::parse("teleported").rank(), None);
+        assert!(MessageStatus::Sent.rank() < MessageStatus::Delivered.rank());
+        assert_eq!(MessageStatus::Failed.rank(), MessageStatus::Delivered.rank());
+        assert!(MessageStatus::Read.is_final() && MessageStatus::Canceled.is_final());
+        assert!(!MessageStatus::Sent.is_final());
+        assert_eq!(MessageStatus::PartiallyDelivered.hivekeep(), HivekeepStatus::Undelivered);
+        assert_eq!(MessageStatus::Canceled.hivekeep(), HivekeepStatus::Failed);
+        assert_eq!(MessageStatus::Accepted.hivekeep(), HivekeepStatus::Queued);
+    }
+}
