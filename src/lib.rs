@@ -60,6 +60,8 @@ pub mod webhook;
 
 #[cfg(feature = "test-util")]
 pub mod danger;
+#[cfg(feature = "test-util")]
+pub mod mock;
 
 pub use api_error::{ErrorKind, RetrySafety, TwilioApiError};
 pub use channel::{ChannelId, ChannelIdError};

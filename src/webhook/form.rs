@@ -49,16 +49,6 @@ const HEX: [u8; 256] = {
     table
 };
 
-/// The byte `%hi lo` stands for.
-fn escape(hi: u8, lo: u8) -> Result<u8, FormError> {
-    let hi = HEX.get(usize::from(hi)).copied().unwrap_or(0xFF);
-    let lo = HEX.get(usize::from(lo)).copied().unwrap_or(0xFF);
-    if (hi | lo) & 0xF0 != 0 {
-        return Err(FormError::MalformedEscape);
-    }
-    Ok(hi << 4 | lo)
-}
-
 impl Form {
     /// Decodes `body` strictly: split on `&` only, skip empty segments, the first `=` separates name
     /// from value (no `=`: an empty value), `+` is a space, `%XX` a byte, a malformed `%` or invalid
@@ -67,49 +57,69 @@ impl Form {
         // Each piece is followed by a separator byte (0, ASCII): a multi-byte sequence cannot straddle
         // it, so when the whole buffer is valid UTF-8 so is every piece (one validation pass for all).
         // A segment `name=value&` decodes to at most `name␀value␀` and `name&` to `name␀`, so the
-        // body's length plus one byte always suffices. One pass over the body, writing through a local index.
+        // body's length plus one byte always suffices.
+        //
+        // One pass, written for speed: `%XX`, `+` and plain bytes go through the same branch-free step
+        // (percent-encoded UTF-8 alternates between them unpredictably), a malformed escape only sets a
+        // flag checked at the end, and only the rare `&` and `=` take a branch.
         let mut text = vec![0u8; body.len() + 1];
         let mut at = 0;
         let mut pairs = Vec::with_capacity(32);
         let mut name_start = 0;
         // Where the value starts, once the segment's first `=` has been read.
-        let mut value_start = None;
-        let mut bytes = body.iter();
-        loop {
-            let byte = match bytes.next() {
-                None | Some(b'&') => {
-                    // A segment that read nothing at all (not even `=`) is skipped.
-                    if value_start.is_some() || at > name_start {
-                        let (name_end, value) = match value_start {
-                            Some(v) => (v - 1, v..at),
-                            None => (at, at..at),
-                        };
-                        pairs.push((name_start..name_end, value));
-                        at += 1;
-                    }
-                    if bytes.len() == 0 {
-                        break;
-                    }
-                    name_start = at;
-                    value_start = None;
-                    continue;
-                }
-                Some(b'=') if value_start.is_none() => {
+        let mut value_start: Option<usize> = None;
+        let mut malformed = 0u8;
+        macro_rules! end_segment {
+            () => {
+                // A segment that read nothing at all (not even `=`) is skipped.
+                if value_start.is_some() || at > name_start {
+                    let (name_end, value) = match value_start {
+                        Some(v) => (v - 1, v..at),
+                        None => (at, at..at),
+                    };
+                    pairs.push((name_start..name_end, value));
                     at += 1;
-                    value_start = Some(at);
-                    continue;
                 }
-                Some(b'+') => b' ',
-                Some(b'%') => match (bytes.next(), bytes.next()) {
-                    (Some(hi), Some(lo)) => escape(*hi, *lo)?,
-                    _ => return Err(FormError::MalformedEscape),
-                },
-                Some(&b) => b,
+                name_start = at;
+                value_start = None;
             };
+        }
+        let mut rest = body;
+        while let [byte, tail @ ..] = rest {
+            let byte = *byte;
+            if byte == b'&' {
+                end_segment!();
+                rest = tail;
+                continue;
+            }
+            if byte == b'=' && value_start.is_none() {
+                at += 1;
+                value_start = Some(at);
+                rest = tail;
+                continue;
+            }
+            let hex = |b: &u8| HEX.get(usize::from(*b)).copied().unwrap_or(0xFF);
+            let (hi, lo) = match tail {
+                [hi, lo, ..] => (hex(hi), hex(lo)),
+                [hi] => (hex(hi), 0xFF),
+                [] => (0xFF, 0xFF),
+            };
+            // Masks instead of branches: all ones when the byte is `%` (or `+`).
+            let escape = byte == b'%';
+            let escape_mask = 0u8.wrapping_sub(u8::from(escape));
+            let plus_mask = 0u8.wrapping_sub(u8::from(byte == b'+'));
+            let value =
+                (hi << 4 | (lo & 0x0F)) & escape_mask | b' ' & plus_mask | byte & !(escape_mask | plus_mask);
+            malformed |= (hi | lo) & 0xF0 & escape_mask;
             if let Some(slot) = text.get_mut(at) {
-                *slot = byte;
+                *slot = value;
             }
             at += 1;
+            rest = tail.get(2 * usize::from(escape)..).unwrap_or(&[]);
+        }
+        end_segment!();
+        if malformed != 0 {
+            return Err(FormError::MalformedEscape);
         }
         text.truncate(at);
         simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
