@@ -157,6 +157,31 @@ pub struct SendReceipt {
     pub attempts: u32,
 }
 
+/// A long text sent as several SMS, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartsReceipt {
+    /// One receipt per part, in order.
+    pub parts: Vec<SendReceipt>,
+}
+
+/// A multi-part send that stopped at a failed part. The parts before it went out (their SIDs are
+/// here) and must not be sent again; the failed part and the ones after it were not sent (or, for the
+/// failed part, maybe sent: see its error's retry safety).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("part {failed_part} of {total} failed after {sent} part(s) went out: {error}", failed_part = .failed_index + 1, sent = .sent.len())]
+#[non_exhaustive]
+pub struct PartialSendError {
+    /// The parts that went out, in order.
+    pub sent: Vec<SendReceipt>,
+    /// The index (from 0) of the part that failed.
+    pub failed_index: usize,
+    /// How many parts the text was split into.
+    pub total: usize,
+    /// Why it failed.
+    pub error: RequestError,
+}
+
 /// Why [`TwilioClient::validate_config`] refused a channel's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -280,6 +305,40 @@ impl TwilioClient {
             }
         };
         Ok(SendReceipt { message, status_updates, attempts })
+    }
+
+    /// Sends a text of any length: split into SMS bodies of at most 1600 characters at paragraph,
+    /// line, sentence or word boundaries ([`split`](crate::sms_text::split)), sent one after the other
+    /// in order, stopping at the first failure.
+    ///
+    /// # Errors
+    /// [`PartialSendError`] says which parts went out (with their SIDs), which failed and why; a text
+    /// that cannot be sent at all (blank) fails at part 1 with nothing sent.
+    pub async fn send_text(
+        &self,
+        credentials: &Credentials,
+        to: &E164,
+        text: &str,
+        status_callback: impl Fn(usize) -> Option<StatusCallback>,
+    ) -> Result<PartsReceipt, PartialSendError> {
+        let bodies = crate::sms_text::split(text).map_err(|e| PartialSendError {
+            sent: Vec::new(),
+            failed_index: 0,
+            total: 0,
+            error: RequestError::Build(e.to_string()),
+        })?;
+        let total = bodies.len();
+        let mut parts = Vec::with_capacity(total);
+        for (index, body) in bodies.into_iter().enumerate() {
+            let sms = Sms::builder().to(to.clone()).body(body).build();
+            match self.send(credentials, &sms, status_callback(index).as_ref()).await {
+                Ok(receipt) => parts.push(receipt),
+                Err(error) => {
+                    return Err(PartialSendError { sent: parts, failed_index: index, total, error });
+                }
+            }
+        }
+        Ok(PartsReceipt { parts })
     }
 
     /// Fetches a message by SID, to read its status or reconcile an ambiguous send.

@@ -62,8 +62,7 @@ pub(super) struct Principal {
     key: Option<ApiKeyKind>,
 }
 
-/// A request once read and recorded.
-#[derive(Debug)]
+/// A request once read and recorded (no `Debug`: its parameters hold phone numbers).
 pub(super) struct Received {
     principal: Option<Principal>,
     params: Vec<(String, String)>,
@@ -505,4 +504,52 @@ struct AccountJson<'a> {
 struct AccountUris {
     messages: String,
     incoming_phone_numbers: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AC: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    #[test]
+    fn routes_are_read_from_paths() {
+        let path = |p: &str| format!("/2010-04-01/Accounts/{AC}{p}");
+        assert_eq!(route(&path(".json")), Some(Route::Account(AC)));
+        assert_eq!(route(&path("/Messages.json")), Some(Route::Messages(AC)));
+        assert_eq!(route(&path("/Messages/SMx.json")), Some(Route::Message(AC, "SMx")));
+        assert_eq!(route(&path("/IncomingPhoneNumbers.json")), Some(Route::Numbers(AC)));
+        for unknown in
+            [path(""), path("/Messages"), path("/Messages/SMx"), path("/Calls.json"), "/".to_owned()]
+        {
+            assert_eq!(route(&unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwYTpzcw=="));
+        assert_eq!(basic_credential(&headers).unwrap().0, "user:pa:ss");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer dXNlcjpwYXNz"));
+        assert!(basic_credential(&headers).is_none());
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!"));
+        assert!(basic_credential(&headers).is_none());
+    }
+
+    #[test]
+    fn error_bodies_have_the_twilio_shape() {
+        let body = serde_json::to_value(ErrorJson {
+            code: 21211,
+            message: "m",
+            more_info: "https://www.twilio.com/docs/errors/21211".to_owned(),
+            status: 400,
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"code": 21211, "message": "m",
+                "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400})
+        );
+    }
 }

@@ -231,13 +231,11 @@ impl MockTwilio {
         let sid = text::new_sid("SM");
         let segments = crate::sms_text::segments(body).segments.max(1).to_string();
         [
-            ("ToCountry", "US"),
-            ("SmsMessageSid", &sid),
+            ("SmsMessageSid", sid.as_str()),
             ("NumMedia", "0"),
             ("SmsSid", &sid),
             ("SmsStatus", "received"),
             ("Body", body),
-            ("FromCountry", "US"),
             ("To", to.as_str()),
             ("NumSegments", &segments),
             ("MessageSid", &sid),

@@ -567,8 +567,9 @@ impl MockTwilio {
 
     // ----- accounts, keys and numbers -----
 
-    /// Adds (or replaces) an account and its Auth Token: `AccountSid:AuthToken` authenticates, and
-    /// status callbacks and inbound webhooks of this account are signed with the token.
+    /// Adds an account with its Auth Token: `AccountSid:AuthToken` authenticates, and status callbacks
+    /// and inbound webhooks of this account are signed with the token. For an account already added, this
+    /// rotates the token (its numbers, keys and status stay).
     ///
     /// The token is given as text because the account resource returns it in `auth_token`, as Twilio
     /// does (so a test can prove a client never logs that response).
@@ -577,14 +578,21 @@ impl MockTwilio {
     /// [`MockError::Credentials`] for an empty token or one with surrounding white space.
     pub fn add_account(&self, sid: &AccountSid, auth_token: &str) -> Result<(), MockError> {
         let token = AuthToken::new(auth_token)?;
-        let account = Account {
-            token,
-            token_text: Wiped(auth_token.to_owned()),
-            status: AccountStatus::Active,
-            numbers: Vec::new(),
-            created: SystemTime::now(),
-        };
-        self.shared.state().accounts.insert(sid.clone(), account);
+        let token_text = Wiped(auth_token.to_owned());
+        let mut state = self.shared.state();
+        if let Some(account) = state.accounts.get_mut(sid) {
+            account.token = token;
+            account.token_text = token_text;
+        } else {
+            let account = Account {
+                token,
+                token_text,
+                status: AccountStatus::Active,
+                numbers: Vec::new(),
+                created: SystemTime::now(),
+            };
+            state.accounts.insert(sid.clone(), account);
+        }
         Ok(())
     }
 
@@ -789,5 +797,82 @@ impl MockTwilio {
                 return Err(MockError::Timeout(what));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_match_method_and_route() {
+        let messages = "/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json";
+        let message = "/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMx.json";
+        assert!(Endpoint::CreateMessage.matches("POST", messages));
+        assert!(!Endpoint::CreateMessage.matches("GET", messages));
+        assert!(Endpoint::ListMessages.matches("GET", messages));
+        assert!(Endpoint::FetchMessage.matches("GET", message));
+        assert!(!Endpoint::FetchMessage.matches("GET", messages));
+        assert!(Endpoint::Any.matches("DELETE", "/anything"));
+        assert!(Endpoint::PathSuffix("/SMx.json".to_owned()).matches("GET", message));
+    }
+
+    #[test]
+    fn faults_are_taken_in_order_for_their_endpoint() {
+        let mut state = State::new();
+        let create = "/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json";
+        state.faults.push_back((Endpoint::FetchAccount, Fault::ResetBeforeRead));
+        state.faults.push_back((Endpoint::CreateMessage, Fault::ServerError { status: 500 }));
+        state.faults.push_back((Endpoint::CreateMessage, Fault::Truncated));
+        assert_eq!(state.take_fault("POST", create), Some(Fault::ServerError { status: 500 }));
+        assert_eq!(state.take_fault("GET", create), None);
+        assert_eq!(state.take_fault("POST", create), Some(Fault::Truncated));
+        assert_eq!(state.take_fault("POST", create), None);
+        assert_eq!(state.faults.len(), 1);
+    }
+
+    #[test]
+    fn outcomes_are_picked_by_recipient_then_order_then_default() {
+        let mut state = State::new();
+        state.outcomes_by_to.insert("+14155550101".to_owned(), Outcome::Failed(30008));
+        state.next_outcomes.push_back(Outcome::SentOnly);
+        assert_eq!(state.next_outcome("+14155550101"), Outcome::Failed(30008));
+        assert_eq!(state.next_outcome("+14155550102"), Outcome::SentOnly);
+        assert_eq!(state.next_outcome("+14155550102"), Outcome::Delivered);
+    }
+
+    #[test]
+    fn lifecycles_follow_twilio_transitions() {
+        use MessageStatus::{Delivered, Failed, Queued, Sent, Undelivered};
+        assert_eq!(Outcome::Delivered.steps(false), [(Sent, None), (Delivered, None)]);
+        assert_eq!(Outcome::Delivered.steps(true), [(Queued, None), (Sent, None), (Delivered, None)]);
+        assert_eq!(Outcome::Undelivered(30007).steps(false), [(Sent, None), (Undelivered, Some(30007))]);
+        assert_eq!(Outcome::Failed(30008).steps(false), [(Failed, Some(30008))]);
+        assert_eq!(Outcome::SentOnly.steps(false), [(Sent, None)]);
+    }
+
+    #[tokio::test]
+    async fn debug_shows_no_secret_and_drop_stops_the_server() {
+        let mock = MockTwilio::start().await.unwrap();
+        let account = AccountSid::parse("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        mock.add_account(&account, "secret-token-value").unwrap();
+        assert!(!format!("{mock:?}").contains("secret-token-value"));
+        assert!(matches!(mock.add_account(&account, " padded"), Err(MockError::Credentials(_))));
+        let unknown = AccountSid::parse("ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").unwrap();
+        let number = E164::parse("+14155550100").unwrap();
+        assert!(matches!(mock.add_number(&unknown, &number, true), Err(MockError::UnknownAccount(_))));
+
+        let addr = mock.addr();
+        drop(mock);
+        // The aborted accept loop is dropped at the runtime's next turn, closing the listener.
+        let mut refused = false;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(refused, "the listener outlived the mock");
     }
 }

@@ -80,6 +80,7 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, fault: Option<Fault>) {
 async fn handle(shared: &Arc<Shared>, request: Request<Body>, fault: Option<Fault>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BODY).await else {
+        api::receive(shared, &parts, &[]);
         return api::error(StatusCode::PAYLOAD_TOO_LARGE, 20001, "Request body too large");
     };
     let received = api::receive(shared, &parts, &body);
