@@ -454,3 +454,51 @@ pub fn parse_number_ownership(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer<SentMessage> {
+        parse_message(StatusCode::from_u16(status).unwrap(), &http::HeaderMap::new(), body.as_bytes())
+    }
+
+    #[test]
+    fn answers_are_read_leniently() {
+        let created = answer(
+            201,
+            r#"{"sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"teleported","num_segments":"2","num_media":0,
+                "error_code":null,"price":"-0.00750","price_unit":"USD","to":"+14155550142","extra":[1,2]}"#,
+        );
+        let Answer::Ok(m) = created else { panic!("{created:?}") };
+        assert_eq!(m.status, MessageStatus::Unknown("teleported".into()));
+        assert_eq!((m.num_segments, m.num_media, m.error_code), (Some(2), Some(0), None));
+        assert_eq!(m.price, Some(("-0.00750".into(), "USD".into())));
+        assert!(!format!("{m:?}").contains("4155550142"));
+        assert!(matches!(answer(201, "{}"), Answer::Unreadable(UnreadableMessage { status: 201 })));
+        assert!(matches!(answer(201, "<html>"), Answer::Unreadable(_)));
+        assert!(matches!(
+            answer(201, r#"{"sid":"AC00000000000000000000000000000000"}"#),
+            Answer::Unreadable(_)
+        ));
+        let Answer::Error(e) = answer(
+            400,
+            r#"{"code":21211,"message":"The 'To' number +15551234567 is not a valid phone number.","status":400}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(e.code(), Some(21211));
+        assert!(!e.to_string().contains("5551234567"), "{e}");
+    }
+
+    #[test]
+    fn status_callback_urls_are_the_channel_webhook() {
+        let public = PublicUrl::parse("https://agents.example.com/hk/").unwrap();
+        let channel = ChannelId::parse("3f2504e0-4f89-41d3-9a0c-0305e82c3301").unwrap();
+        let cb = StatusCallback::for_channel(&public, &channel).with_query(&[("m", "abc"), ("part", "2")]);
+        assert_eq!(
+            cb.as_str(),
+            "https://agents.example.com/hk/api/channels/plugin/twilio-sms/webhook/3f2504e0-4f89-41d3-9a0c-0305e82c3301?m=abc&part=2"
+        );
+    }
+}

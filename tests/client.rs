@@ -444,3 +444,42 @@ fn no_secret_or_number_reaches_the_logs() {
         assert!(!everything.contains(secret), "{secret} leaked:\n{everything}");
     }
 }
+
+/// The raw request on the wire, read by a bare TCP listener: headers the mock does not record.
+#[tokio::test]
+async fn the_request_head_carries_the_user_agent_and_basic_auth() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            head.extend_from_slice(&buf[..n]);
+        }
+        let body =
+            br#"{"sid":"SM33333333333333333333333333333333","status":"queued","brand_new_field":{"x":1}}"#;
+        let answer = format!(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        String::from_utf8_lossy(&head).to_lowercase()
+    });
+    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(base)).unwrap();
+    let receipt = client.send(&credentials(TOKEN), &sms("hi"), None).await.unwrap();
+    assert_eq!(receipt.message.sid.as_str(), "SM33333333333333333333333333333333");
+    let head = server.await.unwrap();
+    assert!(
+        head.starts_with(&format!("post /2010-04-01/accounts/{}/messages.json http/1.1", AC.to_lowercase())),
+        "{head}"
+    );
+    assert!(head.contains(&format!("user-agent: twilio-sms/{}", env!("CARGO_PKG_VERSION"))), "{head}");
+    assert!(head.contains("content-type: application/x-www-form-urlencoded"), "{head}");
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{AC}:{TOKEN}")).to_lowercase();
+    assert!(head.contains(&format!("authorization: basic {basic}")), "{head}");
+}
