@@ -44,16 +44,20 @@
 // No input can panic the library: no unwrap, expect, panic or unchecked indexing outside tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[cfg(feature = "client")]
+pub mod adapter;
 pub mod api_error;
 mod channel;
 #[cfg(feature = "client")]
 pub mod client;
 mod credentials;
+pub mod delivery;
 mod ids;
 pub mod outbound;
 mod phone;
 pub mod sms_text;
 mod status;
+pub mod store;
 mod token;
 mod url;
 pub mod webhook;

@@ -1,0 +1,636 @@
+//! The twilio-sms channel as Hivekeep's channel adapter runs it (feature `client`): one endpoint per
+//! channel for inbound SMS and delivery status callbacks, and the agent's replies sent as SMS. The
+//! operations mirror Hivekeep's `ChannelAdapter` and produce its JSON shapes (camelCase).
+
+use core::fmt;
+use std::sync::Arc;
+
+use http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api_error::RetrySafety;
+use crate::channel::ChannelId;
+use crate::client::{BotInfo, RequestError, SendReceipt, TwilioClient, ValidationError};
+use crate::credentials::Credentials;
+use crate::delivery::{self, DeliveryStatusUpdate, Locale, PartTag, WebhookEvent};
+use crate::ids::MessageSid;
+use crate::outbound::{AccountInfo, Sms, StatusCallback};
+use crate::phone::E164;
+use crate::store::{ChannelStore, MemoryStore};
+use crate::url::PublicUrl;
+use crate::webhook::{BodyLimit, UnverifiedWebhook, VerifiedInbound, accepted_response};
+
+/// The path Hivekeep routes a channel's webhooks to, without the channel id.
+pub const WEBHOOK_PATH_PREFIX: &str = "/api/channels/plugin/twilio-sms/webhook/";
+
+/// Hivekeep's `OutboundMessageParams`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct OutboundMessageParams {
+    /// The recipient: an E.164 phone number.
+    pub chat_id: String,
+    /// The text.
+    pub content: String,
+    /// The message this replies to (unused by SMS).
+    #[serde(default)]
+    pub reply_to_message_id: Option<String>,
+    /// Attachments (not sent: MMS is out of scope).
+    #[serde(default)]
+    pub attachments: Vec<Value>,
+    /// The locale of the context line (`en`, `fr`, `de`, `es`).
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+impl OutboundMessageParams {
+    /// Params for a text to `chat_id`.
+    #[must_use]
+    pub fn text(chat_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            chat_id: chat_id.into(),
+            content: content.into(),
+            reply_to_message_id: None,
+            attachments: Vec::new(),
+            locale: None,
+        }
+    }
+}
+
+/// Hivekeep's `OutboundMessageResult`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct OutboundMessageResult {
+    /// The SID of the first part: the id delivery updates are reported under.
+    pub platform_message_id: String,
+    /// The localized line shown under the bubble.
+    pub context_line: String,
+    /// Every part's SID, status and segments, plus whether live status will follow.
+    pub delivery_meta: Value,
+}
+
+/// Hivekeep's `IncomingMessage`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IncomingMessage {
+    /// The sender's number.
+    pub platform_user_id: String,
+    /// The `MessageSid`.
+    pub platform_message_id: String,
+    /// The sender's number (the conversation).
+    pub platform_chat_id: String,
+    /// The text.
+    pub content: String,
+    /// `{"twilio": {accountSid, toNumber, numMedia, numSegments, fromCountry?}}`.
+    pub metadata: Value,
+}
+
+impl IncomingMessage {
+    fn from_inbound(sms: &VerifiedInbound) -> Self {
+        let from = sms.from().as_str().to_owned();
+        let mut twilio = json!({
+            "accountSid": sms.account_sid().as_str(),
+            "toNumber": sms.to().as_str(),
+            "numMedia": sms.num_media(),
+            "numSegments": sms.num_segments(),
+        });
+        if let (Some(country), Some(object)) =
+            (sms.webhook().param("FromCountry").filter(|c| !c.is_empty()), twilio.as_object_mut())
+        {
+            object.insert("fromCountry".to_owned(), json!(country));
+        }
+        Self {
+            platform_user_id: from.clone(),
+            platform_message_id: sms.message_sid().to_string(),
+            platform_chat_id: from,
+            content: sms.body().to_owned(),
+            metadata: json!({ "twilio": twilio }),
+        }
+    }
+}
+
+/// What `handle_inbound_webhook` returns: Hivekeep's `{incoming, response, deliveryUpdate}`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct WebhookResult {
+    /// The inbound message to hand to the agent.
+    pub incoming: Option<IncomingMessage>,
+    /// The HTTP answer for Twilio.
+    pub response: Response<&'static str>,
+    /// The delivery status to apply.
+    pub delivery_update: Option<DeliveryStatusUpdate>,
+    /// The event's idempotency key (for hosts that de-duplicate themselves).
+    pub idempotency_key: Option<String>,
+}
+
+impl WebhookResult {
+    fn answer(response: Response<&'static str>) -> Self {
+        Self { incoming: None, response, delivery_update: None, idempotency_key: None }
+    }
+}
+
+/// Why `send_message` failed. Its text is what Hivekeep's retry logic reads: only an error after which
+/// nothing was sent and a retry is safe uses the words that make the host retry (rate limit, network);
+/// an ambiguous or partial failure never does, so the host never sends an SMS twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendMessageError {
+    /// `chatId` is not an E.164 number.
+    #[error("chatId is not a phone number in E.164 form (+ and country code)")]
+    InvalidRecipient,
+    /// Nothing to send: the content is blank (attachments are not sent over SMS).
+    #[error("nothing to send: the reply is blank (attachments are not sent over SMS)")]
+    EmptyContent,
+    /// Nothing was sent and sending again is safe.
+    #[error("{}", safe_text(.0))]
+    RetrySafe(RequestError),
+    /// Twilio refused the message; sending it again would fail the same way.
+    #[error("Twilio refused the SMS: {0}")]
+    Refused(RequestError),
+    /// The outcome is unknown: the SMS may exist. Not to be retried blindly.
+    #[error("{}", ambiguous_text(.0))]
+    Ambiguous(RequestError),
+    /// Part of a multi-part message went out before a part failed.
+    #[error(
+        "part {failed} of {total} could not be sent after parts {sent_list} went out (SIDs {sids}); the parts sent must not be sent again, so this is not retried: {reason}",
+        failed = .failed_index + 1,
+        sent_list = sent_range(.sent.len()),
+        sids = .sent.join(", "),
+        reason = outcome_text(.error),
+    )]
+    Partial {
+        /// SIDs of the parts that went out.
+        sent: Vec<String>,
+        /// The index (from 0) of the part that failed.
+        failed_index: usize,
+        /// The number of parts.
+        total: usize,
+        /// Why it failed.
+        error: RequestError,
+    },
+}
+
+fn sent_range(n: usize) -> String {
+    if n == 1 { "1".to_owned() } else { format!("1-{n}") }
+}
+
+/// The words of a safe failure: they make the host retry.
+fn safe_text(error: &RequestError) -> String {
+    match error {
+        RequestError::Api(_) => "Twilio rate limit (429): nothing was sent; retry later".to_owned(),
+        _ => "network error: could not connect to Twilio; nothing was sent, so a retry is safe".to_owned(),
+    }
+}
+
+/// Describes a failure without the words and numbers that make the host retry.
+fn outcome_text(error: &RequestError) -> String {
+    match error.retry_safety() {
+        RetrySafety::Final => error.to_string(),
+        RetrySafety::Safe => match error {
+            RequestError::Api(_) => "Twilio asked to slow down before accepting it".to_owned(),
+            _ => "no connection to Twilio could be made".to_owned(),
+        },
+        _ => match (error.http_status(), error.twilio_code()) {
+            (Some(status), Some(code)) => {
+                format!("Twilio answered with a server error (HTTP {}xx, code {code})", status / 100)
+            }
+            (Some(status), None) => format!("Twilio answered with a server error (HTTP {}xx)", status / 100),
+            _ => "no complete answer came back from Twilio".to_owned(),
+        },
+    }
+}
+
+fn ambiguous_text(error: &RequestError) -> String {
+    format!(
+        "the SMS may already have been sent: {}; it is not retried automatically, to avoid a double send; check the Twilio message log",
+        outcome_text(error)
+    )
+}
+
+impl SendMessageError {
+    fn from_part_error(
+        error: RequestError,
+        sent: Vec<SendReceipt>,
+        failed_index: usize,
+        total: usize,
+    ) -> Self {
+        if !sent.is_empty() {
+            let sent = sent.iter().map(|r| r.message.sid.to_string()).collect();
+            return Self::Partial { sent, failed_index, total, error };
+        }
+        match error.retry_safety() {
+            RetrySafety::Safe => Self::RetrySafe(error),
+            RetrySafety::Final => Self::Refused(error),
+            RetrySafety::Ambiguous => Self::Ambiguous(error),
+        }
+    }
+
+    /// Whether calling `send_message` again is safe.
+    #[must_use]
+    pub fn retry_safety(&self) -> RetrySafety {
+        match self {
+            Self::RetrySafe(_) => RetrySafety::Safe,
+            Self::Ambiguous(_) | Self::Partial { .. } => RetrySafety::Ambiguous,
+            _ => RetrySafety::Final,
+        }
+    }
+}
+
+/// One twilio-sms channel: its id, credentials, public URL, the shared client and its store.
+pub struct TwilioSmsChannel<S: ChannelStore = MemoryStore> {
+    id: ChannelId,
+    credentials: Credentials,
+    public_url: Option<PublicUrl>,
+    client: TwilioClient,
+    store: Arc<S>,
+    body_limit: BodyLimit,
+    locale: Locale,
+}
+
+impl<S: ChannelStore> fmt::Debug for TwilioSmsChannel<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioSmsChannel")
+            .field("id", &self.id)
+            .field("credentials", &self.credentials)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioSmsChannel<MemoryStore> {
+    /// A channel with the default in-memory store.
+    #[must_use]
+    pub fn new(
+        id: ChannelId,
+        credentials: Credentials,
+        public_url: Option<PublicUrl>,
+        client: TwilioClient,
+    ) -> Self {
+        Self::with_store(id, credentials, public_url, client, Arc::new(MemoryStore::default()))
+    }
+}
+
+impl<S: ChannelStore> TwilioSmsChannel<S> {
+    /// A channel with a host-provided store (shared between instances).
+    #[must_use]
+    pub fn with_store(
+        id: ChannelId,
+        credentials: Credentials,
+        public_url: Option<PublicUrl>,
+        client: TwilioClient,
+        store: Arc<S>,
+    ) -> Self {
+        Self {
+            id,
+            credentials,
+            public_url,
+            client,
+            store,
+            body_limit: BodyLimit::DEFAULT,
+            locale: Locale::En,
+        }
+    }
+
+    /// The body limit for webhooks (default 64 KiB).
+    #[must_use]
+    pub fn with_body_limit(mut self, limit: BodyLimit) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// The locale of delivery hints (Twilio's callbacks carry none; default English).
+    #[must_use]
+    pub fn with_locale(mut self, locale: Locale) -> Self {
+        self.locale = locale;
+        self
+    }
+
+    /// The channel id.
+    #[must_use]
+    pub fn id(&self) -> &ChannelId {
+        &self.id
+    }
+
+    /// The body limit for webhooks.
+    #[must_use]
+    pub fn body_limit(&self) -> BodyLimit {
+        self.body_limit
+    }
+
+    /// The channel's webhook URL, to paste in the Twilio Console (needs a public URL).
+    #[must_use]
+    pub fn webhook_url(&self) -> Option<String> {
+        self.public_url.as_ref().map(|url| StatusCallback::for_channel(url, &self.id).as_str().to_owned())
+    }
+
+    /// The channel config schema for `plugin.json`.
+    #[must_use]
+    pub fn config_schema() -> Value {
+        config_schema()
+    }
+
+    /// Checks the credentials against Twilio.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming what is wrong.
+    pub async fn validate_config(&self) -> Result<AccountInfo, ValidationError> {
+        self.client.validate_config(&self.credentials).await
+    }
+
+    /// The account's name and the sender.
+    ///
+    /// # Errors
+    /// A [`RequestError`].
+    pub async fn bot_info(&self) -> Result<BotInfo, RequestError> {
+        self.client.bot_info(&self.credentials).await
+    }
+
+    fn callback(&self, part: u32, of: u32, first: Option<&MessageSid>) -> Option<StatusCallback> {
+        let base = StatusCallback::for_channel(self.public_url.as_ref()?, &self.id);
+        if of <= 1 {
+            return Some(base);
+        }
+        let pairs = PartTag::query(part, of, first);
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Some(base.with_query(&borrowed))
+    }
+
+    /// Sends the agent's reply to `chatId`. Content longer than one SMS goes out as parts, in order;
+    /// the result's `platformMessageId` is the first part's SID and every part's status reaches it
+    /// (see [`PartTag`]).
+    ///
+    /// # Errors
+    /// A [`SendMessageError`]; its wording decides whether Hivekeep retries, and it never invites a
+    /// retry after anything may have been sent.
+    pub async fn send_message(
+        &self,
+        params: &OutboundMessageParams,
+    ) -> Result<OutboundMessageResult, SendMessageError> {
+        let to = E164::parse(params.chat_id.trim()).map_err(|_| SendMessageError::InvalidRecipient)?;
+        let bodies = crate::sms_text::split(&params.content).map_err(|_| SendMessageError::EmptyContent)?;
+        let total = bodies.len();
+        let of = u32::try_from(total).unwrap_or(u32::MAX);
+        let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);
+        for (index, body) in bodies.into_iter().enumerate() {
+            let part = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let first = sent.first().map(|r| r.message.sid.clone());
+            let callback = self.callback(part, of, first.as_ref());
+            let sms = Sms::builder().to(to.clone()).body(body).build();
+            match self.client.send(&self.credentials, &sms, callback.as_ref()).await {
+                Ok(receipt) => sent.push(receipt),
+                Err(error) => {
+                    tracing::warn!(target: "twilio_sms::channel", channel = %self.id, part, of, reason = %error, "send failed");
+                    return Err(SendMessageError::from_part_error(error, sent, index, total));
+                }
+            }
+        }
+        let locale = Locale::parse(params.locale.as_deref());
+        let first = sent.first().map(|r| r.message.sid.to_string()).unwrap_or_default();
+        let live = self.public_url.is_some();
+        let parts: Vec<Value> = sent
+            .iter()
+            .map(|r| json!({"sid": r.message.sid.as_str(), "status": r.message.status.as_str(), "segments": r.message.num_segments}))
+            .collect();
+        Ok(OutboundMessageResult {
+            platform_message_id: first,
+            context_line: sent_line(total, live, locale),
+            delivery_meta: json!({"twilio": {"parts": parts, "liveStatus": live}}),
+        })
+    }
+
+    /// Handles a webhook Hivekeep's dispatcher received for `path_channel_id`: verifies it, checks it
+    /// belongs to this channel, drops duplicates, and returns the inbound message or the delivery
+    /// update with the HTTP answer for Twilio (a bare `403` for every verification or binding failure).
+    pub async fn handle_inbound_webhook<B: AsRef<[u8]>>(
+        &self,
+        path_channel_id: &str,
+        request: http::Request<B>,
+    ) -> WebhookResult {
+        if ChannelId::parse(path_channel_id).ok().as_ref() != Some(&self.id) {
+            tracing::warn!(target: "twilio_sms::channel", channel = %self.id, "webhook for another channel id: 404");
+            let mut response = Response::new("");
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return WebhookResult::answer(response);
+        }
+        let Some(public_url) = &self.public_url else {
+            tracing::warn!(target: "twilio_sms::channel", channel = %self.id, "no PUBLIC_URL: webhooks cannot be verified");
+            return WebhookResult::answer(crate::webhook::VerifyError::SignatureMismatch.response());
+        };
+        let verified = UnverifiedWebhook::from_http(public_url, request, self.body_limit)
+            .and_then(|webhook| self.credentials.webhook_verifier().verify(webhook));
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(error) => {
+                tracing::warn!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "webhook refused");
+                return WebhookResult::answer(error.response());
+            }
+        };
+        let token = verified.idempotency_token().map(str::to_owned);
+        let event = match delivery::classify(
+            verified,
+            self.credentials.account_sid(),
+            self.credentials.sender().number(),
+        ) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "webhook refused");
+                return WebhookResult::answer(crate::webhook::VerifyError::SignatureMismatch.response());
+            }
+        };
+        let key = delivery::idempotency_key(token.as_deref(), &event);
+        let mut result = WebhookResult::answer(accepted_response());
+        result.idempotency_key = key.clone();
+        if let Some(key) = &key {
+            match self.store.first_sighting(key).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(target: "twilio_sms::channel", channel = %self.id, "duplicate webhook acknowledged");
+                    return result;
+                }
+                Err(error) => {
+                    tracing::warn!(target: "twilio_sms::channel", reason = %error, "de-duplication unavailable")
+                }
+            }
+        }
+        match event {
+            WebhookEvent::Inbound(sms) => result.incoming = Some(IncomingMessage::from_inbound(&sms)),
+            WebhookEvent::Status(report) => {
+                let update = DeliveryStatusUpdate::from_report(&report, self.locale);
+                let (message, status) = report.for_message();
+                let applies = match status.rank() {
+                    None => false,
+                    Some(rank) => self.store.advance(message.as_str(), rank).await.unwrap_or(true),
+                };
+                if applies {
+                    result.delivery_update = Some(update);
+                } else {
+                    tracing::debug!(target: "twilio_sms::channel", channel = %self.id, sid = %message, status = %status, "stale status ignored");
+                }
+            }
+            WebhookEvent::Other => {}
+        }
+        result
+    }
+}
+
+fn sent_line(parts: usize, live: bool, locale: Locale) -> String {
+    let sms = match (locale, parts) {
+        (Locale::Fr, 1) => "Envoyé par SMS".to_owned(),
+        (Locale::Fr, n) => format!("Envoyé par SMS en {n} parties"),
+        (Locale::De, 1) => "Per SMS gesendet".to_owned(),
+        (Locale::De, n) => format!("Per SMS in {n} Teilen gesendet"),
+        (Locale::Es, 1) => "Enviado por SMS".to_owned(),
+        (Locale::Es, n) => format!("Enviado por SMS en {n} partes"),
+        (_, 1) => "Sent by SMS".to_owned(),
+        (_, n) => format!("Sent by SMS in {n} parts"),
+    };
+    if live {
+        return sms;
+    }
+    let note = match locale {
+        Locale::Fr => "pas de suivi de distribution (PUBLIC_URL absent)",
+        Locale::De => "keine Zustellverfolgung (PUBLIC_URL fehlt)",
+        Locale::Es => "sin seguimiento de entrega (falta PUBLIC_URL)",
+        _ => "no delivery tracking (PUBLIC_URL not set)",
+    };
+    format!("{sms} · {note}")
+}
+
+/// The channel config schema for `plugin.json`: Account SID, Auth Token (password, so Hivekeep vaults it)
+/// and From Number, all required.
+#[must_use]
+pub fn config_schema() -> Value {
+    json!({
+        "fields": [
+            {
+                "name": "accountSid",
+                "label": "Account SID",
+                "type": "text",
+                "required": true,
+                "placeholder": "AC...",
+                "description": "Your Twilio Account SID (starts with AC), from the Twilio Console."
+            },
+            {
+                "name": "authToken",
+                "label": "Auth Token",
+                "type": "password",
+                "required": true,
+                "description": "Your Twilio Auth Token. Stored in the Hivekeep vault (encrypted at rest), never logged."
+            },
+            {
+                "name": "fromNumber",
+                "label": "From Number",
+                "type": "text",
+                "required": true,
+                "placeholder": "+15551234567",
+                "description": "The E.164 number that sends SMS. Must be a number you own on Twilio with SMS enabled."
+            }
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_error::parse_error_response;
+
+    /// Hivekeep's `channel-retry.ts` rule: retry when the error text matches one of these.
+    fn host_would_retry(text: &str) -> bool {
+        let lower = text.to_lowercase();
+        let words = [
+            "429",
+            "too many requests",
+            "rate limit",
+            "econnreset",
+            "etimedout",
+            "enotfound",
+            "socket hang up",
+            "network",
+            "fetch failed",
+            "aborted",
+        ];
+        let standalone_5xx = lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| matches!(w, "500" | "502" | "503" | "504"));
+        words.iter().any(|w| lower.contains(w)) || standalone_5xx
+    }
+
+    fn api(status: u16, body: &str) -> RequestError {
+        RequestError::Api(parse_error_response(status, Some("application/json"), body.as_bytes()))
+    }
+
+    #[test]
+    fn only_safe_failures_invite_the_host_to_retry() {
+        let rate = api(429, r#"{"code":20429,"message":"Too Many Requests","status":429}"#);
+        let server = api(503, r#"{"code":20503,"message":"Service Unavailable","status":503}"#);
+        let html = RequestError::Api(parse_error_response(
+            502,
+            Some("text/html"),
+            b"<html><title>502 Bad Gateway</title></html>",
+        ));
+        let refused =
+            api(400, r#"{"code":21610,"message":"Attempt to send to unsubscribed recipient","status":400}"#);
+        let sid = "SM11111111111111111111111111111111".to_owned();
+
+        let safe = [
+            SendMessageError::from_part_error(rate.clone(), Vec::new(), 0, 1),
+            SendMessageError::from_part_error(RequestError::Connect { attempts: 4 }, Vec::new(), 0, 1),
+        ];
+        for e in &safe {
+            assert_eq!(e.retry_safety(), RetrySafety::Safe);
+            assert!(host_would_retry(&e.to_string()), "{e}");
+        }
+        let never = [
+            SendMessageError::from_part_error(server.clone(), Vec::new(), 0, 1),
+            SendMessageError::from_part_error(html, Vec::new(), 0, 1),
+            SendMessageError::from_part_error(RequestError::Timeout { seconds: 15 }, Vec::new(), 0, 1),
+            SendMessageError::from_part_error(RequestError::ConnectionLost, Vec::new(), 0, 1),
+            SendMessageError::from_part_error(refused.clone(), Vec::new(), 0, 1),
+            SendMessageError::Partial { sent: vec![sid.clone()], failed_index: 1, total: 3, error: rate },
+            SendMessageError::Partial { sent: vec![sid.clone()], failed_index: 1, total: 3, error: server },
+            SendMessageError::Partial {
+                sent: vec![sid],
+                failed_index: 1,
+                total: 2,
+                error: RequestError::Connect { attempts: 4 },
+            },
+            SendMessageError::InvalidRecipient,
+            SendMessageError::EmptyContent,
+        ];
+        for e in &never {
+            assert_ne!(e.retry_safety(), RetrySafety::Safe, "{e}");
+            assert!(!host_would_retry(&e.to_string()), "the host would resend after: {e}");
+        }
+        let partial = never[5].to_string();
+        assert!(
+            partial.starts_with("part 2 of 3 could not be sent after parts 1 went out (SIDs SM111"),
+            "{partial}"
+        );
+        assert!(matches!(never[4], SendMessageError::Refused(_)));
+        assert!(never[4].to_string().contains("21610"));
+    }
+
+    #[test]
+    fn the_config_schema_has_the_three_required_fields() {
+        let schema = config_schema();
+        let fields = schema["fields"].as_array().unwrap();
+        let names: Vec<(&str, &str)> =
+            fields.iter().map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap())).collect();
+        assert_eq!(names, [("accountSid", "text"), ("authToken", "password"), ("fromNumber", "text")]);
+        assert!(
+            fields
+                .iter()
+                .all(|f| f["required"] == true && f["label"].is_string() && f["description"].is_string())
+        );
+    }
+
+    #[test]
+    fn context_lines_are_localized_and_say_when_no_status_follows() {
+        assert_eq!(sent_line(1, true, Locale::En), "Sent by SMS");
+        assert_eq!(sent_line(3, true, Locale::Fr), "Envoyé par SMS en 3 parties");
+        assert!(sent_line(1, false, Locale::De).contains("PUBLIC_URL"));
+    }
+}

@@ -1,0 +1,380 @@
+//! What a verified webhook means for a channel, sans I/O: an inbound SMS, a delivery status callback
+//! (with the multi-part rule), or something to acknowledge and ignore; the binding checks; the
+//! idempotency key; and the localized hint shown under the message bubble.
+
+use serde::Serialize;
+
+use crate::ids::{AccountSid, MessageSid};
+use crate::phone::E164;
+use crate::status::{HivekeepStatus, MessageStatus};
+use crate::webhook::{InboundError, VerifiedInbound, VerifiedWebhook};
+
+/// Query parameters this crate adds to a part's `StatusCallback` so that every part's status reaches
+/// the one message Hivekeep knows (see [`PartTag`]).
+pub const PART_PARAM: &str = "part";
+/// The number of parts.
+pub const OF_PARAM: &str = "of";
+/// The SID of the first part: the message's `platformMessageId`.
+pub const FIRST_PARAM: &str = "first";
+
+/// Where a part stands in a multi-part message, read from the signed `StatusCallback` URL.
+///
+/// The rule: a message split into `n` SMS is known to Hivekeep by the SID of its **first** part. Each
+/// part's callback URL carries `part=k&of=n`, and parts 2..n also `first=<SID of part 1>`; Twilio signs
+/// that URL, so the tag is as trustworthy as the callback. A part's status then maps onto the message:
+/// a failed, undelivered or canceled part is the message's failure; `delivered` (or `read`) counts only
+/// for the last part, earlier parts' `delivered` show as `sent`; other statuses map as they are. With
+/// the ordering rule (a status applies only when its rank is strictly higher), the message shows `sent`,
+/// then either the first failure or `delivered` once the last part is delivered. Stateless: nothing is
+/// stored per part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartTag {
+    /// The part's index, from 1.
+    pub part: u32,
+    /// The number of parts.
+    pub of: u32,
+    /// The first part's SID (absent on part 1, whose own SID it is).
+    pub first: Option<MessageSid>,
+}
+
+impl PartTag {
+    /// Reads the tag from a raw query string, if it carries one.
+    #[must_use]
+    pub fn from_query(query: Option<&str>) -> Option<Self> {
+        let mut part = None;
+        let mut of = None;
+        let mut first = None;
+        for pair in query?.split('&') {
+            match pair.split_once('=') {
+                Some((PART_PARAM, v)) => part = v.parse().ok(),
+                Some((OF_PARAM, v)) => of = v.parse().ok(),
+                Some((FIRST_PARAM, v)) => first = MessageSid::parse(v).ok(),
+                _ => {}
+            }
+        }
+        let (part, of) = (part?, of?);
+        (1..=of).contains(&part).then_some(Self { part, of, first })
+    }
+
+    /// The query pairs for part `part` (from 1) of `of`, with the first part's SID from part 2 on.
+    #[must_use]
+    pub fn query(part: u32, of: u32, first: Option<&MessageSid>) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![(PART_PARAM, part.to_string()), (OF_PARAM, of.to_string())];
+        if let Some(first) = first {
+            pairs.push((FIRST_PARAM, first.to_string()));
+        }
+        pairs
+    }
+}
+
+/// A delivery status callback, read from a verified webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The SID of the SMS the callback is about.
+    pub message_sid: MessageSid,
+    /// The status of that SMS.
+    pub status: MessageStatus,
+    /// `ErrorCode` (e.g. 30007), when present.
+    pub error_code: Option<u32>,
+    /// `ErrorMessage`, when present.
+    pub error_message: Option<String>,
+    /// The account.
+    pub account_sid: Option<AccountSid>,
+    /// `From`, exactly as sent.
+    pub from: Option<String>,
+    /// The multi-part tag of the callback URL.
+    pub part: Option<PartTag>,
+}
+
+impl StatusReport {
+    /// The message Hivekeep knows (the first part's SID) and the status it should show, by the rule of
+    /// [`PartTag`].
+    #[must_use]
+    pub fn for_message(&self) -> (MessageSid, MessageStatus) {
+        let Some(tag) = &self.part else { return (self.message_sid.clone(), self.status.clone()) };
+        let message = tag.first.clone().unwrap_or_else(|| self.message_sid.clone());
+        let last = tag.part == tag.of;
+        let status = match &self.status {
+            MessageStatus::Delivered | MessageStatus::Read if !last => MessageStatus::Sent,
+            other => other.clone(),
+        };
+        (message, status)
+    }
+}
+
+/// What a verified webhook is.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WebhookEvent {
+    /// An inbound SMS (or MMS).
+    Inbound(Box<VerifiedInbound>),
+    /// A delivery status callback.
+    Status(StatusReport),
+    /// Anything else (acknowledged and ignored).
+    Other,
+}
+
+/// Why a verified webhook is refused for this channel (a `403`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindingError {
+    /// `AccountSid` is not the channel's account.
+    #[error("binding: AccountSid is not the channel's account")]
+    WrongAccount,
+    /// An inbound SMS whose `To` is not the channel's number.
+    #[error("binding: inbound To is not the channel's number")]
+    WrongRecipient,
+    /// A status callback whose `From` is not the channel's number.
+    #[error("binding: status callback From is not the channel's number")]
+    WrongSender,
+    /// An inbound SMS that lacks what every inbound SMS has.
+    #[error("inbound: {0}")]
+    Inbound(InboundError),
+    /// A status callback without a valid `MessageSid`.
+    #[error("status callback without a valid MessageSid")]
+    StatusWithoutSid,
+}
+
+/// Whether the webhook is a status callback: `MessageStatus` (or `SmsStatus`) present and not an inbound
+/// status (`received`, `receiving`).
+fn status_param(webhook: &VerifiedWebhook) -> Option<&str> {
+    let status = webhook.param("MessageStatus").or_else(|| webhook.param("SmsStatus"))?;
+    (!matches!(status, "received" | "receiving")).then_some(status)
+}
+
+/// Classifies a verified webhook for the channel with this account and number, checking that it belongs
+/// to the channel.
+///
+/// # Errors
+/// A [`BindingError`] when the webhook is signed but not the channel's (wrong account, an inbound SMS
+/// to another number, a callback from another number), or malformed.
+pub fn classify(
+    webhook: VerifiedWebhook,
+    account: &AccountSid,
+    number: Option<&E164>,
+) -> Result<WebhookEvent, BindingError> {
+    if let Some(sid) = webhook.param("AccountSid")
+        && sid != account.as_str()
+    {
+        return Err(BindingError::WrongAccount);
+    }
+    if let Some(status) = status_param(&webhook) {
+        if let (Some(number), Some(from)) = (number, webhook.param("From"))
+            && from != number.as_str()
+        {
+            return Err(BindingError::WrongSender);
+        }
+        let sid = webhook.param("MessageSid").or_else(|| webhook.param("SmsSid"));
+        let message_sid =
+            sid.and_then(|s| MessageSid::parse(s).ok()).ok_or(BindingError::StatusWithoutSid)?;
+        return Ok(WebhookEvent::Status(StatusReport {
+            message_sid,
+            status: MessageStatus::parse(status),
+            error_code: webhook.param("ErrorCode").and_then(|c| c.parse().ok()),
+            error_message: webhook.param("ErrorMessage").filter(|m| !m.is_empty()).map(str::to_owned),
+            account_sid: webhook.param("AccountSid").and_then(|s| AccountSid::parse(s).ok()),
+            from: webhook.param("From").map(str::to_owned),
+            part: PartTag::from_query(webhook.url().query()),
+        }));
+    }
+    if webhook.param("Body").is_some() || webhook.param("NumMedia").is_some() {
+        let inbound = VerifiedInbound::try_from(webhook).map_err(BindingError::Inbound)?;
+        if inbound.account_sid() != account {
+            return Err(BindingError::WrongAccount);
+        }
+        if let Some(number) = number
+            && !inbound.to().is(number)
+        {
+            return Err(BindingError::WrongRecipient);
+        }
+        return Ok(WebhookEvent::Inbound(Box::new(inbound)));
+    }
+    Ok(WebhookEvent::Other)
+}
+
+/// The de-duplication key of an event: Twilio's `I-Twilio-Idempotency-Token` when present, else the
+/// `MessageSid` (plus the status, for a callback).
+#[must_use]
+pub fn idempotency_key(token: Option<&str>, event: &WebhookEvent) -> Option<String> {
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        return Some(format!("token:{token}"));
+    }
+    match event {
+        WebhookEvent::Inbound(sms) => Some(format!("sms:{}", sms.message_sid())),
+        WebhookEvent::Status(report) => Some(format!("status:{}:{}", report.message_sid, report.status)),
+        WebhookEvent::Other => None,
+    }
+}
+
+/// A locale the hints are written in. Unknown locales fall back to English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Locale {
+    /// English.
+    #[default]
+    En,
+    /// French.
+    Fr,
+    /// German.
+    De,
+    /// Spanish.
+    Es,
+}
+
+impl Locale {
+    /// Reads a locale tag such as `fr`, `fr-FR` or `de_DE`; anything else is English.
+    #[must_use]
+    pub fn parse(tag: Option<&str>) -> Self {
+        let lang = tag.unwrap_or("").get(..2).unwrap_or("").to_ascii_lowercase();
+        match lang.as_str() {
+            "fr" => Self::Fr,
+            "de" => Self::De,
+            "es" => Self::Es,
+            _ => Self::En,
+        }
+    }
+}
+
+/// The hint shown under a message bubble for a status, such as `✓ Delivered` or
+/// `✗ Delivery failed (30007)`.
+#[must_use]
+pub fn status_hint(status: HivekeepStatus, error_code: Option<u32>, locale: Locale) -> String {
+    use HivekeepStatus as S;
+    let (ok, text) = match (status, locale) {
+        (S::Queued, Locale::En) => (None, "Queued"),
+        (S::Queued, Locale::Fr) => (None, "En file d'attente"),
+        (S::Queued, Locale::De) => (None, "In der Warteschlange"),
+        (S::Queued, Locale::Es) => (None, "En cola"),
+        (S::Sent, Locale::En) => (None, "Sent"),
+        (S::Sent, Locale::Fr) => (None, "Envoyé"),
+        (S::Sent, Locale::De) => (None, "Gesendet"),
+        (S::Sent, Locale::Es) => (None, "Enviado"),
+        (S::Delivered, Locale::En) => (Some(true), "Delivered"),
+        (S::Delivered, Locale::Fr) => (Some(true), "Distribué"),
+        (S::Delivered, Locale::De) => (Some(true), "Zugestellt"),
+        (S::Delivered, Locale::Es) => (Some(true), "Entregado"),
+        (S::Read, Locale::En) => (Some(true), "Read"),
+        (S::Read, Locale::Fr) => (Some(true), "Lu"),
+        (S::Read, Locale::De) => (Some(true), "Gelesen"),
+        (S::Read, Locale::Es) => (Some(true), "Leído"),
+        (S::Undelivered | S::Failed, Locale::En) => (Some(false), "Delivery failed"),
+        (S::Undelivered | S::Failed, Locale::Fr) => (Some(false), "Échec de distribution"),
+        (S::Undelivered | S::Failed, Locale::De) => (Some(false), "Zustellung fehlgeschlagen"),
+        (S::Undelivered | S::Failed, Locale::Es) => (Some(false), "Error de entrega"),
+        (_, Locale::En) => (None, "Status unknown"),
+        (_, Locale::Fr) => (None, "Statut inconnu"),
+        (_, Locale::De) => (None, "Status unbekannt"),
+        (_, Locale::Es) => (None, "Estado desconocido"),
+    };
+    let mark = match ok {
+        Some(true) => "✓ ",
+        Some(false) => "✗ ",
+        None => "",
+    };
+    match (ok, error_code) {
+        (Some(false), Some(code)) => format!("{mark}{text} ({code})"),
+        _ => format!("{mark}{text}"),
+    }
+}
+
+/// Hivekeep's `DeliveryStatusUpdate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DeliveryStatusUpdate {
+    /// The message Hivekeep knows (the first part's SID).
+    pub platform_message_id: String,
+    /// The status to show.
+    pub status: HivekeepStatus,
+    /// `ErrorCode`, as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// `ErrorMessage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// The localized hint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_line: Option<String>,
+}
+
+impl DeliveryStatusUpdate {
+    /// The update for a status report (the message-level status by the multi-part rule), in `locale`.
+    #[must_use]
+    pub fn from_report(report: &StatusReport, locale: Locale) -> Self {
+        let (message, status) = report.for_message();
+        let status = status.hivekeep();
+        Self {
+            platform_message_id: message.to_string(),
+            status,
+            error_code: report.error_code.map(|c| c.to_string()),
+            error_message: report.error_message.clone(),
+            context_line: Some(status_hint(status, report.error_code, locale)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SM1: &str = "SM11111111111111111111111111111111";
+    const SM2: &str = "SM22222222222222222222222222222222";
+
+    fn report(sid: &str, status: &str, query: Option<&str>) -> StatusReport {
+        StatusReport {
+            message_sid: MessageSid::parse(sid).unwrap(),
+            status: MessageStatus::parse(status),
+            error_code: None,
+            error_message: None,
+            account_sid: None,
+            from: None,
+            part: PartTag::from_query(query),
+        }
+    }
+
+    #[test]
+    fn hints_in_four_languages() {
+        assert_eq!(status_hint(HivekeepStatus::Delivered, None, Locale::En), "✓ Delivered");
+        assert_eq!(
+            status_hint(HivekeepStatus::Undelivered, Some(30007), Locale::En),
+            "✗ Delivery failed (30007)"
+        );
+        assert_eq!(
+            status_hint(HivekeepStatus::Failed, Some(30008), Locale::Fr),
+            "✗ Échec de distribution (30008)"
+        );
+        assert_eq!(status_hint(HivekeepStatus::Delivered, None, Locale::De), "✓ Zugestellt");
+        assert_eq!(status_hint(HivekeepStatus::Sent, None, Locale::Es), "Enviado");
+        assert_eq!(Locale::parse(Some("fr-FR")), Locale::Fr);
+        assert_eq!(Locale::parse(Some("pt")), Locale::En);
+        assert_eq!(Locale::parse(None), Locale::En);
+        assert_eq!(Locale::parse(Some("é")), Locale::En);
+    }
+
+    #[test]
+    fn parts_map_onto_the_first_parts_sid() {
+        let q2 = format!("part=2&of=2&first={SM1}");
+        // Part 1 delivered: only sent for the message.
+        let (m, s) = report(SM1, "delivered", Some("part=1&of=2")).for_message();
+        assert_eq!((m.as_str(), s), (SM1, MessageStatus::Sent));
+        // The last part delivered: the message is delivered.
+        let (m, s) = report(SM2, "delivered", Some(&q2)).for_message();
+        assert_eq!((m.as_str(), s), (SM1, MessageStatus::Delivered));
+        // Any part failing is the message's failure.
+        let (m, s) = report(SM2, "undelivered", Some(&q2)).for_message();
+        assert_eq!((m.as_str(), s), (SM1, MessageStatus::Undelivered));
+        let (m, s) = report(SM1, "failed", Some("part=1&of=2")).for_message();
+        assert_eq!((m.as_str(), s), (SM1, MessageStatus::Failed));
+        // A single SMS has no tag.
+        let (m, s) = report(SM2, "delivered", None).for_message();
+        assert_eq!((m.as_str(), s), (SM2, MessageStatus::Delivered));
+        // Nonsense tags are ignored.
+        assert_eq!(PartTag::from_query(Some("part=3&of=2")), None);
+        assert_eq!(PartTag::from_query(Some("part=x&of=2")), None);
+        let update = DeliveryStatusUpdate::from_report(&report(SM2, "delivered", Some(&q2)), Locale::En);
+        assert_eq!(
+            serde_json::to_value(&update).unwrap(),
+            serde_json::json!({"platformMessageId": SM1, "status": "delivered", "contextLine": "✓ Delivered"})
+        );
+    }
+}

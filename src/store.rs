@@ -1,0 +1,169 @@
+//! The channel's memory of what it has seen: webhook de-duplication and the applied delivery status per
+//! message. A host backs [`ChannelStore`] with its own storage (Hivekeep gives plugins a key-value store)
+//! so several instances share one view; [`MemoryStore`] is the bounded in-process default.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// An error from a [`ChannelStore`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("channel store: {0}")]
+pub struct StoreError(pub String);
+
+/// What the channel remembers between webhooks.
+pub trait ChannelStore: Send + Sync {
+    /// Records `key` and says whether this is its first sighting (within the store's memory).
+    ///
+    /// # Errors
+    /// When the store cannot be reached; the channel then delivers the event (at least once).
+    fn first_sighting(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Applies delivery rank `rank` to `message` when it is strictly higher than the rank applied so far
+    /// (or none was), and says whether it did.
+    ///
+    /// # Errors
+    /// When the store cannot be reached; the channel then applies the update.
+    fn advance(&self, message: &str, rank: u8) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A bounded in-memory [`ChannelStore`]: at most `capacity` keys and `capacity` messages, each forgotten
+/// after `ttl` (the oldest goes first when full).
+#[derive(Debug)]
+pub struct MemoryStore {
+    capacity: usize,
+    ttl: Duration,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    seen: Bounded<()>,
+    ranks: Bounded<u8>,
+}
+
+/// A map with insertion order, for eviction by age.
+#[derive(Debug)]
+struct Bounded<V> {
+    map: HashMap<String, (V, Instant)>,
+    order: VecDeque<(String, Instant)>,
+}
+
+impl<V> Default for Bounded<V> {
+    fn default() -> Self {
+        Self { map: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<V> Bounded<V> {
+    /// Drops expired entries, then the oldest ones while over `capacity`.
+    fn evict(&mut self, now: Instant, ttl: Duration, capacity: usize) {
+        while let Some((key, at)) = self.order.front() {
+            let expired = now.duration_since(*at) >= ttl;
+            if !expired && self.map.len() < capacity {
+                break;
+            }
+            // Only remove the map entry if it is this (not a newer) insertion.
+            if self.map.get(key).is_some_and(|(_, t)| t == at) {
+                self.map.remove(key);
+            }
+            self.order.pop_front();
+        }
+    }
+
+    fn get(&self, key: &str, now: Instant, ttl: Duration) -> Option<&V> {
+        self.map.get(key).filter(|(_, at)| now.duration_since(*at) < ttl).map(|(v, _)| v)
+    }
+
+    fn insert(&mut self, key: &str, value: V, now: Instant) {
+        self.map.insert(key.to_owned(), (value, now));
+        self.order.push_back((key.to_owned(), now));
+    }
+}
+
+impl Default for MemoryStore {
+    /// 10,000 keys for 24 hours (Twilio retries within minutes).
+    fn default() -> Self {
+        Self::new(10_000, Duration::from_secs(24 * 3600))
+    }
+}
+
+impl MemoryStore {
+    /// A store of at most `capacity` entries per kind, each kept for `ttl`.
+    #[must_use]
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        Self { capacity: capacity.max(1), ttl, inner: Mutex::new(Inner::default()) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> Result<T, StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError("poisoned".to_owned()))?;
+        Ok(f(&mut inner, Instant::now()))
+    }
+
+    fn first_sighting_now(&self, key: &str) -> Result<bool, StoreError> {
+        let (ttl, capacity) = (self.ttl, self.capacity);
+        self.with(|inner, now| {
+            inner.seen.evict(now, ttl, capacity);
+            if inner.seen.get(key, now, ttl).is_some() {
+                return false;
+            }
+            inner.seen.insert(key, (), now);
+            true
+        })
+    }
+
+    fn advance_now(&self, message: &str, rank: u8) -> Result<bool, StoreError> {
+        let (ttl, capacity) = (self.ttl, self.capacity);
+        self.with(|inner, now| {
+            inner.ranks.evict(now, ttl, capacity);
+            if inner.ranks.get(message, now, ttl).is_some_and(|applied| *applied >= rank) {
+                return false;
+            }
+            inner.ranks.insert(message, rank, now);
+            true
+        })
+    }
+}
+
+impl ChannelStore for MemoryStore {
+    fn first_sighting(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(self.first_sighting_now(key))
+    }
+
+    fn advance(&self, message: &str, rank: u8) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(self.advance_now(message, rank))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_seen_once_within_bounds() {
+        let store = MemoryStore::new(3, Duration::from_secs(60));
+        assert_eq!(store.first_sighting_now("a"), Ok(true));
+        assert_eq!(store.first_sighting_now("a"), Ok(false));
+        for k in ["b", "c", "d"] {
+            assert_eq!(store.first_sighting_now(k), Ok(true));
+        }
+        // Capacity 3: "a" was the oldest and is forgotten.
+        assert_eq!(store.first_sighting_now("a"), Ok(true));
+        assert!(store.inner.lock().unwrap().seen.map.len() <= 3);
+        let short = MemoryStore::new(10, Duration::ZERO);
+        assert_eq!(short.first_sighting_now("x"), Ok(true));
+        assert_eq!(short.first_sighting_now("x"), Ok(true), "expired at once");
+    }
+
+    #[test]
+    fn ranks_only_move_forward() {
+        let store = MemoryStore::default();
+        assert_eq!(store.advance_now("SM1", 4), Ok(true));
+        assert_eq!(store.advance_now("SM1", 5), Ok(true));
+        assert_eq!(store.advance_now("SM1", 4), Ok(false), "a late sent never overwrites delivered");
+        assert_eq!(store.advance_now("SM1", 5), Ok(false), "the first final status stays");
+        assert_eq!(store.advance_now("SM1", 6), Ok(true), "read after delivered");
+        assert_eq!(store.advance_now("SM2", 5), Ok(true), "a message never seen is applied");
+    }
+}
