@@ -243,6 +243,7 @@ impl SendMessageError {
 pub struct TwilioSmsChannel<S: ChannelStore = MemoryStore> {
     id: ChannelId,
     credentials: Credentials,
+    verifier: crate::webhook::WebhookVerifier,
     public_url: Option<PublicUrl>,
     client: TwilioClient,
     store: Arc<S>,
@@ -420,7 +421,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             return WebhookResult::answer(crate::webhook::VerifyError::SignatureMismatch.response());
         };
         let verified = UnverifiedWebhook::from_http(public_url, request, self.body_limit)
-            .and_then(|webhook| self.credentials.webhook_verifier().verify(webhook));
+            .and_then(|webhook| self.verifier.verify(webhook));
         let verified = match verified {
             Ok(verified) => verified,
             Err(error) => {

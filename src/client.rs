@@ -1,7 +1,7 @@
 //! The Twilio REST client (feature `client`): reqwest with rustls, one connection pool for every
 //! channel, bounded timeouts, and retries only where a retry cannot send an SMS twice.
 //!
-//! Requests and answers are built and read by the sans-I/O [`outbound`](crate::outbound) module; this
+//! Requests and answers are built and read by the sans-I/O [`outbound`] module; this
 //! module only moves them over HTTP.
 
 use core::fmt;

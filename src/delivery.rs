@@ -192,17 +192,15 @@ pub fn classify(
     Ok(WebhookEvent::Other)
 }
 
-/// The de-duplication key of an event: Twilio's `I-Twilio-Idempotency-Token` when present, else the
-/// `MessageSid` (plus the status, for a callback).
+/// The de-duplication key of an event: the signed `MessageSid` of an inbound SMS (plus the status, for
+/// a callback); Twilio's `I-Twilio-Idempotency-Token` only for other events. The token header is not
+/// covered by the signature, so a replay with a fresh (or no) token must still meet the same key.
 #[must_use]
 pub fn idempotency_key(token: Option<&str>, event: &WebhookEvent) -> Option<String> {
-    if let Some(token) = token.filter(|t| !t.is_empty()) {
-        return Some(format!("token:{token}"));
-    }
     match event {
         WebhookEvent::Inbound(sms) => Some(format!("sms:{}", sms.message_sid())),
         WebhookEvent::Status(report) => Some(format!("status:{}:{}", report.message_sid, report.status)),
-        WebhookEvent::Other => None,
+        WebhookEvent::Other => token.filter(|t| !t.is_empty()).map(|token| format!("token:{token}")),
     }
 }
 

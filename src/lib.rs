@@ -55,6 +55,8 @@ pub mod delivery;
 mod ids;
 pub mod outbound;
 mod phone;
+#[cfg(feature = "axum")]
+pub mod router;
 pub mod sms_text;
 mod status;
 pub mod store;

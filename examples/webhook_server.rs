@@ -1,0 +1,230 @@
+//! A webhook server for one twilio-sms channel: it answers Twilio exactly as Hivekeep does, and writes
+//! what the agent would receive on stdout.
+//!
+//! ```text
+//! PUBLIC_URL=https://agents.example.com CHANNEL_ID=3f2504e0-4f89-41d3-9a0c-0305e82c3301 \
+//! TWILIO_ACCOUNT_SID=AC… TWILIO_AUTH_TOKEN=… TWILIO_FROM_NUMBER=+1… \
+//!   cargo run --example webhook_server
+//! ```
+//!
+//! Environment: `PUBLIC_URL` (the https base URL Twilio calls; `http://` only on loopback), `CHANNEL_ID`
+//! (a version-4 UUID), `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM_NUMBER` (E.164); optional
+//! `BIND_ADDR` (default `127.0.0.1:8080`), `TWILIO_API_BASE` (another API base for the client, such as
+//! the embedded mock) and `RUST_LOG` (default `info`).
+//!
+//! Stdout carries one compact JSON object per line and nothing else: `{"incoming": IncomingMessage}` for
+//! each inbound SMS delivered to the agent, `{"deliveryUpdate": DeliveryStatusUpdate}` for each delivery
+//! status applied (Hivekeep's camelCase shapes). Logs, and the webhook URL to paste in the Twilio
+//! Console, go to stderr. Bad or missing configuration: a message on stderr and exit code 2.
+
+use std::cell::RefCell;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt as _;
+use serde::Serialize;
+use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
+use twilio_sms::client::{ClientConfig, TwilioClient};
+use twilio_sms::delivery::DeliveryStatusUpdate;
+use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+use twilio_sms::{AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender};
+
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+struct Config {
+    bind: SocketAddr,
+    public_url: PublicUrl,
+    channel: ChannelId,
+    credentials: Credentials,
+    api_base: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Reads one required variable with `parse`, recording the problem (never the value) in `problems`.
+fn required<T, E: std::fmt::Display>(
+    problems: &mut Vec<String>,
+    name: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<T> {
+    let Some(value) = env(name) else {
+        problems.push(format!("{name} is not set"));
+        return None;
+    };
+    parse(&value).map_err(|e| problems.push(format!("{name}: {e}"))).ok()
+}
+
+/// The configuration, or every problem found in it.
+fn config() -> Result<Config, Vec<String>> {
+    let mut problems = Vec::new();
+    let bind = env("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+    let bind = bind
+        .parse::<SocketAddr>()
+        .map_err(|_| {
+            problems.push("BIND_ADDR: expected an address and port such as 127.0.0.1:8080".to_owned())
+        })
+        .ok();
+    let public_url = required(&mut problems, "PUBLIC_URL", PublicUrl::parse);
+    let channel = required(&mut problems, "CHANNEL_ID", ChannelId::parse);
+    let account = required(&mut problems, "TWILIO_ACCOUNT_SID", AccountSid::parse);
+    let token = required(&mut problems, "TWILIO_AUTH_TOKEN", |v: &str| AuthToken::new(v));
+    let from = required(&mut problems, "TWILIO_FROM_NUMBER", E164::parse);
+    match (bind, public_url, channel, account, token, from) {
+        (Some(bind), Some(public_url), Some(channel), Some(account), Some(token), Some(from))
+            if problems.is_empty() =>
+        {
+            let credentials = Credentials::new(account, token, Sender::Number(from));
+            Ok(Config { bind, public_url, channel, credentials, api_base: env("TWILIO_API_BASE") })
+        }
+        _ => Err(problems),
+    }
+}
+
+/// One stdout line: `{"incoming": …}` or `{"deliveryUpdate": …}`.
+#[derive(Serialize)]
+enum Line<'a> {
+    #[serde(rename = "incoming")]
+    Incoming(&'a IncomingMessage),
+    #[serde(rename = "deliveryUpdate")]
+    DeliveryUpdate(&'a DeliveryStatusUpdate),
+}
+
+thread_local! {
+    /// Each worker's line buffer, reused so that a line costs no allocation once it has grown.
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+/// Writes each event as one JSON line: serialized into the worker's buffer, then written whole under
+/// the stdout lock and flushed, so lines from both workers never interleave.
+struct StdoutSink;
+
+impl StdoutSink {
+    fn emit(line: &Line<'_>) {
+        LINE.with_borrow_mut(|buf| {
+            buf.clear();
+            if let Err(error) = serde_json::to_writer(&mut *buf, line) {
+                tracing::error!(%error, "event not serialized");
+                return;
+            }
+            buf.push(b'\n');
+            let mut stdout = std::io::stdout().lock();
+            if let Err(error) = stdout.write_all(buf).and_then(|()| stdout.flush()) {
+                tracing::error!(%error, "event not written to stdout");
+            }
+        });
+    }
+}
+
+impl WebhookSink for StdoutSink {
+    fn on_incoming(&self, channel: ChannelId, message: IncomingMessage) {
+        tracing::debug!(%channel, sid = %message.platform_message_id, "inbound SMS");
+        Self::emit(&Line::Incoming(&message));
+    }
+
+    fn on_delivery_update(&self, channel: ChannelId, update: DeliveryStatusUpdate) {
+        tracing::debug!(%channel, sid = %update.platform_message_id, "delivery update");
+        Self::emit(&Line::DeliveryUpdate(&update));
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let mut client_config = ClientConfig::default();
+    if let Some(base) = config.api_base {
+        client_config = client_config.with_api_base(base);
+    }
+    let client = match TwilioClient::with_config(client_config) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("webhook_server: the Twilio client could not be built: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let channel = TwilioSmsChannel::new(config.channel, config.credentials, Some(config.public_url), client);
+    let webhook_url = channel.webhook_url().unwrap_or_default();
+    let registry = Arc::new(ChannelRegistry::new());
+    registry.insert(Arc::new(channel));
+    let app = webhook_router(registry, StdoutSink);
+
+    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("webhook_server: cannot listen on {}: {error}", config.bind);
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
+    tracing::info!(addr = %config.bind, channel = %config.channel, "listening");
+    eprintln!(
+        "Paste this webhook URL in the Twilio Console (your number > Messaging > \"A message comes in\", HTTP POST):"
+    );
+    eprintln!("  {webhook_url}");
+    match axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match config() {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("webhook_server: {problem}");
+            }
+            eprintln!(
+                "environment: PUBLIC_URL, CHANNEL_ID, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER; optional BIND_ADDR (default {DEFAULT_BIND}), TWILIO_API_BASE, RUST_LOG"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("webhook_server: the runtime could not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}

@@ -1,0 +1,446 @@
+//! The two user-facing examples work: `demo` runs to the end and tells the expected story, and
+//! `simulate_inbound` signs exactly what a strict verifier accepts (and its `--tamper` what it refuses).
+//!
+//! Examples cannot be imported, so these tests run their binaries. `cargo test` builds the examples, but
+//! `cargo test --test examples` does not, so each test first runs `$CARGO build --example demo --example
+//! simulate_inbound` (same profile; a no-op when they are fresh; cargo has released its lock by the time
+//! tests run). Without `$CARGO` (the test binary run by hand) the binaries already built are used. A
+//! missing binary fails the test with a clear message.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Path as UrlPath;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel, WEBHOOK_PATH_PREFIX};
+use twilio_sms::client::TwilioClient;
+use twilio_sms::danger::{encode_form, sign};
+use twilio_sms::{
+    AccountSid, AuthToken, BodyLimit, ChannelId, Credentials, E164, PublicUrl, Sender, UnverifiedWebhook,
+    WebhookVerifier,
+};
+
+const TOKEN: &str = "5b7c0a9e3d2f4c1ab8e6d0f9a7c3e1b2";
+const DEMO_TIMEOUT: Duration = Duration::from_secs(60);
+const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command` to its end, killing it after `timeout` (a hang fails the test, never blocks it).
+fn run(command: &mut Command, timeout: Duration) -> Finished {
+    // The children talk to 127.0.0.1 only: a proxy from the environment must not get in the way.
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?} did not finish within {} s\n--- stdout\n{}\n--- stderr\n{}",
+                timeout.as_secs(),
+                stdout.join().unwrap_or_default(),
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Finished { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+/// `target/<profile>/examples`, after making sure the two examples are built and fresh.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        // This test runs as `target/<profile>/deps/examples-<hash>`.
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| format!("cannot find the target directory from {}", exe.display()))?;
+        if let Ok(cargo) = std::env::var("CARGO") {
+            let mut build = Command::new(cargo);
+            build.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+                "build",
+                "--example",
+                "demo",
+                "--example",
+                "simulate_inbound",
+            ]);
+            match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => {}
+                Some("release") => {
+                    build.arg("--release");
+                }
+                Some(profile) => {
+                    build.args(["--profile", profile]);
+                }
+            }
+            let built = run(&mut build, BUILD_TIMEOUT);
+            if !built.status.success() {
+                return Err(format!("building the examples failed ({}):\n{}", built.status, built.stderr));
+            }
+        } else {
+            eprintln!("CARGO is not set: using the example binaries already built");
+        }
+        Ok(profile_dir.join("examples"))
+    });
+    match dir {
+        Ok(dir) => dir,
+        Err(problem) => panic!("{problem}"),
+    }
+}
+
+fn example(name: &str) -> Command {
+    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "the example binary {} was not found: build it with `cargo build --example {name}` (or run `cargo test`)",
+        path.display()
+    );
+    Command::new(path)
+}
+
+#[test]
+fn demo_runs_the_whole_channel_and_exits_0() {
+    let started = Instant::now();
+    let done = run(example("demo").env("RUST_LOG", "info"), DEMO_TIMEOUT);
+    let (out, err) = (&done.stdout, &done.stderr);
+    assert!(done.status.success(), "demo exited with {}\n--- stdout\n{out}\n--- stderr\n{err}", done.status);
+    eprintln!("demo ran in {:?}", started.elapsed());
+
+    // (c) the long reply went out as two SMS, known by the first part's SID.
+    assert!(out.contains("\"contextLine\": \"Sent by SMS in 2 parts\""), "{out}");
+    // (d) live hints: part 2 undelivered is the message's failure; the short reply is delivered.
+    assert!(out.contains("undelivered 30007"), "{out}");
+    assert!(out.contains("\"contextLine\":\"✗ Delivery failed (30007)\""), "{out}");
+    assert!(out.contains("bubble: \"Sent\" → \"✗ Delivery failed (30007)\""), "{out}");
+    assert!(out.contains("\"contextLine\":\"✓ Delivered\""), "{out}");
+    // (e) the inbound SMS became an IncomingMessage.
+    assert!(out.contains("IncomingMessage"), "{out}");
+    assert!(out.contains("\"platformMessageId\": \"SM"), "{out}");
+    assert!(out.contains("\"platformUserId\": \"+14155550142\""), "{out}");
+    // (f) forged → 403, replayed → 200 but ignored, misrouted → 403.
+    assert!(out.contains("forged: step 5's body, a bad X-Twilio-Signature  → webhook answered 403"), "{out}");
+    assert!(out.contains("→ webhook answered 200 but ignored (duplicate"), "{out}");
+    assert!(out.contains("misrouted: validly signed, To is another number  → webhook answered 403"), "{out}");
+    // Every webhook answer is shown: 6 status callbacks and 4 inbound webhooks.
+    assert_eq!(out.matches("webhook answered ").count(), 10, "{out}");
+    assert!(out.contains("everything as expected"), "{out}");
+
+    // Logs are on stderr, with the refusals' reasons but no phone number.
+    assert!(err.contains("signature: mismatch"), "{err}");
+    assert!(err.contains("binding: inbound To is not the channel's number"), "{err}");
+    for number in ["+14155550100", "+14155550142", "+14155550199", "14155550"] {
+        assert!(!err.contains(number), "a phone number is in the logs: {err}");
+    }
+    assert!(!out.contains("WARN") && !out.contains("INFO"), "logs leaked to stdout: {out}");
+}
+
+/// A server that verifies every request strictly, as the channel does, and records what it saw.
+struct Verifying {
+    public_url: PublicUrl,
+    verifier: WebhookVerifier,
+    accepted: Mutex<Vec<Vec<(String, String)>>>,
+    refused: Mutex<Vec<String>>,
+}
+
+async fn verify(State(server): State<Arc<Verifying>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, BodyLimit::DEFAULT.get()).await.unwrap();
+    let webhook = UnverifiedWebhook::from_http(
+        &server.public_url,
+        http::Request::from_parts(parts, body),
+        BodyLimit::DEFAULT,
+    )
+    .and_then(|webhook| server.verifier.verify(webhook));
+    match webhook {
+        Ok(webhook) => {
+            let params = webhook.params().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            server.accepted.lock().unwrap().push(params);
+            twilio_sms::webhook::accepted_response().map(Body::from).into_response()
+        }
+        Err(error) => {
+            server.refused.lock().unwrap().push(error.to_string());
+            error.response().map(Body::from).into_response()
+        }
+    }
+}
+
+/// Starts a verifying server on 127.0.0.1; the runtime must outlive the test's requests.
+fn verifying_server() -> (tokio::runtime::Runtime, String, Arc<Verifying>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = Arc::new(Verifying {
+        public_url: PublicUrl::parse(&base).unwrap(),
+        verifier: WebhookVerifier::new(&AuthToken::new(TOKEN).unwrap()),
+        accepted: Mutex::new(Vec::new()),
+        refused: Mutex::new(Vec::new()),
+    });
+    let app = axum::Router::new().fallback(verify).with_state(Arc::clone(&server));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (runtime, base, server)
+}
+
+/// Parameters that catch the usual mistakes: `+` decoded as a space, `=` in a value, blank values,
+/// repeated keys out of byte order, characters to escape, non-ASCII text.
+fn tricky_params() -> Vec<(String, String)> {
+    [
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("From", "+14155550142"),
+        ("To", "+14155550100"),
+        ("Body", "1+1=2 & café, 100% sure*"),
+        ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ("Tag", "zeta"),
+        ("Tag", "alpha"),
+        ("NumMedia", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn simulate(url: &str, params: &[(String, String)], extra: &[&str]) -> Finished {
+    let mut command = example("simulate_inbound");
+    command.env("TWILIO_AUTH_TOKEN", TOKEN).env("RUST_LOG", "warn").args(["--url", url]);
+    for (k, v) in params {
+        command.args(["--param", &format!("{k}={v}")]);
+    }
+    command.args(extra);
+    let done = run(&mut command, TOOL_TIMEOUT);
+    assert!(!done.stdout.contains(TOKEN) && !done.stderr.contains(TOKEN), "the token was printed");
+    done
+}
+
+fn expected_signature(url: &str, params: &[(String, String)]) -> String {
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    sign(&AuthToken::new(TOKEN).unwrap(), url, &pairs).to_string()
+}
+
+#[test]
+fn simulate_inbound_sends_what_a_strict_verifier_accepts_and_tamper_gets_403() {
+    let (_runtime, base, server) = verifying_server();
+    // A full URL: port, path and a query, all signed.
+    let url = format!(
+        "{base}/api/channels/plugin/twilio-sms/webhook/11111111-1111-4111-8111-111111111111?part=1&of=2"
+    );
+    let params = tricky_params();
+
+    let sent = simulate(&url, &params, &["--send"]);
+    assert!(sent.status.success(), "{}\n{}", sent.stdout, sent.stderr);
+    assert!(sent.stdout.contains(&format!("X-Twilio-Signature: {}\n", expected_signature(&url, &params))));
+    assert!(sent.stdout.contains("HTTP 200 OK"), "{}\n{:?}", sent.stdout, server.refused.lock().unwrap());
+    assert!(sent.stdout.contains("<Response></Response>"), "{}", sent.stdout);
+    // Exactly the given parameters, in order: `+` literal, repeats and blank values kept, none added.
+    assert_eq!(*server.accepted.lock().unwrap(), std::slice::from_ref(&params));
+
+    let tampered = simulate(&url, &params, &["--send", "--tamper"]);
+    assert!(tampered.status.success(), "{}\n{}", tampered.stdout, tampered.stderr);
+    assert!(tampered.stdout.contains("HTTP 403 Forbidden"), "{}", tampered.stdout);
+    assert_eq!(*server.refused.lock().unwrap(), ["signature: mismatch"]);
+    assert_eq!(server.accepted.lock().unwrap().len(), 1, "the tampered request was accepted");
+
+    // No parameters at all: the URL alone is signed.
+    let bare = simulate(&url, &[], &["--send"]);
+    assert!(bare.stdout.contains("HTTP 200 OK"), "{}\n{}", bare.stdout, bare.stderr);
+    assert_eq!(server.accepted.lock().unwrap().last().map(Vec::len), Some(0));
+}
+
+/// A channel served on 127.0.0.1, as Hivekeep's dispatcher serves it, recording what reaches the agent.
+struct ChannelServer {
+    channel: TwilioSmsChannel,
+    incoming: Mutex<Vec<IncomingMessage>>,
+}
+
+async fn channel_webhook(
+    State(server): State<Arc<ChannelServer>>,
+    UrlPath(channel_id): UrlPath<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, BodyLimit::DEFAULT.get()).await.unwrap();
+    let result =
+        server.channel.handle_inbound_webhook(&channel_id, http::Request::from_parts(parts, body)).await;
+    server.incoming.lock().unwrap().extend(result.incoming);
+    result.response.map(Body::from).into_response()
+}
+
+#[test]
+fn the_readme_recipe_reaches_a_real_channel() {
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const SID: &str = "SM00000000000000000000000000000001";
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let credentials = Credentials::new(
+        AccountSid::parse(ACCOUNT).unwrap(),
+        AuthToken::new(TOKEN).unwrap(),
+        Sender::Number(E164::parse("+14155550100").unwrap()),
+    );
+    let channel = TwilioSmsChannel::new(
+        ChannelId::new_random(),
+        credentials,
+        Some(PublicUrl::parse(&base).unwrap()),
+        TwilioClient::new().unwrap(),
+    );
+    let url = channel.webhook_url().unwrap();
+    let server = Arc::new(ChannelServer { channel, incoming: Mutex::new(Vec::new()) });
+    let app = axum::Router::new()
+        .route(&format!("{WEBHOOK_PATH_PREFIX}{{id}}"), axum::routing::post(channel_webhook))
+        .with_state(Arc::clone(&server));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    // The parameters of README.md's "Testing the webhook locally", with this channel's account.
+    let params = |to: &str, sid: &str| -> Vec<(String, String)> {
+        [
+            ("AccountSid", ACCOUNT),
+            ("ApiVersion", "2010-04-01"),
+            ("Body", "hello"),
+            ("From", "+14155550142"),
+            ("To", to),
+            ("NumMedia", "0"),
+            ("MessageSid", sid),
+            ("SmsSid", sid),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+    let answer = |params: &[(String, String)], extra: &[&str]| {
+        let done = simulate(&url, params, extra);
+        assert!(done.status.success(), "{}\n{}", done.stdout, done.stderr);
+        done.stdout.lines().find(|l| l.starts_with("HTTP ")).unwrap_or("no answer").to_owned()
+    };
+    let readme = params("+14155550100", SID);
+    assert_eq!(answer(&readme, &["--send"]), "HTTP 200 OK");
+    assert_eq!(server.incoming.lock().unwrap().len(), 1);
+    assert_eq!(server.incoming.lock().unwrap()[0].content, "hello");
+    // The same MessageSid again: a duplicate, acknowledged and ignored.
+    assert_eq!(answer(&readme, &["--send"]), "HTTP 200 OK");
+    assert_eq!(
+        answer(&params("+14155550100", "SM00000000000000000000000000000002"), &["--send", "--tamper"]),
+        "HTTP 403 Forbidden"
+    );
+    assert_eq!(
+        answer(&params("+14155550199", "SM00000000000000000000000000000003"), &["--send"]),
+        "HTTP 403 Forbidden"
+    );
+    assert_eq!(server.incoming.lock().unwrap().len(), 1, "only the first request reached the agent");
+}
+
+/// The words of a command line as a POSIX shell splits them.
+fn shell_words(line: &str) -> Vec<String> {
+    let script = format!("curl() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}; {line}");
+    let done = run(Command::new("sh").args(["-c", &script]), TOOL_TIMEOUT);
+    assert!(done.status.success(), "sh failed: {}", done.stderr);
+    done.stdout.split('\0').filter(|w| !w.is_empty()).map(str::to_owned).collect()
+}
+
+#[test]
+fn the_curl_command_is_quoted_for_the_shell_and_works() {
+    let params = tricky_params();
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    // A URL full of shell and curl metacharacters: every word comes back intact.
+    let url = "https://example.com:8443/hook/it's?x=$HOME&y=`id`&z=[1]{2}&w=\"q\" *";
+    let printed = simulate(url, &params, &[]);
+    assert!(printed.status.success(), "{}", printed.stderr);
+    let signature = expected_signature(url, &params);
+    let curl = printed.stdout.lines().find(|l| l.starts_with("curl ")).expect("a curl line");
+    let header = format!("X-Twilio-Signature: {signature}");
+    let body = encode_form(&pairs);
+    assert_eq!(
+        shell_words(curl),
+        [
+            "-i",
+            "--globoff",
+            "-X",
+            "POST",
+            url,
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded",
+            "-H",
+            &header,
+            "--data-raw",
+            &body
+        ]
+    );
+
+    // And pasted into a shell, curl gets a 200 from a strict verifier.
+    if run(Command::new("sh").args(["-c", "command -v curl"]), TOOL_TIMEOUT).status.success() {
+        let (_runtime, base, server) = verifying_server();
+        let url = format!("{base}/api/channels/plugin/twilio-sms/webhook/x?who=it's&cost=$5");
+        let printed = simulate(&url, &params, &[]);
+        let curl = printed.stdout.lines().find(|l| l.starts_with("curl ")).expect("a curl line");
+        let done =
+            run(Command::new("sh").args(["-c", &format!("{curl} --silent --max-time 10")]), TOOL_TIMEOUT);
+        assert!(done.stdout.starts_with("HTTP/1.1 200"), "{}\n{}", done.stdout, done.stderr);
+        assert_eq!(*server.accepted.lock().unwrap(), [params]);
+    } else {
+        eprintln!("curl is not installed: the command was checked as shell words only");
+    }
+}
+
+#[test]
+fn simulate_inbound_refuses_bad_arguments_with_exit_2() {
+    let url = "https://example.com/hook";
+    let cases: [(&[&str], bool, &str); 6] = [
+        (&["--url", url, "--param", "Body=hi"], false, "TWILIO_AUTH_TOKEN"),
+        (&["--param", "Body=hi"], true, "--url is required"),
+        (&["--url", url, "--param", "NoEquals"], true, "has no '='"),
+        (&["--url", url, "--frobnicate"], true, "unknown argument"),
+        (&["--url", "not a url"], true, "not a full URL"),
+        (&["--url", url, "--tamper"], true, "--tamper"),
+    ];
+    for (args, with_token, message) in cases {
+        let mut command = example("simulate_inbound");
+        command.env_remove("TWILIO_AUTH_TOKEN").args(args);
+        if with_token {
+            command.env("TWILIO_AUTH_TOKEN", TOKEN);
+        }
+        let done = run(&mut command, TOOL_TIMEOUT);
+        assert_eq!(done.status.code(), Some(2), "{args:?}: {}", done.stderr);
+        assert!(done.stderr.contains(message), "{args:?}: {}", done.stderr);
+        assert!(done.stdout.is_empty(), "{args:?}: {}", done.stdout);
+    }
+    // A blank token is refused the same way, and never echoed.
+    let done = run(
+        example("simulate_inbound").env("TWILIO_AUTH_TOKEN", " padded ").args(["--url", url]),
+        TOOL_TIMEOUT,
+    );
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(!done.stderr.contains("padded"), "{}", done.stderr);
+}
