@@ -286,6 +286,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
     ) -> Self {
         Self {
             id,
+            verifier: credentials.webhook_verifier(),
             credentials,
             public_url,
             client,
