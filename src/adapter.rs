@@ -1,31 +1,46 @@
-//! The twilio-sms channel as Hivekeep's channel adapter runs it (feature `client`): one endpoint per
-//! channel for inbound SMS and delivery status callbacks, and the agent's replies sent as SMS. The
-//! operations mirror Hivekeep's `ChannelAdapter` and produce its JSON shapes (camelCase).
+//! The twilio-sms channel as Hivekeep's channel adapter runs it: one endpoint per channel for inbound
+//! SMS and delivery status callbacks, and the agent's replies sent as SMS. The operations mirror
+//! Hivekeep's `ChannelAdapter` and produce its JSON shapes (camelCase).
+//!
+//! The shapes, the send errors and their wording are sans I/O and always available (the WebAssembly
+//! package uses them); `TwilioSmsChannel`, which sends over HTTP, needs the feature `client`.
 
+#[cfg(feature = "client")]
 use core::fmt;
+#[cfg(feature = "client")]
 use std::sync::Arc;
 
-use http::{Response, StatusCode};
+use http::Response;
+#[cfg(feature = "client")]
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api_error::RetrySafety;
-use crate::channel::ChannelId;
-use crate::client::{BotInfo, RequestError, SendReceipt, TwilioClient, ValidationError};
-use crate::credentials::Credentials;
-use crate::delivery::{self, DeliveryStatusUpdate, Locale, PartTag, WebhookEvent};
-use crate::ids::MessageSid;
-use crate::outbound::{AccountInfo, Sms, StatusCallback};
-use crate::phone::E164;
-use crate::store::{ChannelStore, MemoryStore};
-use crate::url::PublicUrl;
-use crate::webhook::{BodyLimit, UnverifiedWebhook, VerifiedInbound, accepted_response};
+use crate::delivery::{DeliveryStatusUpdate, Locale};
+use crate::outbound::{RequestError, SentMessage};
+use crate::webhook::VerifiedInbound;
+#[cfg(feature = "client")]
+use crate::{
+    channel::ChannelId,
+    client::{BotInfo, SendReceipt, TwilioClient, ValidationError},
+    credentials::Credentials,
+    delivery::{self, PartTag, WebhookEvent},
+    ids::MessageSid,
+    outbound::{AccountInfo, Sms, StatusCallback},
+    phone::E164,
+    store::{ChannelStore, MemoryStore},
+    url::PublicUrl,
+    webhook::{BodyLimit, UnverifiedWebhook, accepted_response},
+};
 
 /// The path Hivekeep routes a channel's webhooks to, without the channel id.
 pub const WEBHOOK_PATH_PREFIX: &str = "/api/channels/plugin/twilio-sms/webhook/";
 
 /// Hivekeep's `OutboundMessageParams`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Its `Debug` masks the recipient and leaves the text out.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct OutboundMessageParams {
@@ -42,6 +57,18 @@ pub struct OutboundMessageParams {
     /// The locale of the context line (`en`, `fr`, `de`, `es`).
     #[serde(default)]
     pub locale: Option<String>,
+}
+
+impl core::fmt::Debug for OutboundMessageParams {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OutboundMessageParams")
+            .field("chat_id", &crate::phone::Redacted::new(&self.chat_id))
+            .field("content_len", &self.content.len())
+            .field("reply_to_message_id", &self.reply_to_message_id)
+            .field("attachments", &self.attachments.len())
+            .field("locale", &self.locale)
+            .finish()
+    }
 }
 
 impl OutboundMessageParams {
@@ -72,7 +99,9 @@ pub struct OutboundMessageResult {
 }
 
 /// Hivekeep's `IncomingMessage`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Its `Debug` masks the sender's number and leaves the text and the metadata out.
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct IncomingMessage {
@@ -88,8 +117,22 @@ pub struct IncomingMessage {
     pub metadata: Value,
 }
 
+impl core::fmt::Debug for IncomingMessage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IncomingMessage")
+            .field("platform_user_id", &crate::phone::Redacted::new(&self.platform_user_id))
+            .field("platform_message_id", &self.platform_message_id)
+            .field("platform_chat_id", &crate::phone::Redacted::new(&self.platform_chat_id))
+            .field("content_len", &self.content.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl IncomingMessage {
-    fn from_inbound(sms: &VerifiedInbound) -> Self {
+    /// The message for a verified inbound SMS: the sender is the user and the conversation, the
+    /// `MessageSid` the message id.
+    #[must_use]
+    pub fn from_inbound(sms: &VerifiedInbound) -> Self {
         let from = sms.from().as_str().to_owned();
         let mut twilio = json!({
             "accountSid": sms.account_sid().as_str(),
@@ -126,6 +169,7 @@ pub struct WebhookResult {
     pub idempotency_key: Option<String>,
 }
 
+#[cfg(feature = "client")]
 impl WebhookResult {
     fn answer(response: Response<&'static str>) -> Self {
         Self { incoming: None, response, delivery_update: None, idempotency_key: None }
@@ -211,14 +255,23 @@ fn ambiguous_text(error: &RequestError) -> String {
 }
 
 impl SendMessageError {
+    #[cfg(feature = "client")]
     fn from_part_error(
         error: RequestError,
         sent: Vec<SendReceipt>,
         failed_index: usize,
         total: usize,
     ) -> Self {
+        let sent = sent.iter().map(|r| r.message.sid.to_string()).collect();
+        Self::for_part(error, sent, failed_index, total)
+    }
+
+    /// The error of a send that failed at part `failed_index` (from 0) of `total`, after the parts whose
+    /// SIDs are in `sent` went out: [`Partial`](Self::Partial) when any did, otherwise by the error's
+    /// retry safety.
+    #[must_use]
+    pub fn for_part(error: RequestError, sent: Vec<String>, failed_index: usize, total: usize) -> Self {
         if !sent.is_empty() {
-            let sent = sent.iter().map(|r| r.message.sid.to_string()).collect();
             return Self::Partial { sent, failed_index, total, error };
         }
         match error.retry_safety() {
@@ -239,7 +292,9 @@ impl SendMessageError {
     }
 }
 
-/// One twilio-sms channel: its id, credentials, public URL, the shared client and its store.
+/// One twilio-sms channel: its id, credentials, public URL, the shared client and its store (feature
+/// `client`).
+#[cfg(feature = "client")]
 pub struct TwilioSmsChannel<S: ChannelStore = MemoryStore> {
     id: ChannelId,
     credentials: Credentials,
@@ -251,6 +306,7 @@ pub struct TwilioSmsChannel<S: ChannelStore = MemoryStore> {
     locale: Locale,
 }
 
+#[cfg(feature = "client")]
 impl<S: ChannelStore> fmt::Debug for TwilioSmsChannel<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TwilioSmsChannel")
@@ -261,6 +317,7 @@ impl<S: ChannelStore> fmt::Debug for TwilioSmsChannel<S> {
     }
 }
 
+#[cfg(feature = "client")]
 impl TwilioSmsChannel<MemoryStore> {
     /// A channel with the default in-memory store.
     #[must_use]
@@ -274,6 +331,7 @@ impl TwilioSmsChannel<MemoryStore> {
     }
 }
 
+#[cfg(feature = "client")]
 impl<S: ChannelStore> TwilioSmsChannel<S> {
     /// A channel with a host-provided store (shared between instances).
     #[must_use]
@@ -390,17 +448,8 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             }
         }
         let locale = Locale::parse(params.locale.as_deref());
-        let first = sent.first().map(|r| r.message.sid.to_string()).unwrap_or_default();
-        let live = self.public_url.is_some();
-        let parts: Vec<Value> = sent
-            .iter()
-            .map(|r| json!({"sid": r.message.sid.as_str(), "status": r.message.status.as_str(), "segments": r.message.num_segments}))
-            .collect();
-        Ok(OutboundMessageResult {
-            platform_message_id: first,
-            context_line: sent_line(total, live, locale),
-            delivery_meta: json!({"twilio": {"parts": parts, "liveStatus": live}}),
-        })
+        let messages: Vec<SentMessage> = sent.into_iter().map(|r| r.message).collect();
+        Ok(OutboundMessageResult::from_parts(&messages, self.public_url.is_some(), locale))
     }
 
     /// Handles a webhook Hivekeep's dispatcher received for `path_channel_id`: verifies it, checks it
@@ -478,7 +527,29 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
     }
 }
 
-fn sent_line(parts: usize, live: bool, locale: Locale) -> String {
+impl OutboundMessageResult {
+    /// The result of a send whose parts Twilio all accepted, in order: the first part's SID, the
+    /// localized context line (saying when no live status will follow: `live` is false without a public
+    /// URL), and every part's SID, status and segments.
+    #[must_use]
+    pub fn from_parts(parts: &[SentMessage], live: bool, locale: Locale) -> Self {
+        let first = parts.first().map(|m| m.sid.to_string()).unwrap_or_default();
+        let meta: Vec<Value> = parts
+            .iter()
+            .map(|m| json!({"sid": m.sid.as_str(), "status": m.status.as_str(), "segments": m.num_segments}))
+            .collect();
+        Self {
+            platform_message_id: first,
+            context_line: sent_line(parts.len(), live, locale),
+            delivery_meta: json!({"twilio": {"parts": meta, "liveStatus": live}}),
+        }
+    }
+}
+
+/// The context line of a send of `parts` SMS, in `locale`; without live status (`live` false) it says
+/// that no delivery tracking follows.
+#[must_use]
+pub fn sent_line(parts: usize, live: bool, locale: Locale) -> String {
     let sms = match (locale, parts) {
         (Locale::Fr, 1) => "Envoyé par SMS".to_owned(),
         (Locale::Fr, n) => format!("Envoyé par SMS en {n} parties"),
@@ -534,7 +605,7 @@ pub fn config_schema() -> Value {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
     use crate::api_error::parse_error_response;

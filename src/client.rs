@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::api_error::{RetrySafety, TwilioApiError};
+use crate::api_error::TwilioApiError;
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
-use crate::outbound::{
-    self, AccountInfo, Answer, NumberOwnership, SentMessage, Sms, StatusCallback, UnreadableMessage,
-};
+pub use crate::outbound::RequestError;
+use crate::outbound::{self, AccountInfo, Answer, NumberOwnership, SentMessage, Sms, StatusCallback};
 use crate::phone::E164;
 
 /// Limits and endpoints of a [`TwilioClient`].
@@ -54,83 +53,6 @@ impl ClientConfig {
     pub fn with_api_base(mut self, api_base: impl Into<String>) -> Self {
         self.api_base = api_base.into();
         self
-    }
-}
-
-/// Why a request to Twilio failed. Every variant says whether retrying is safe
-/// ([`RequestError::retry_safety`]); none holds a secret or a full phone number.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// Twilio answered with an error.
-    #[error("{0}")]
-    Api(TwilioApiError),
-    /// No connection could be made: nothing was sent.
-    #[error("could not connect to Twilio after {attempts} attempt(s); nothing was sent, so a retry is safe")]
-    Connect {
-        /// Attempts made.
-        attempts: u32,
-    },
-    /// No answer arrived in time after the request was sent.
-    #[error(
-        "Twilio did not answer within {seconds} s after the request was sent; the SMS may exist, so check the message log before sending again"
-    )]
-    Timeout {
-        /// Seconds waited.
-        seconds: u64,
-    },
-    /// The connection broke after the request was (or may have been) sent, before a whole answer.
-    #[error(
-        "the connection to Twilio broke before a complete answer; the SMS may exist, so check the message log before sending again"
-    )]
-    ConnectionLost,
-    /// Twilio answered with success, but the answer could not be read.
-    #[error("{0}; the request probably took effect, so check before sending again")]
-    Unreadable(UnreadableMessage),
-    /// The answer was larger than [`ClientConfig::max_response_bytes`].
-    #[error("Twilio's answer (HTTP {status}) is larger than {limit} bytes and was not read")]
-    ResponseTooLarge {
-        /// The HTTP status of the answer.
-        status: u16,
-        /// The limit.
-        limit: usize,
-    },
-    /// The HTTP client could not be built or the request could not be formed.
-    #[error("the HTTP request could not be built: {0}")]
-    Build(String),
-}
-
-impl RequestError {
-    /// Whether the same request can be sent again without risking a second SMS.
-    #[must_use]
-    pub fn retry_safety(&self) -> RetrySafety {
-        match self {
-            Self::Api(e) => e.retry_safety(),
-            Self::Connect { .. } => RetrySafety::Safe,
-            Self::Timeout { .. } | Self::ConnectionLost | Self::Unreadable(_) => RetrySafety::Ambiguous,
-            Self::ResponseTooLarge { status, .. } if *status < 300 => RetrySafety::Ambiguous,
-            Self::ResponseTooLarge { .. } | Self::Build(_) => RetrySafety::Final,
-        }
-    }
-
-    /// The HTTP status Twilio answered with, when it answered.
-    #[must_use]
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            Self::Api(e) => Some(e.http_status()),
-            Self::Unreadable(u) => Some(u.status),
-            Self::ResponseTooLarge { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// The Twilio error code, when there is one.
-    #[must_use]
-    pub fn twilio_code(&self) -> Option<u32> {
-        match self {
-            Self::Api(e) => e.code(),
-            _ => None,
-        }
     }
 }
 
@@ -205,14 +127,23 @@ pub enum ValidationError {
     NumberNotSmsCapable,
 }
 
-/// What [`TwilioClient::bot_info`] reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`TwilioClient::bot_info`] reports. Its `Debug` masks the sender.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BotInfo {
     /// The account's friendly name.
     pub name: String,
     /// The sender: the From number, or the Messaging Service SID.
     pub username: Option<String>,
+}
+
+impl fmt::Debug for BotInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BotInfo")
+            .field("name", &self.name)
+            .field("username", &self.username.as_deref().map(crate::phone::Redacted::new))
+            .finish()
+    }
 }
 
 /// A Twilio REST client. Cheap to clone; every clone shares one connection pool, so one client serves

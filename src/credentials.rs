@@ -215,6 +215,19 @@ impl StoredChannelConfig {
         &self.sender
     }
 
+    /// The vault key of the Auth Token (`authTokenVaultKey`).
+    #[must_use]
+    pub fn auth_token_vault_key(&self) -> &str {
+        &self.auth_token_vault_key
+    }
+
+    /// The API key that authenticates REST calls, when one is configured: its SID and the vault key of
+    /// its secret (`apiKeySid`, `apiKeySecretVaultKey`).
+    #[must_use]
+    pub fn api_key(&self) -> Option<(&ApiKeySid, &str)> {
+        self.api_key.as_ref().map(|(sid, key)| (sid, key.as_str()))
+    }
+
     /// Reads the secrets from the vault, at use time, into [`Credentials`].
     ///
     /// # Errors

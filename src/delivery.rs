@@ -68,7 +68,9 @@ impl PartTag {
 }
 
 /// A delivery status callback, read from a verified webhook.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` masks `from` and redacts phone numbers in `error_message`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StatusReport {
     /// The SID of the SMS the callback is about.
     pub message_sid: MessageSid,
@@ -84,6 +86,21 @@ pub struct StatusReport {
     pub from: Option<String>,
     /// The multi-part tag of the callback URL.
     pub part: Option<PartTag>,
+}
+
+impl core::fmt::Debug for StatusReport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let error_message = self.error_message.as_deref().map(crate::api_error::redact_phone_numbers);
+        f.debug_struct("StatusReport")
+            .field("message_sid", &self.message_sid)
+            .field("status", &self.status)
+            .field("error_code", &self.error_code)
+            .field("error_message", &error_message)
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from.as_deref().map(crate::phone::Redacted::new))
+            .field("part", &self.part)
+            .finish()
+    }
 }
 
 impl StatusReport {
@@ -275,8 +292,8 @@ pub fn status_hint(status: HivekeepStatus, error_code: Option<u32>, locale: Loca
     }
 }
 
-/// Hivekeep's `DeliveryStatusUpdate`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Hivekeep's `DeliveryStatusUpdate`. Its `Debug` redacts phone numbers in `error_message`.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct DeliveryStatusUpdate {
@@ -293,6 +310,19 @@ pub struct DeliveryStatusUpdate {
     /// The localized hint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_line: Option<String>,
+}
+
+impl core::fmt::Debug for DeliveryStatusUpdate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let error_message = self.error_message.as_deref().map(crate::api_error::redact_phone_numbers);
+        f.debug_struct("DeliveryStatusUpdate")
+            .field("platform_message_id", &self.platform_message_id)
+            .field("status", &self.status)
+            .field("error_code", &self.error_code)
+            .field("error_message", &error_message)
+            .field("context_line", &self.context_line)
+            .finish()
+    }
 }
 
 impl DeliveryStatusUpdate {

@@ -44,7 +44,6 @@
 // No input can panic the library: no unwrap, expect, panic or unchecked indexing outside tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[cfg(feature = "client")]
 pub mod adapter;
 pub mod api_error;
 mod channel;
@@ -82,6 +81,6 @@ pub use status::{HivekeepStatus, MessageStatus};
 pub use token::{ApiKeySecret, AuthToken, AuthTokenError};
 pub use url::{PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{
-    BodyLimit, InboundError, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook, VerifyError,
-    WebhookVerifier,
+    BodyLimit, InboundError, PreparedWebhook, Signature, UnverifiedWebhook, UrlForm, VerifiedInbound,
+    VerifiedWebhook, VerifyError, WebhookVerifier,
 };

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 use http::{Method, Request, StatusCode, header};
 use serde::Deserialize;
 
-use crate::api_error::TwilioApiError;
+use crate::api_error::{RetrySafety, TwilioApiError};
 use crate::channel::ChannelId;
-use crate::credentials::Credentials;
-use crate::ids::MessageSid;
+use crate::credentials::{Credentials, Sender};
+use crate::ids::{AccountSid, MessageSid};
 use crate::phone::E164;
 use crate::sms_text::SmsBody;
 use crate::status::MessageStatus;
@@ -192,23 +192,45 @@ pub fn send_request(
     sms: &Sms,
     status_callback: Option<&StatusCallback>,
 ) -> Result<Request<String>, http::Error> {
+    let mut request = send_request_without_auth(
+        api_base,
+        credentials.account_sid(),
+        credentials.sender(),
+        sms,
+        status_callback,
+    )?;
+    request.headers_mut().insert(header::AUTHORIZATION, credentials.authorization());
+    Ok(request)
+}
+
+/// The same request as [`send_request`] without its `Authorization` header, for a host that adds the
+/// Basic credential itself (the WebAssembly package), so the secret never passes through this crate.
+///
+/// # Errors
+/// Only if `api_base` makes an invalid URI.
+pub fn send_request_without_auth(
+    api_base: &str,
+    account: &AccountSid,
+    sender: &Sender,
+    sms: &Sms,
+    status_callback: Option<&StatusCallback>,
+) -> Result<Request<String>, http::Error> {
     let mut form = String::new();
     push_pair(&mut form, "To", sms.to.as_str());
-    if let Some(from) = credentials.sender().number() {
+    if let Some(from) = sender.number() {
         push_pair(&mut form, "From", from.as_str());
     }
-    if let Some(service) = credentials.sender().service() {
+    if let Some(service) = sender.service() {
         push_pair(&mut form, "MessagingServiceSid", service.as_str());
     }
     push_pair(&mut form, "Body", sms.body.as_str());
     if let Some(callback) = status_callback {
         push_pair(&mut form, "StatusCallback", callback.as_str());
     }
-    let path = format!("/2010-04-01/Accounts/{}/Messages.json", credentials.account_sid());
+    let path = format!("/2010-04-01/Accounts/{account}/Messages.json");
     Request::builder()
         .method(Method::POST)
         .uri(api_url(api_base, &path))
-        .header(header::AUTHORIZATION, credentials.authorization())
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .body(form)
@@ -229,6 +251,84 @@ pub fn get_request(
         .header(header::AUTHORIZATION, credentials.authorization())
         .header(header::ACCEPT, "application/json")
         .body(String::new())
+}
+
+/// Why a request to Twilio failed (the `client` makes these; a host that sends the requests itself
+/// makes them from what it saw). Every variant says whether retrying is safe
+/// ([`RequestError::retry_safety`]); none holds a secret or a full phone number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Twilio answered with an error.
+    #[error("{0}")]
+    Api(TwilioApiError),
+    /// No connection could be made: nothing was sent.
+    #[error("could not connect to Twilio after {attempts} attempt(s); nothing was sent, so a retry is safe")]
+    Connect {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// No answer arrived in time after the request was sent.
+    #[error(
+        "Twilio did not answer within {seconds} s after the request was sent; the SMS may exist, so check the message log before sending again"
+    )]
+    Timeout {
+        /// Seconds waited.
+        seconds: u64,
+    },
+    /// The connection broke after the request was (or may have been) sent, before a whole answer.
+    #[error(
+        "the connection to Twilio broke before a complete answer; the SMS may exist, so check the message log before sending again"
+    )]
+    ConnectionLost,
+    /// Twilio answered with success, but the answer could not be read.
+    #[error("{0}; the request probably took effect, so check before sending again")]
+    Unreadable(UnreadableMessage),
+    /// The answer was larger than the client's limit (`ClientConfig::max_response_bytes`).
+    #[error("Twilio's answer (HTTP {status}) is larger than {limit} bytes and was not read")]
+    ResponseTooLarge {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The limit.
+        limit: usize,
+    },
+    /// The HTTP client could not be built or the request could not be formed.
+    #[error("the HTTP request could not be built: {0}")]
+    Build(String),
+}
+
+impl RequestError {
+    /// Whether the same request can be sent again without risking a second SMS.
+    #[must_use]
+    pub fn retry_safety(&self) -> RetrySafety {
+        match self {
+            Self::Api(e) => e.retry_safety(),
+            Self::Connect { .. } => RetrySafety::Safe,
+            Self::Timeout { .. } | Self::ConnectionLost | Self::Unreadable(_) => RetrySafety::Ambiguous,
+            Self::ResponseTooLarge { status, .. } if *status < 300 => RetrySafety::Ambiguous,
+            Self::ResponseTooLarge { .. } | Self::Build(_) => RetrySafety::Final,
+        }
+    }
+
+    /// The HTTP status Twilio answered with, when it answered.
+    #[must_use]
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Api(e) => Some(e.http_status()),
+            Self::Unreadable(u) => Some(u.status),
+            Self::ResponseTooLarge { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The Twilio error code, when there is one.
+    #[must_use]
+    pub fn twilio_code(&self) -> Option<u32> {
+        match self {
+            Self::Api(e) => e.code(),
+            _ => None,
+        }
+    }
 }
 
 /// A Twilio number or count, which the API writes as a string or a number.

@@ -254,9 +254,13 @@ impl WebhookUrl {
     }
 }
 
+/// Leaves the query's text out: a GET webhook's query holds its parameters (phone numbers, message text).
 impl fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WebhookUrl({})", self.exact)
+        match self.exact.split_once('?') {
+            Some((base, query)) => write!(f, "WebhookUrl({base}?<{} bytes>)", query.len()),
+            None => write!(f, "WebhookUrl({})", self.exact),
+        }
     }
 }
 

@@ -29,8 +29,9 @@ pub enum InboundError {
 /// `From` and `To` are [`Address`]es: phone numbers are syntax-checked E.164 (Twilio signed them), and
 /// short codes and alphanumeric senders stay usable. Every other parameter is reachable through
 /// [`VerifiedInbound::webhook`].
+///
+/// Its `Debug` masks the numbers and leaves the message text out (it may quote a phone number).
 #[must_use]
-#[derive(Debug)]
 pub struct VerifiedInbound {
     from: Address,
     to: Address,
@@ -40,6 +41,21 @@ pub struct VerifiedInbound {
     num_media: u32,
     num_segments: u32,
     webhook: VerifiedWebhook,
+}
+
+impl core::fmt::Debug for VerifiedInbound {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VerifiedInbound")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("body_len", &self.body.len())
+            .field("message_sid", &self.message_sid)
+            .field("account_sid", &self.account_sid)
+            .field("num_media", &self.num_media)
+            .field("num_segments", &self.num_segments)
+            .field("webhook", &self.webhook)
+            .finish()
+    }
 }
 
 impl TryFrom<VerifiedWebhook> for VerifiedInbound {

@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// The wasm verifier against the official `twilio` npm package's validateRequest, in one Node process,
+// on the same corpus, timing the same work: the signature check of each request.
+//
+// Usage: PASSES=10 node bindings/wasm/bench/bench.mjs [CORPUS]
+//   CORPUS defaults to ../shared/conformance/corpus.jsonl beside the checkout, else the crate's subset.
+//   The twilio SDK is loaded from $PEERS_DIR/node (default ~/.cache/twilio-sms-peers; installed by
+//   ../shared/bench/setup-peers.sh); without it only the wasm figures are printed.
+//
+// Inputs are prepared before timing as in ../shared/bench/bench_node.js: for twilio the form body is
+// parsed with querystring.parse (as express.urlencoded does); the wasm verifier takes the raw body
+// bytes (its strict decoding is part of what it times). Workloads:
+//   valid      the true_signature check of every case (genuine requests: the hot path)
+//   all        every check with a signature header (adds rejections)
+// Verifiers:
+//   twilio     validateRequest / validateRequestWithBody (node twilio@6.2.0) on pre-parsed params
+//   twilio+parse  the same with querystring.parse of the form body inside the timed call (a Hivekeep
+//              plugin gets the raw Request, so it pays that parse)
+//   wasm+host  core prepare (strict decode, canonical data string) → node:crypto HMAC-SHA1 →
+//              timingSafeEqual → core finish (constant-time check of the MAC): the package's default
+//   wasm-mac   the whole check in wasm (WebhookVerifier::verify, HMAC-SHA1 compiled to wasm)
+//   floor      node:crypto HMAC-SHA1 alone over the already-built data string
+// Timed separately: classification (a channel's full webhook handling on a signed inbound SMS) and
+// phone-number checks.
+import { createRequire } from "node:module";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import qs from "node:querystring";
+import { fixtures, fullCorpusPath, loadPackage, readJsonLines, request } from "../test/support.mjs";
+
+const PASSES = parseInt(process.env.PASSES ?? "10", 10);
+const file = process.argv[2] ?? fullCorpusPath() ?? path.join(fixtures, "corpus_subset.jsonl");
+const peersDir = process.env.PEERS_DIR ?? path.join(os.homedir(), ".cache", "twilio-sms-peers");
+
+let twilio = null;
+let twilioVersion = null;
+try {
+  const require = createRequire(path.join(peersDir, "node", "package.json"));
+  twilio = require("twilio/lib/webhooks/webhooks");
+  twilioVersion = require("twilio/package.json").version;
+} catch {
+  process.stderr.write(`bench: the twilio SDK is not in ${peersDir}/node; timing the wasm verifier only\n`);
+}
+
+const t0 = performance.now();
+const pkg = await loadPackage();
+pkg.load();
+const tLoad = performance.now();
+const { core } = pkg;
+
+function load(cases) {
+  const valid = [];
+  const every = [];
+  for (const c of cases) {
+    for (const check of c.checks) {
+      const req = request(c, check);
+      const sig = req.headers["x-twilio-signature"];
+      if (sig === undefined) continue;
+      const bodyText = req.body.toString("utf8");
+      let peer;
+      if (c.kind === "json_post") peer = [twilio?.validateRequestWithBody, req.token, sig, req.url, bodyText];
+      else if (c.kind === "get") peer = [twilio?.validateRequest, req.token, sig, req.url, {}];
+      else peer = [twilio?.validateRequest, req.token, sig, req.url, qs.parse(bodyText)];
+      const form = c.kind !== "json_post" && c.kind !== "get";
+      const item = { req, sig, ct: req.headers["content-type"], key: Buffer.from(req.token, "utf8"), peer, form, bodyText, expect: check.expect };
+      every.push(item);
+      if (check.name === "true_signature") valid.push(item);
+    }
+  }
+  return { valid, every };
+}
+
+const { valid, every } = load(readJsonLines(file));
+const verifier = new core.Verifier();
+const wasmVerifiers = new Map();
+for (const item of every) {
+  if (!wasmVerifiers.has(item.req.token)) {
+    const v = new core.Verifier();
+    v.setTokens(item.req.token);
+    wasmVerifiers.set(item.req.token, v);
+  }
+  item.wasm = wasmVerifiers.get(item.req.token);
+}
+
+function hostCheck(item) {
+  const { req, sig, ct, key } = item;
+  const data = verifier.prepareUrl(req.url, req.method, sig, ct, false, req.body);
+  let mac;
+  if (data.length > 0) {
+    const tag = Buffer.from(sig, "base64");
+    const m = createHmac("sha1", key).update(data).digest();
+    if (timingSafeEqual(m, tag)) mac = m;
+    else {
+      const v = createHmac("sha1", key).update(verifier.variantData()).digest();
+      if (timingSafeEqual(v, tag)) mac = v;
+    }
+  }
+  return verifier.finish(mac) === undefined;
+}
+
+function wasmCheck(item) {
+  const { req, sig, ct } = item;
+  return item.wasm.verifyUrl(req.url, req.method, sig, ct, false, req.body) === undefined;
+}
+
+function twilioCheck(item) {
+  const [fn, tok, sig, url, params] = item.peer;
+  return fn(tok, sig, url, params);
+}
+
+// The same, with the form body parsed inside the timed call: what a Hivekeep plugin pays, since it gets
+// the raw Request (no framework parses the body for it).
+function twilioParseCheck(item) {
+  const [fn, tok, sig, url, params] = item.peer;
+  return fn(tok, sig, url, item.form ? qs.parse(item.bodyText) : params);
+}
+
+// The data strings, built once, for the HMAC floor.
+for (const item of valid) {
+  item.data = verifier.prepareUrl(item.req.url, item.req.method, item.sig, item.ct, false, item.req.body);
+  verifier.finish(undefined);
+}
+function floor(item) {
+  return createHmac("sha1", item.key).update(item.data).digest();
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function run(items, fn, passes = PASSES) {
+  for (const item of items.slice(0, 500)) fn(item); // warm-up / JIT
+  const now = process.hrtime.bigint;
+  const passMean = [];
+  const perCall = [];
+  for (let p = 0; p < passes; p++) {
+    const start = now();
+    for (const item of items) {
+      const a = now();
+      fn(item);
+      perCall.push(Number(now() - a));
+    }
+    passMean.push(Number(now() - start) / items.length);
+  }
+  perCall.sort((a, b) => a - b);
+  const m = median(passMean);
+  return {
+    n: items.length,
+    passes,
+    pass_mean_ns_median: Math.round(m),
+    pass_mean_ns_min: Math.round(Math.min(...passMean)),
+    call_ns_median: perCall[Math.floor(perCall.length / 2)],
+    call_ns_p99: perCall[Math.floor(perCall.length * 0.99)],
+    ops_per_s: Math.round(1e9 / m),
+  };
+}
+
+// Verdicts first: the same work must give the native verdicts.
+for (const item of every) {
+  if (hostCheck(item) !== item.expect || wasmCheck(item) !== item.expect) {
+    throw new Error("bench: a verdict differs from the corpus's expectation");
+  }
+}
+
+const results = { valid: {}, all: {} };
+for (const [name, items] of [["valid", valid], ["all", every]]) {
+  if (twilio) results[name].twilio = run(items, twilioCheck);
+  if (twilio) results[name]["twilio+parse"] = run(items, twilioParseCheck);
+  results[name]["wasm+host"] = run(items, hostCheck);
+  results[name]["wasm-mac"] = run(items, wasmCheck);
+}
+results.valid.floor = run(valid, floor);
+
+// Classification, timed separately: a channel's whole webhook handling (verify with the host MAC,
+// binding checks, event, idempotency key, outcome JSON) on a signed inbound SMS.
+const ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const AC = "AC0123456789abcdef0123456789abcdef";
+const TOKEN = "0123456789abcdef0123456789abcdef";
+const channel = new pkg.TwilioSmsChannel(ID, { accountSid: AC, authTokenVaultKey: "k", fromNumber: "+14155550100" }, { publicUrl: "https://agents.example.com" });
+const target = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
+const params = [
+  ["ToCountry", "US"], ["ToState", "CA"], ["SmsMessageSid", "SM" + "1".repeat(32)], ["NumMedia", "0"], ["ToCity", "SAN FRANCISCO"],
+  ["FromZip", "94105"], ["SmsSid", "SM" + "1".repeat(32)], ["FromState", "CA"], ["SmsStatus", "received"], ["FromCity", "SAN FRANCISCO"],
+  ["Body", "Hello! Could you remind me what time the meeting is tomorrow, and whether I need to bring anything?"],
+  ["FromCountry", "US"], ["To", "+14155550100"], ["MessagingServiceSid", ""], ["ToZip", "94105"], ["NumSegments", "1"],
+  ["MessageSid", "SM" + "1".repeat(32)], ["AccountSid", AC], ["From", "+14155550142"], ["ApiVersion", "2010-04-01"],
+];
+function sign(url) {
+  const sorted = [...params].sort(([a, x], [b, y]) => Buffer.compare(Buffer.from(a + "\0" + x), Buffer.from(b + "\0" + y)));
+  return createHmac("sha1", TOKEN).update(url + sorted.map(([k, v]) => k + v).join("")).digest("base64");
+}
+const inbound = {
+  target,
+  headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": sign("https://agents.example.com" + target) },
+  body: Buffer.from(new URLSearchParams(params).toString()),
+};
+if (channel.verify(inbound, [TOKEN]).incoming?.content !== params[10][1]) throw new Error("bench: the inbound SMS was not accepted");
+const classify = new Array(2000).fill(inbound);
+results.classification = {
+  "channel.verify (verify + classify + outcome JSON), host MAC": run(classify, (x) => channel.verify(x, [TOKEN])),
+  "channel.verify, wasm MAC": run(classify, (x) => channel.verify(x, [TOKEN], { mac: "wasm" })),
+};
+
+// Phone-number checks, timed separately (full libphonenumber validity).
+const numbers = { "valid US +14155550100": "+14155550100", "valid GB mobile +447911123456": "+447911123456", "invalid +15551234567": "+15551234567", "invalid GB +447700900123": "+447700900123" };
+results.phone = {};
+for (const [name, n] of Object.entries(numbers)) results.phone[name] = run(new Array(200).fill(n), (x) => pkg.isValidPhone(x), 3);
+
+function speedups(name) {
+  const r = results[name];
+  const x = (peer, ours) => +(r[peer].pass_mean_ns_median / r[ours].pass_mean_ns_median).toFixed(2);
+  return {
+    "twilio / wasm-mac": x("twilio", "wasm-mac"),
+    "twilio / wasm+host": x("twilio", "wasm+host"),
+    "twilio+parse / wasm-mac": x("twilio+parse", "wasm-mac"),
+    "twilio+parse / wasm+host": x("twilio+parse", "wasm+host"),
+  };
+}
+const ratio = (name) => (twilio ? results[name].twilio.pass_mean_ns_median / results[name]["wasm+host"].pass_mean_ns_median : null);
+const report = {
+  peer: twilio ? `node twilio@${twilioVersion}` : null,
+  runtime: `node ${process.version}`,
+  cpu: os.cpus()[0]?.model,
+  cores: os.cpus().length,
+  loadavg: os.loadavg().map((x) => x.toFixed(2)),
+  corpus: path.basename(file),
+  package_load_ms: +(tLoad - t0).toFixed(1),
+  results,
+  speedup_vs_twilio: twilio
+    ? {
+        valid: speedups("valid"),
+        all: speedups("all"),
+      }
+    : null,
+};
+console.log(JSON.stringify(report, null, 1));
+if (twilio) {
+  const us = (name, v) => (results[name][v].pass_mean_ns_median / 1000).toFixed(1);
+  process.stderr.write(
+    `bench: per genuine validation: twilio ${us("valid", "twilio")} µs (with the body parse ${us("valid", "twilio+parse")} µs), ` +
+      `wasm-mac ${us("valid", "wasm-mac")} µs (${speedups("valid")["twilio / wasm-mac"]}x; ${speedups("valid")["twilio+parse / wasm-mac"]}x), ` +
+      `wasm+host ${us("valid", "wasm+host")} µs, node:crypto HMAC alone ${us("valid", "floor")} µs\n`,
+  );
+}

@@ -1,0 +1,195 @@
+// Types of the twilio-sms WebAssembly package (index.js). Shapes follow @hivekeep/sdk.
+import type * as core from "./twilio_sms_wasm.js";
+
+export { core };
+
+/** How long de-duplication and status records count (24 h). */
+export const DEFAULT_TTL_MS: number;
+/** The default body limit in bytes (64 KiB). */
+export const DEFAULT_BODY_LIMIT: number;
+
+/** Instantiates the WebAssembly module synchronously (idempotent); `bytes` defaults to the .wasm beside index.js. */
+export function load(bytes?: BufferSource | WebAssembly.Module): void;
+/**
+ * Pays the cold start (instantiation, phone-number metadata, a whole webhook) at activation; `numbers`
+ * warm the phone-number patterns of the regions the channel sends to.
+ */
+export function warmUp(options?: { numbers?: string[] }): { ok: boolean; loadMs: number; warmUpMs: number };
+
+/** The raw path and query of a request URL, byte for byte. */
+export function rawTarget(url: string): string;
+/** Reads at most `limit + 1` bytes of a request body. */
+export function readBounded(request: Request, limit: number): Promise<Uint8Array>;
+
+export type MacMode = "wasm" | "host";
+/** The Auth Token, or [primary, secondary] while rotating (missing ones are skipped). */
+export type TokenSource = string | null | undefined | (string | null | undefined)[];
+export type HeadersLike = Headers | Record<string, string | undefined>;
+export type BodyLike = Uint8Array | ArrayBuffer | string | null | undefined;
+
+/** Verifies a request at an exact URL: undefined when verified, else the reason (no secret, no number). */
+export function verifyRequest(
+  request: { url: string; method?: string; headers: HeadersLike; body: BodyLike },
+  tokens: string[],
+  options?: { mac?: MacMode },
+): string | undefined;
+
+/** Hivekeep's stored channel config (no secret: the Auth Token stays in the vault). */
+export interface StoredChannelConfig {
+  accountSid: string;
+  authTokenVaultKey: string;
+  fromNumber?: string;
+  messagingServiceSid?: string;
+  apiKeySid?: string;
+  apiKeySecretVaultKey?: string;
+  [key: string]: unknown;
+}
+
+export interface ChannelOptions {
+  /** Hivekeep's PUBLIC_URL: the base of the URL Twilio calls (https, or http on loopback). */
+  publicUrl?: string;
+  /** Accept a plain-http public URL on a non-loopback host. */
+  allowHttp?: boolean;
+  /** Locale of the delivery hints (en, fr, de, es). */
+  locale?: string;
+  /** Webhook body limit in bytes (default 64 KiB). */
+  bodyLimit?: number;
+  /** Twilio's REST base URL (default https://api.twilio.com). */
+  apiBase?: string;
+}
+
+export interface IncomingMessage {
+  platformUserId: string;
+  platformMessageId: string;
+  platformChatId: string;
+  content: string;
+  metadata: { twilio: { accountSid: string; toNumber: string; numMedia: number; numSegments: number; fromCountry?: string } };
+}
+
+export type DeliveryStatus = "queued" | "sent" | "delivered" | "undelivered" | "failed" | "read" | "unknown";
+
+export interface DeliveryStatusUpdate {
+  platformMessageId: string;
+  status: DeliveryStatus;
+  errorCode?: string;
+  errorMessage?: string;
+  contextLine?: string;
+}
+
+/** What the core decided about a webhook, before de-duplication. */
+export interface WebhookOutcome {
+  response: { status: number; headers: Record<string, string>; body: string };
+  verified: boolean;
+  /** Why it was refused (for logs: no secret, no phone number). */
+  reason: string | null;
+  event: "inbound" | "status" | "other" | null;
+  incoming: IncomingMessage | null;
+  deliveryUpdate: DeliveryStatusUpdate | null;
+  idempotencyKey: string | null;
+  /** The message a status applies to (the first part's SID) and the status's rank. */
+  statusMessageId: string | null;
+  statusRank: number | null;
+}
+
+/** `ctx.storage`, or anything with the same get/set. */
+export interface KeyValueStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+export interface WebhookResult {
+  incoming: IncomingMessage | null;
+  response: Response;
+  deliveryUpdate?: DeliveryStatusUpdate;
+  idempotencyKey?: string;
+  reason?: string;
+}
+
+export interface OutboundMessageParams {
+  chatId: string;
+  content: string;
+  replyToMessageId?: string;
+  attachments?: unknown[];
+  locale?: string;
+}
+
+export interface OutboundMessageResult {
+  platformMessageId: string;
+  contextLine: string;
+  deliveryMeta: { twilio: { parts: { sid: string; status: string; segments: number | null }[]; liveStatus: boolean } };
+}
+
+export type RetrySafety = "safe" | "ambiguous" | "final";
+
+/** A failed send: its message is what Hivekeep's retry logic reads. */
+export class SendError extends Error {
+  retrySafety: RetrySafety;
+  detail: unknown;
+}
+
+export class TwilioSmsChannel {
+  constructor(channelId: string, storedConfig: StoredChannelConfig | string, options?: ChannelOptions);
+  readonly channelId: string;
+  readonly bodyLimit: number;
+  /** The URL to paste in the Twilio Console (undefined without a public URL). */
+  readonly webhookUrl: string | undefined;
+  readonly authTokenVaultKey: string;
+  /** Verifies and classifies a webhook (synchronously); nothing is de-duplicated. */
+  verify(
+    request: { target: string; method?: string; headers: HeadersLike; body: BodyLike },
+    tokens: string[],
+    options?: { mac?: MacMode },
+  ): WebhookOutcome;
+  /** Hivekeep's handleInboundWebhook. */
+  handleInboundWebhook(
+    request: Request,
+    options: {
+      tokens: TokenSource | (() => TokenSource | Promise<TokenSource>);
+      storage?: KeyValueStore;
+      now?: number;
+      ttlMs?: number;
+      mac?: MacMode;
+    },
+  ): Promise<WebhookResult>;
+  /** Hivekeep's sendMessage; throws a SendError. */
+  sendMessage(
+    params: OutboundMessageParams,
+    options: {
+      getSecret: (vaultKey: string, secret: "authToken" | "apiKeySecret") => Promise<string | null | undefined>;
+      fetch?: typeof fetch;
+      timeoutMs?: number;
+    },
+  ): Promise<OutboundMessageResult>;
+  free(): void;
+}
+
+export interface SegmentInfo {
+  encoding: "GSM-7" | "UCS-2";
+  segments: number;
+  units: number;
+  unitsPerSegment: number;
+}
+
+export function splitText(text: string): { parts: (SegmentInfo & { text: string })[] } | { error: string };
+export function segmentInfo(text: string): SegmentInfo & { nonGsm7: string };
+export function statusRank(status: string): number | undefined;
+export function hivekeepStatus(status: string): DeliveryStatus;
+export function statusHint(status: string, errorCode?: number, locale?: string): string;
+export function firstSighting(previous: unknown, now?: number, ttlMs?: number): { first: boolean; record: { at: number } | null };
+export function advanceStatus(
+  previous: unknown,
+  rank: number,
+  now?: number,
+  ttlMs?: number,
+): { applies: boolean; record: { rank: number; at: number } | null };
+export function isValidPhone(number: string): boolean;
+export function normalizePhone(input: string, region: string): { ok: string } | { error: string };
+export function parseSendAnswer(
+  status: number,
+  contentType: string | null | undefined,
+  retryAfter: string | null | undefined,
+  body: BodyLike,
+  now?: number,
+): { ok: Record<string, unknown> } | { error: { kind: string; httpStatus: number | null; code: number | null; message: string; retrySafety: RetrySafety; retryAfterMs?: number | null } };
+export function configSchema(): { fields: Record<string, unknown>[] };
+export function version(): string;

@@ -1,0 +1,420 @@
+// The twilio-sms WebAssembly package, as Hivekeep's twilio-sms plugin loads it (Node 20+ and Bun).
+//
+// The .wasm (the crate's sans-I/O core) decides; this file does the I/O: it reads the request body
+// (bounded), computes HMAC-SHA1 with the host's crypto over the data string the core built, keeps the
+// de-duplication and status-ordering state in the plugin's key-value store, and sends with fetch.
+//
+// The MAC: by default the core computes HMAC-SHA1 in wasm (measured faster than a node:crypto HMAC
+// per request, whose fixed cost dominates at webhook sizes); `{ mac: "host" }` computes it with
+// node:crypto over the data string the core built instead, so the token never enters wasm memory.
+// Threading rule for the host path: a Channel's `prepare` → `variantData` → `finish` run with no
+// `await` in between (the core keeps the prepared webhook between those calls); this file respects it.
+import { readFileSync } from "node:fs";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import * as core from "./twilio_sms_wasm.js";
+
+const WASM_FILE = "twilio_sms_wasm_bg.wasm";
+const SIGNATURE_HEADER = "x-twilio-signature";
+const SHARED_KEY_HEADER = "x-twilio-webhooks-signature-settings";
+const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
+/** How long de-duplication and status records count (Twilio retries within minutes). */
+export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
+/** The default body limit, in bytes (as the native crate's). */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+let loaded = false;
+
+/**
+ * Compiles and instantiates the WebAssembly module, synchronously (idempotent). `bytes` defaults to
+ * the .wasm beside this file. Every other function calls it on first use.
+ */
+export function load(bytes) {
+  if (loaded) return;
+  const module = bytes ?? readFileSync(new URL("./" + WASM_FILE, import.meta.url));
+  core.initSync({ module });
+  loaded = true;
+}
+
+/**
+ * Pays the cold start once, at plugin activation: instantiation, the phone-number metadata (about
+ * 0.4 s), a whole webhook (strict decoding, HMAC, classification, the outcome) and a split. `numbers`
+ * (optional) are phone numbers of the regions the channel sends to: each region's patterns are
+ * compiled on their first use (30-90 ms). Returns whether every step answered as expected and the
+ * milliseconds it took.
+ */
+export function warmUp({ numbers = [] } = {}) {
+  const t0 = performance.now();
+  load();
+  const t1 = performance.now();
+  let ok = core.warmUp();
+  const id = "00000000-0000-4000-8000-000000000000";
+  const token = "warm-up";
+  const config = { accountSid: "AC" + "0".repeat(32), authTokenVaultKey: "warm-up", fromNumber: "+14155550100" };
+  const channel = new TwilioSmsChannel(id, config, { publicUrl: "https://warm-up.invalid" });
+  try {
+    const target = `/api/channels/plugin/twilio-sms/webhook/${id}`;
+    const params = [["AccountSid", config.accountSid], ["Body", "warm-up"], ["From", "+14155550142"], ["MessageSid", "SM" + "0".repeat(32)], ["To", config.fromNumber]];
+    const data = "https://warm-up.invalid" + target + params.map(([k, v]) => k + v).join("");
+    const signature = createHmac("sha1", token).update(data).digest("base64");
+    const headers = { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature };
+    const body = new URLSearchParams(params).toString();
+    ok = channel.verify({ target, headers, body }, [token]).verified && ok;
+    ok = channel.verify({ target, headers, body }, [token], { mac: "host" }).verified && ok;
+  } finally {
+    channel.free();
+  }
+  for (const number of numbers) core.isValidPhone(number);
+  const t2 = performance.now();
+  return { ok, loadMs: t1 - t0, warmUpMs: t2 - t1 };
+}
+
+/** The raw path and query of a request URL, byte for byte (no URL parser: it would re-encode). */
+export function rawTarget(url) {
+  const scheme = url.indexOf("://");
+  const start = scheme < 0 ? 0 : scheme + 3;
+  const slash = url.indexOf("/", start);
+  const query = url.indexOf("?", start);
+  if (slash < 0 && query < 0) return "/";
+  if (slash < 0 || (query >= 0 && query < slash)) return "/" + url.slice(query);
+  return url.slice(slash);
+}
+
+/** Reads at most `limit + 1` bytes of a body (so that the core can answer 413 in its order). */
+export async function readBounded(request, limit) {
+  const declared = Number(request.headers.get("content-length"));
+  if (!request.body) return new Uint8Array(0);
+  if (Number.isFinite(declared) && declared > limit) {
+    await request.body.cancel().catch(() => {});
+    return new Uint8Array(limit + 1);
+  }
+  const reader = request.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  const body = new Uint8Array(Math.min(total, limit + 1));
+  let at = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, body.length - at);
+    body.set(part, at);
+    at += part.length;
+    if (at >= body.length) break;
+  }
+  return body;
+}
+
+const keyCache = new Map();
+function hmacKey(token) {
+  // Buffers of the tokens' UTF-8 bytes, so each MAC does not re-encode the string.
+  let key = keyCache.get(token);
+  if (!key) {
+    if (keyCache.size > 64) keyCache.clear();
+    key = Buffer.from(token, "utf8");
+    keyCache.set(token, key);
+  }
+  return key;
+}
+
+/**
+ * The MAC step on the host: HMAC-SHA1 of the exact-URL data string under each token, then (only if
+ * none matched) of the port-variant data string; compared with the signature in constant time.
+ * Returns the matching MAC, which the core checks again before it accepts, or undefined.
+ */
+function hostMac(prepared, data, signature, tokens) {
+  if (data.length === 0 || !signature) return undefined;
+  // The core already checked the header: 28 characters of canonical base64 for 20 bytes.
+  const tag = Buffer.from(signature, "base64");
+  for (const token of tokens) {
+    const mac = createHmac("sha1", hmacKey(token)).update(data).digest();
+    if (timingSafeEqual(mac, tag)) return mac;
+  }
+  const variant = prepared.variantData();
+  for (const token of tokens) {
+    const mac = createHmac("sha1", hmacKey(token)).update(variant).digest();
+    if (timingSafeEqual(mac, tag)) return mac;
+  }
+  return undefined;
+}
+
+function bytes(body) {
+  if (body == null) return new Uint8Array(0);
+  if (typeof body === "string") return Buffer.from(body, "utf8");
+  if (body instanceof Uint8Array) return body;
+  return new Uint8Array(body);
+}
+
+function header(headers, name) {
+  if (!headers) return undefined;
+  if (typeof headers.get === "function") return headers.get(name) ?? undefined;
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headers[key];
+  return undefined;
+}
+
+function hasHeader(headers, name) {
+  return header(headers, name) !== undefined;
+}
+
+/**
+ * Verifies one request at an exact URL, without a channel: `undefined` when verified, else the
+ * reason. `mac: "wasm"` (default) computes the HMAC in the core; `"host"` with node:crypto.
+ */
+export function verifyRequest({ url, method = "POST", headers, body }, tokens, { mac = "wasm" } = {}) {
+  load();
+  const verifier = new core.Verifier();
+  try {
+    const sig = header(headers, SIGNATURE_HEADER);
+    const ct = header(headers, "content-type");
+    const shared = hasHeader(headers, SHARED_KEY_HEADER);
+    if (mac === "wasm" && tokens.length > 0) {
+      verifier.setTokens(tokens[0], tokens[1]);
+      return verifier.verifyUrl(url, method, sig, ct, shared, bytes(body));
+    }
+    const data = verifier.prepareUrl(url, method, sig, ct, shared, bytes(body));
+    return verifier.finish(hostMac(verifier, data, sig, tokens));
+  } finally {
+    verifier.free();
+  }
+}
+
+function toResponse(r) {
+  return new Response(r.body === "" ? null : r.body, { status: r.status, headers: r.headers });
+}
+
+async function resolve(value, ...args) {
+  return typeof value === "function" ? await value(...args) : await value;
+}
+
+function classifyFetchError(error) {
+  if (error && (error.name === "TimeoutError" || error.name === "AbortError")) return "timeout";
+  const code = String(error?.cause?.code ?? error?.code ?? "");
+  const connect = [
+    "ECONNREFUSED",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+    "UND_ERR_CONNECT_TIMEOUT",
+    "ConnectionRefused",
+    "FailedToOpenSocket",
+  ];
+  return connect.includes(code) ? "connect" : "lost";
+}
+
+/** An error for Hivekeep's retry logic: its text decides whether the host retries. */
+export class SendError extends Error {
+  constructor(detail) {
+    super(detail.message);
+    this.name = "SendError";
+    this.retrySafety = detail.retrySafety;
+    this.detail = detail.cause;
+  }
+}
+
+/**
+ * One twilio-sms channel. The stored config is Hivekeep's (`accountSid`, `authTokenVaultKey`,
+ * `fromNumber`...; no secret); options: `publicUrl` (Hivekeep's PUBLIC_URL), `allowHttp`, `locale`,
+ * `bodyLimit`, `apiBase`. Call `free()` when the channel goes away.
+ */
+export class TwilioSmsChannel {
+  constructor(channelId, storedConfig, options = {}) {
+    load();
+    const config = typeof storedConfig === "string" ? storedConfig : JSON.stringify(storedConfig);
+    this.channelId = channelId;
+    this.bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    this.inner = new core.Channel(channelId, config, JSON.stringify({ ...options, bodyLimit: this.bodyLimit }));
+  }
+
+  /** The webhook URL to paste in the Twilio Console (undefined without a public URL). */
+  get webhookUrl() {
+    return this.inner.webhookUrl();
+  }
+
+  /** The vault key of the Auth Token. */
+  get authTokenVaultKey() {
+    return this.inner.authTokenVaultKey();
+  }
+
+  /**
+   * Verifies and classifies a webhook, synchronously: `target` is the request's raw path and query;
+   * `tokens` the Auth Token(s), primary first.
+   * Returns the outcome: `{response: {status, headers, body}, verified, reason, event, incoming,
+   * deliveryUpdate, idempotencyKey, statusMessageId, statusRank}`. Nothing is de-duplicated here.
+   */
+  verify({ target, method = "POST", headers, body }, tokens, { mac = "wasm" } = {}) {
+    const sig = header(headers, SIGNATURE_HEADER);
+    const ct = header(headers, "content-type");
+    const shared = hasHeader(headers, SHARED_KEY_HEADER);
+    const idem = header(headers, IDEMPOTENCY_HEADER);
+    if (mac === "wasm" && tokens.length > 0) {
+      // The keyed HMAC states are built once per token (pair), not per request.
+      if (tokens[0] !== this.primary || tokens[1] !== this.secondary) {
+        this.inner.setTokens(tokens[0], tokens[1]);
+        this.primary = tokens[0];
+        this.secondary = tokens[1];
+      }
+      return JSON.parse(this.inner.handle(target, method, sig, ct, shared, idem, bytes(body)));
+    }
+    // prepare → MAC → finish: synchronous, as the core requires.
+    const data = this.inner.prepare(target, method, sig, ct, shared, idem, bytes(body));
+    return JSON.parse(this.inner.finish(hostMac(this.inner, data, sig, tokens)));
+  }
+
+  /**
+   * Hivekeep's `handleInboundWebhook` for this channel: `tokens` is the Auth Token (or `[primary,
+   * secondary]` during a rotation, or a function giving either); `storage` is `ctx.storage` (or any
+   * `{get, set}`), where duplicates and the last applied status rank are remembered.
+   */
+  async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS, mac } = {}) {
+    const body = await readBounded(request, this.bodyLimit);
+    const resolved = await resolve(tokens);
+    const list = (Array.isArray(resolved) ? resolved : [resolved]).filter((t) => typeof t === "string" && t);
+    const outcome = this.verify(
+      { target: rawTarget(request.url), method: request.method, headers: request.headers, body },
+      list,
+      { mac },
+    );
+    const result = {
+      incoming: null,
+      response: toResponse(outcome.response),
+      deliveryUpdate: undefined,
+      idempotencyKey: outcome.idempotencyKey ?? undefined,
+      reason: outcome.reason ?? undefined,
+    };
+    if (!outcome.verified) return result;
+    if (outcome.idempotencyKey && storage) {
+      const key = `seen:${this.channelId}:${outcome.idempotencyKey}`;
+      try {
+        const previous = await storage.get(key);
+        const decision = JSON.parse(core.firstSighting(json(previous), now, ttlMs));
+        if (!decision.first) return result; // a duplicate: acknowledged, nothing delivered
+        await storage.set(key, decision.record);
+      } catch {
+        // The store is unavailable: deliver (at least once), as the native channel does.
+      }
+    }
+    if (outcome.incoming) result.incoming = outcome.incoming;
+    if (outcome.deliveryUpdate) {
+      let applies = outcome.statusRank != null;
+      if (applies && storage) {
+        const key = `status:${this.channelId}:${outcome.statusMessageId}`;
+        try {
+          const previous = await storage.get(key);
+          const decision = JSON.parse(core.advanceStatus(json(previous), outcome.statusRank, now, ttlMs));
+          applies = decision.applies;
+          if (applies) await storage.set(key, decision.record);
+        } catch {
+          applies = true;
+        }
+      }
+      if (applies) result.deliveryUpdate = outcome.deliveryUpdate;
+    }
+    return result;
+  }
+
+  /**
+   * Hivekeep's `sendMessage`: splits the text into SMS, sends each part in order with `fetch`, and
+   * returns the `OutboundMessageResult`. `getSecret(vaultKey)` reads the Auth Token (or API key
+   * secret) from the vault (`ctx.vault.getSecret`). Throws a SendError whose text tells Hivekeep's
+   * retry logic whether a resend is safe.
+   */
+  async sendMessage(params, { getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+    const plan = this.inner.planSend(JSON.stringify(params));
+    try {
+      const parts = plan.parts();
+      for (let i = 0; i < parts; i++) {
+        const request = JSON.parse(plan.request(i));
+        const secret = await getSecret(request.auth.vaultKey, request.auth.secret);
+        if (!secret) throw new SendError({ message: "the Twilio secret is not in the vault", retrySafety: "final" });
+        const basic = Buffer.from(`${request.auth.username}:${secret}`, "utf8").toString("base64");
+        let outcome;
+        try {
+          const response = await fetch(request.url, {
+            method: request.method,
+            headers: { ...request.headers, authorization: `Basic ${basic}` },
+            body: request.body,
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          const body = new Uint8Array(await response.arrayBuffer());
+          const h = response.headers;
+          outcome = plan.answer(i, response.status, h.get("content-type"), h.get("retry-after"), body, Date.now());
+        } catch (error) {
+          if (error instanceof SendError) throw error;
+          outcome = plan.failure(i, classifyFetchError(error), Math.ceil(timeoutMs / 1000));
+        }
+        const read = JSON.parse(outcome);
+        if (!read.ok) throw new SendError(read.error);
+      }
+      return JSON.parse(plan.result());
+    } finally {
+      plan.free();
+    }
+  }
+
+  /** Releases the channel's wasm memory. */
+  free() {
+    this.inner.free();
+  }
+}
+
+function json(value) {
+  if (value == null) return undefined;
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function parsed(fn) {
+  return (...args) => {
+    load();
+    return JSON.parse(fn(...args));
+  };
+}
+
+function plain(fn) {
+  return (...args) => {
+    load();
+    return fn(...args);
+  };
+}
+
+/** `{parts: [{text, encoding, segments, units, unitsPerSegment}]}` or `{error}`. */
+export const splitText = parsed(core.splitText);
+/** `{encoding, segments, units, unitsPerSegment, nonGsm7}`. */
+export const segmentInfo = parsed(core.segmentInfo);
+/** The delivery rank of a Twilio status, or undefined for inbound and unknown statuses. */
+export const statusRank = plain(core.statusRank);
+/** The status Hivekeep shows for a Twilio status. */
+export const hivekeepStatus = plain(core.hivekeepStatus);
+/** The localized hint for a status, e.g. `✗ Delivery failed (30007)`. */
+export const statusHint = plain((status, errorCode, locale) => core.statusHint(status, errorCode, locale));
+/** The de-duplication decision: `{first, record}` from the stored record (or nothing). */
+export const firstSighting = (previous, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
+  load();
+  return JSON.parse(core.firstSighting(json(previous), now, ttlMs));
+};
+/** The status-ordering decision: `{applies, record}` from the stored record (or nothing). */
+export const advanceStatus = (previous, rank, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
+  load();
+  return JSON.parse(core.advanceStatus(json(previous), rank, now, ttlMs));
+};
+/** Whether a number is a valid phone number in E.164 form. */
+export const isValidPhone = plain(core.isValidPhone);
+/** `{ok: "+1…"}` or `{error}`. */
+export const normalizePhone = parsed(core.normalizePhone);
+/** Twilio's answer to a message create: `{ok: {...}}` or `{error: {..., retrySafety}}`. */
+export const parseSendAnswer = (status, contentType, retryAfter, body, now = Date.now()) => {
+  load();
+  return JSON.parse(core.parseSendAnswer(status, contentType ?? undefined, retryAfter ?? undefined, bytes(body), now));
+};
+/** The channel config schema for plugin.json. */
+export const configSchema = parsed(core.configSchema);
+/** The package version. */
+export const version = plain(core.version);
+/** The low-level bindings (Channel, Verifier, SendPlan...), for benchmarks and tools. */
+export { core };

@@ -1,0 +1,66 @@
+//! # twilio-sms-wasm
+//!
+//! The sans-I/O core of `twilio-sms` as a WebAssembly package for Hivekeep's TypeScript plugin, built
+//! with `wasm-bindgen` (see `bindings/wasm/build.sh`). The plugin does the I/O (the HTTP body, `fetch`,
+//! `ctx.storage`, the vault) and, on the fast path, HMAC-SHA1 with the host's `crypto`; this crate
+//! does everything that decides:
+//!
+//! - [`Channel`]: a channel's webhook verification and classification (the same code as the native
+//!   channel: `UnverifiedWebhook::prepare`, then `PreparedWebhook::finish` with the host's MAC, or
+//!   `WebhookVerifier::verify` with the tokens in wasm), and its outbound sends ([`SendPlan`]);
+//! - [`Verifier`]: verification of a webhook at an exact URL, without a channel (conformance, tools);
+//! - SMS text: [`split_text`], [`segment_info`];
+//! - delivery status: [`status_rank`], [`hivekeep_status`], [`status_hint`], and the ordering and
+//!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps;
+//! - phone numbers: [`is_valid_phone`], [`normalize_phone`], and [`warm_up`], which pays the
+//!   metadata's first-use cost at activation.
+//!
+//! Values cross the boundary as strings, numbers, byte arrays and JSON text; the package's
+//! `index.js` turns them into objects. No output carries a secret or a full phone number except the
+//! message data itself (`IncomingMessage`), which the host needs.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+// No input can panic the package: no unwrap, expect, panic or unchecked indexing outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod send;
+mod text;
+mod webhook;
+
+pub use send::{SendPlan, parse_send_answer};
+pub use text::{
+    advance_status, first_sighting, hivekeep_status, is_valid_phone, normalize_phone, segment_info,
+    split_text, status_hint, status_rank,
+};
+pub use webhook::{Channel, Verifier};
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// The package version (the crate's).
+#[wasm_bindgen]
+#[must_use]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// The channel config schema for `plugin.json` (JSON).
+#[wasm_bindgen(js_name = configSchema)]
+#[must_use]
+pub fn config_schema() -> String {
+    twilio_sms::adapter::config_schema().to_string()
+}
+
+/// Pays every first-use cost once: the `phonenumber` metadata and its patterns (about 0.4 s in Node),
+/// a strict form decode and canonicalisation, an HMAC, a text split. Call it when the plugin
+/// activates, so that no webhook or send pays it. Returns whether every step gave the expected
+/// answer.
+#[wasm_bindgen(js_name = warmUp)]
+#[must_use]
+pub fn warm_up() -> bool {
+    let phone = twilio_sms::E164::parse("+14155550100").is_ok()
+        && twilio_sms::E164::normalize("(415) 555-0100", "US").is_ok();
+    let verify = webhook::warm_up();
+    let text = twilio_sms::sms_text::split("warm-up").is_ok();
+    phone && verify && text
+}

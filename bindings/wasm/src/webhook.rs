@@ -1,0 +1,539 @@
+//! Webhook verification and classification.
+//!
+//! Two ways to check the MAC, with the same verdicts:
+//! - **host MAC** (the fast path in Node and Bun): `prepare` checks every rule except the MAC and
+//!   returns the data string to sign; the host computes HMAC-SHA1 with its own crypto (and, when the
+//!   exact URL does not match, over `variantData()`), then `finish(mac)` compares that MAC with the
+//!   signature in constant time and classifies. The Auth Token never enters wasm memory.
+//! - **wasm MAC**: `setTokens`, then `handle` (or `verifyUrl`) does everything in wasm.
+
+use core::fmt;
+
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::{Value, json};
+use twilio_sms::adapter::IncomingMessage;
+use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, WebhookEvent};
+use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
+use twilio_sms::{
+    AuthToken, BodyLimit, ChannelId, PreparedWebhook, PublicUrl, StoredChannelConfig, UnverifiedWebhook,
+    UrlForm, VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
+};
+use wasm_bindgen::prelude::{JsError, wasm_bindgen};
+
+/// The request headers that matter, as a host read them (`Headers.get`: repeated values are joined
+/// with `", "`, which makes a repeated signature malformed, as the native check rules).
+struct RequestHeaders {
+    signature: Option<String>,
+    content_type: Option<String>,
+    shared_key: bool,
+    idempotency_token: Option<String>,
+}
+
+impl RequestHeaders {
+    fn into_map(self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(signature) = self.signature {
+            // A value no header can hold is still a signature header, and a malformed one.
+            let value = HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static("!"));
+            headers.insert(SIGNATURE_HEADER, value);
+        }
+        if let Some(value) = self.content_type.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(http::header::CONTENT_TYPE, value);
+        }
+        if self.shared_key {
+            headers.insert(SHARED_KEY_HEADER, HeaderValue::from_static("1"));
+        }
+        if let Some(value) = self.idempotency_token.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(IDEMPOTENCY_HEADER, value);
+        }
+        headers
+    }
+}
+
+fn method_of(method: &str) -> Result<Method, VerifyError> {
+    Method::from_bytes(method.as_bytes()).map_err(|_| VerifyError::UnsupportedMethod)
+}
+
+fn tokens(primary: &str, secondary: Option<String>) -> Result<WebhookVerifier, JsError> {
+    let token = |t: &str| AuthToken::new(t).map_err(|e| JsError::new(&format!("Auth Token: {e}")));
+    let mut verifier = WebhookVerifier::new(&token(primary)?);
+    if let Some(secondary) = secondary.filter(|s| !s.is_empty()) {
+        verifier = verifier.with_secondary(&token(&secondary)?);
+    }
+    Ok(verifier)
+}
+
+/// The data string of a pending preparation, or nothing.
+fn data(pending: Option<&Result<PreparedWebhook, VerifyError>>, form: UrlForm) -> Vec<u8> {
+    match pending {
+        Some(Ok(prepared)) => prepared.data(form),
+        _ => Vec::new(),
+    }
+}
+
+/// Verifies webhooks at exact URLs, without a channel: for conformance runs and tools.
+#[wasm_bindgen]
+pub struct Verifier {
+    keys: Option<WebhookVerifier>,
+    limit: BodyLimit,
+    pending: Option<Result<PreparedWebhook, VerifyError>>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// A verifier with a body limit in bytes (default 64 KiB) and no token: the host computes the MAC.
+    #[wasm_bindgen(constructor)]
+    #[must_use]
+    pub fn new(body_limit: Option<u32>) -> Self {
+        let limit = body_limit.map_or(BodyLimit::DEFAULT, |n| BodyLimit::bytes(n as usize));
+        Self { keys: None, limit, pending: None }
+    }
+
+    /// Gives the verifier the Auth Token (and a second one during a rotation), for [`Self::verify_url`].
+    ///
+    /// # Errors
+    /// An empty token, or one with surrounding white space.
+    #[wasm_bindgen(js_name = setTokens)]
+    pub fn set_tokens(&mut self, primary: &str, secondary: Option<String>) -> Result<(), JsError> {
+        self.keys = Some(tokens(primary, secondary)?);
+        Ok(())
+    }
+
+    fn unverified(
+        &self,
+        url: &str,
+        method_name: &str,
+        headers: RequestHeaders,
+        body: Vec<u8>,
+    ) -> Result<UnverifiedWebhook, VerifyError> {
+        let url = WebhookUrl::exact(url).map_err(VerifyError::InvalidUrl)?;
+        UnverifiedWebhook::new(method_of(method_name)?, url, headers.into_map(), body, self.limit)
+    }
+
+    /// Checks every rule but the MAC for a request to the exact `url`, and returns the data string to
+    /// sign over that URL, or an empty array when the request is refused (then [`Self::finish`] says
+    /// why).
+    #[wasm_bindgen(js_name = prepareUrl)]
+    pub fn prepare_url(
+        &mut self,
+        url: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        body: Vec<u8>,
+    ) -> Vec<u8> {
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
+        let prepared = self.unverified(url, method, headers, body).and_then(UnverifiedWebhook::prepare);
+        let pending = self.pending.insert(prepared);
+        data(Some(pending), UrlForm::Exact)
+    }
+
+    /// As [`Self::prepare_url`] for a request received behind `public_url` (Hivekeep's `PUBLIC_URL`,
+    /// http allowed): the URL checked is `public_url` joined with `target`, the request's raw path
+    /// and query.
+    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
+    pub fn prepare(
+        &mut self,
+        public_url: &str,
+        target: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        body: Vec<u8>,
+    ) -> Vec<u8> {
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
+        let limit = self.limit;
+        // The native order (`UnverifiedWebhook::from_http`): the body limit before the URL.
+        let prepared = if body.len() > limit.get() {
+            Err(VerifyError::BodyTooLarge { limit: limit.get() })
+        } else {
+            PublicUrl::parse_allowing_http(public_url)
+                .and_then(|base| base.join(target))
+                .map_err(VerifyError::InvalidUrl)
+                .and_then(|url| {
+                    UnverifiedWebhook::new(method_of(method)?, url, headers.into_map(), body, limit)
+                })
+                .and_then(UnverifiedWebhook::prepare)
+        };
+        let pending = self.pending.insert(prepared);
+        data(Some(pending), UrlForm::Exact)
+    }
+
+    /// The data string over the port variant of the prepared request's URL (empty when refused).
+    #[wasm_bindgen(js_name = variantData)]
+    #[must_use]
+    pub fn variant_data(&self) -> Vec<u8> {
+        data(self.pending.as_ref(), UrlForm::PortVariant)
+    }
+
+    /// Finishes the prepared request with the host's MAC (none when no candidate matched): nothing
+    /// (`undefined`) when verified, else the reason it was refused.
+    pub fn finish(&mut self, mac: Option<Vec<u8>>) -> Option<String> {
+        let result = match self.pending.take() {
+            Some(Ok(prepared)) => prepared.finish(mac.as_deref().unwrap_or_default()).map(drop),
+            Some(Err(error)) => Err(error),
+            None => Err(VerifyError::SignatureMismatch),
+        };
+        result.err().map(|e| e.to_string())
+    }
+
+    /// Verifies a request to the exact `url` with the tokens given to [`Self::set_tokens`], the MAC
+    /// computed in wasm: nothing (`undefined`) when verified, else the reason.
+    #[wasm_bindgen(js_name = verifyUrl)]
+    pub fn verify_url(
+        &self,
+        url: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        body: Vec<u8>,
+    ) -> Option<String> {
+        let Some(keys) = &self.keys else { return Some("no Auth Token given (setTokens)".to_owned()) };
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
+        let result = self.unverified(url, method, headers, body).and_then(|w| keys.verify(w));
+        result.err().map(|e| e.to_string())
+    }
+}
+
+/// Why a webhook was answered before its MAC was checked.
+enum Early {
+    /// The path names another channel: `404`.
+    WrongChannel,
+    /// Refused: `403` (or `413`).
+    Refused(VerifyError),
+}
+
+/// A webhook waiting for its MAC.
+struct Pending {
+    prepared: Result<PreparedWebhook, Early>,
+}
+
+/// Options of a [`Channel`] (JSON): `publicUrl`, `allowHttp`, `locale`, `bodyLimit`, `apiBase`.
+struct Options {
+    public_url: Option<PublicUrl>,
+    locale: Locale,
+    limit: BodyLimit,
+    api_base: String,
+}
+
+fn options(json: Option<&str>) -> Result<Options, JsError> {
+    let value: Value = match json {
+        Some(text) if !text.trim().is_empty() => {
+            serde_json::from_str(text).map_err(|_| JsError::new("channel options: not JSON"))?
+        }
+        _ => Value::Null,
+    };
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let allow_http = value.get("allowHttp").and_then(Value::as_bool).unwrap_or(false);
+    let public_url = text("publicUrl")
+        .map(|url| if allow_http { PublicUrl::parse_allowing_http(url) } else { PublicUrl::parse(url) })
+        .transpose()
+        .map_err(|e| JsError::new(&format!("PUBLIC_URL: {e}")))?;
+    let limit = value
+        .get("bodyLimit")
+        .and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .map_or(BodyLimit::DEFAULT, BodyLimit::bytes);
+    Ok(Options {
+        public_url,
+        locale: Locale::parse(text("locale")),
+        limit,
+        api_base: text("apiBase").unwrap_or(twilio_sms::outbound::DEFAULT_API_BASE).to_owned(),
+    })
+}
+
+/// One Hivekeep twilio-sms channel: its id, stored config (no secret), public URL and locale. It
+/// verifies and classifies the channel's webhooks and plans its sends, as the native
+/// `TwilioSmsChannel` does, with the I/O left to the host.
+#[wasm_bindgen]
+pub struct Channel {
+    id: ChannelId,
+    config: StoredChannelConfig,
+    public_url: Option<PublicUrl>,
+    locale: Locale,
+    limit: BodyLimit,
+    api_base: String,
+    keys: Option<WebhookVerifier>,
+    pending: Option<Pending>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("id", &self.id)
+            .field("account", self.config.account_sid())
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A webhook outcome as JSON: the HTTP answer, and what the plugin does with the event.
+fn answer(status: u16, reason: Option<String>) -> String {
+    let body = if status == 200 { EMPTY_TWIML } else { "" };
+    let headers = if status == 200 { json!({"content-type": "application/xml"}) } else { json!({}) };
+    json!({
+        "response": {"status": status, "headers": headers, "body": body},
+        "verified": false,
+        "reason": reason,
+        "event": null,
+        "incoming": null,
+        "deliveryUpdate": null,
+        "idempotencyKey": null,
+        "statusMessageId": null,
+        "statusRank": null,
+    })
+    .to_string()
+}
+
+#[wasm_bindgen]
+impl Channel {
+    /// A channel from its id, Hivekeep's stored config JSON (`accountSid`, `authTokenVaultKey`,
+    /// `fromNumber` and/or `messagingServiceSid`, optional `apiKeySid` and `apiKeySecretVaultKey`) and
+    /// options JSON (`publicUrl`: Hivekeep's `PUBLIC_URL`; `allowHttp`; `locale`; `bodyLimit`;
+    /// `apiBase`). `fromNumber` is checked with the phone-number metadata (see `warmUp`).
+    ///
+    /// # Errors
+    /// A channel id that is not a version-4 UUID, an unusable config (a plaintext `authToken` is
+    /// refused) or public URL. The message holds no secret.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        channel_id: &str,
+        config_json: &str,
+        options_json: Option<String>,
+    ) -> Result<Channel, JsError> {
+        let id =
+            ChannelId::parse(channel_id.trim()).map_err(|e| JsError::new(&format!("channel id: {e}")))?;
+        let config = StoredChannelConfig::from_json(config_json).map_err(|e| JsError::new(&e.to_string()))?;
+        let options = options(options_json.as_deref())?;
+        Ok(Self {
+            id,
+            config,
+            public_url: options.public_url,
+            locale: options.locale,
+            limit: options.limit,
+            api_base: options.api_base,
+            keys: None,
+            pending: None,
+        })
+    }
+
+    /// Gives the channel its Auth Token (and a second one during a rotation), for [`Self::handle`].
+    /// Not needed on the host-MAC path.
+    ///
+    /// # Errors
+    /// An empty token, or one with surrounding white space.
+    #[wasm_bindgen(js_name = setTokens)]
+    pub fn set_tokens(&mut self, primary: &str, secondary: Option<String>) -> Result<(), JsError> {
+        self.keys = Some(tokens(primary, secondary)?);
+        Ok(())
+    }
+
+    /// The channel's webhook URL, to paste in the Twilio Console (needs a public URL).
+    #[wasm_bindgen(js_name = webhookUrl)]
+    #[must_use]
+    pub fn webhook_url(&self) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|url| twilio_sms::StatusCallback::for_channel(url, &self.id).as_str().to_owned())
+    }
+
+    /// The vault key of the Auth Token.
+    #[wasm_bindgen(js_name = authTokenVaultKey)]
+    #[must_use]
+    pub fn auth_token_vault_key(&self) -> String {
+        self.config.auth_token_vault_key().to_owned()
+    }
+
+    /// Checks a webhook up to its MAC: `target` is the request's path and raw query as received (the
+    /// URL Twilio called is `publicUrl` + `target`; the request's own host is ignored). Returns the
+    /// data string over that URL to sign, or an empty array when the request is already answered
+    /// (wrong channel, no public URL, refused); then [`Self::finish`] gives the answer.
+    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
+    pub fn prepare(
+        &mut self,
+        target: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        idempotency_token: Option<String>,
+        body: Vec<u8>,
+    ) -> Vec<u8> {
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
+        let prepared = self
+            .unverified(target, method, headers, body)
+            .and_then(|webhook| webhook.prepare().map_err(Early::Refused));
+        let pending = self.pending.insert(Pending { prepared });
+        match &pending.prepared {
+            Ok(prepared) => prepared.data(UrlForm::Exact),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The data string over the port variant of the prepared webhook's URL (empty when answered).
+    #[wasm_bindgen(js_name = variantData)]
+    #[must_use]
+    pub fn variant_data(&self) -> Vec<u8> {
+        match self.pending.as_ref().map(|p| &p.prepared) {
+            Some(Ok(prepared)) => prepared.data(UrlForm::PortVariant),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Finishes the prepared webhook with the host's MAC (none when no candidate matched): the
+    /// outcome JSON, `{response: {status, headers, body}, verified, reason, event, incoming,
+    /// deliveryUpdate, idempotencyKey, statusMessageId, statusRank}`.
+    pub fn finish(&mut self, mac: Option<Vec<u8>>) -> String {
+        let verified = match self.pending.take().map(|p| p.prepared) {
+            Some(Ok(prepared)) => prepared.finish(mac.as_deref().unwrap_or_default()).map_err(Early::Refused),
+            Some(Err(early)) => Err(early),
+            None => Err(Early::Refused(VerifyError::SignatureMismatch)),
+        };
+        self.outcome(verified)
+    }
+
+    /// Verifies (the MAC in wasm, with the tokens of [`Self::set_tokens`]) and classifies a webhook in
+    /// one call: the outcome JSON of [`Self::finish`].
+    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
+    pub fn handle(
+        &mut self,
+        target: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        idempotency_token: Option<String>,
+        body: Vec<u8>,
+    ) -> String {
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
+        let verified = match &self.keys {
+            None => Err(Early::Refused(VerifyError::SignatureMismatch)),
+            Some(keys) => self
+                .unverified(target, method, headers, body)
+                .and_then(|webhook| keys.verify(webhook).map_err(Early::Refused)),
+        };
+        self.outcome(verified)
+    }
+
+    fn unverified(
+        &self,
+        target: &str,
+        method_name: &str,
+        headers: RequestHeaders,
+        body: Vec<u8>,
+    ) -> Result<UnverifiedWebhook, Early> {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let path_id = path.rsplit('/').next().unwrap_or("");
+        if ChannelId::parse(path_id).ok() != Some(self.id) {
+            return Err(Early::WrongChannel);
+        }
+        // Without a public URL nothing can be verified (the request's own host is not trusted).
+        let public_url = self.public_url.as_ref().ok_or(Early::Refused(VerifyError::SignatureMismatch))?;
+        // The native order: the body limit before the URL.
+        if body.len() > self.limit.get() {
+            return Err(Early::Refused(VerifyError::BodyTooLarge { limit: self.limit.get() }));
+        }
+        let url = public_url.join(target).map_err(|e| Early::Refused(VerifyError::InvalidUrl(e)))?;
+        let method = method_of(method_name).map_err(Early::Refused)?;
+        UnverifiedWebhook::new(method, url, headers.into_map(), body, self.limit).map_err(Early::Refused)
+    }
+
+    /// The outcome of a verified (or refused) webhook, as the native channel decides it before its
+    /// store: binding checks, the event, its idempotency key, the update and its rank.
+    fn outcome(&self, verified: Result<VerifiedWebhook, Early>) -> String {
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(Early::WrongChannel) => {
+                return answer(404, Some("webhook for another channel id".to_owned()));
+            }
+            Err(Early::Refused(error)) => {
+                return answer(error.response().status().as_u16(), Some(error.to_string()));
+            }
+        };
+        let token = verified.idempotency_token().map(str::to_owned);
+        let event =
+            match delivery::classify(verified, self.config.account_sid(), self.config.sender().number()) {
+                Ok(event) => event,
+                Err(error) => {
+                    let status = VerifyError::SignatureMismatch.response().status().as_u16();
+                    return answer(status, Some(error.to_string()));
+                }
+            };
+        let key = delivery::idempotency_key(token.as_deref(), &event);
+        let (kind, incoming, update, message, rank) = match &event {
+            WebhookEvent::Inbound(sms) => {
+                ("inbound", serde_json::to_value(IncomingMessage::from_inbound(sms)).ok(), None, None, None)
+            }
+            WebhookEvent::Status(report) => {
+                let update = DeliveryStatusUpdate::from_report(report, self.locale);
+                let (message, status) = report.for_message();
+                ("status", None, serde_json::to_value(update).ok(), Some(message.to_string()), status.rank())
+            }
+            _ => ("other", None, None, None, None),
+        };
+        json!({
+            "response": {"status": 200, "headers": {"content-type": "application/xml"}, "body": EMPTY_TWIML},
+            "verified": true,
+            "reason": null,
+            "event": kind,
+            "incoming": incoming,
+            "deliveryUpdate": update,
+            "idempotencyKey": key,
+            "statusMessageId": message,
+            "statusRank": rank,
+        })
+        .to_string()
+    }
+
+    /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON): the text split
+    /// into SMS bodies, each sent in order by the host with [`crate::SendPlan`].
+    ///
+    /// # Errors
+    /// The `sendMessage` error text for a recipient that is not a valid E.164 number or a blank text.
+    #[wasm_bindgen(js_name = planSend)]
+    pub fn plan_send(&self, params_json: &str) -> Result<crate::SendPlan, JsError> {
+        crate::send::plan(self, params_json)
+    }
+}
+
+/// What a [`crate::SendPlan`] needs of its channel.
+impl Channel {
+    pub(crate) fn id(&self) -> &ChannelId {
+        &self.id
+    }
+    pub(crate) fn config(&self) -> &StoredChannelConfig {
+        &self.config
+    }
+    pub(crate) fn public_url(&self) -> Option<&PublicUrl> {
+        self.public_url.as_ref()
+    }
+    pub(crate) fn api_base(&self) -> &str {
+        &self.api_base
+    }
+}
+
+/// One verification through the whole path, for [`crate::warm_up`].
+pub(crate) fn warm_up() -> bool {
+    let Ok(url) = WebhookUrl::exact("https://example.com/hook") else { return false };
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+    headers.insert(SIGNATURE_HEADER, HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    let body = b"Body=warm+up%21&From=%2B14155550100".to_vec();
+    let Ok(webhook) = UnverifiedWebhook::new(Method::POST, url, headers, body, BodyLimit::DEFAULT) else {
+        return false;
+    };
+    let Ok(verifier) = AuthToken::new("warm-up").map(|t| WebhookVerifier::new(&t)) else { return false };
+    matches!(verifier.verify(webhook), Err(VerifyError::SignatureMismatch))
+}

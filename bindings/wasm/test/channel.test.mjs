@@ -1,0 +1,314 @@
+// The plugin-facing API, as Hivekeep's twilio-sms plugin uses it: handleInboundWebhook on a Fetch
+// Request (inbound SMS, status callbacks, binding checks, de-duplication and status ordering kept in
+// a key-value store), sendMessage over a mock fetch (parts, status callbacks, error wording that
+// Hivekeep's retry logic reads), SMS text, status helpers and phone numbers.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { loadPackage } from "./support.mjs";
+
+const pkg = await loadPackage();
+const warm = pkg.warmUp();
+
+const ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const OTHER_ID = "9b2c1f8e-2d3a-4c5b-8e7f-0a1b2c3d4e5f";
+const AC = "AC0123456789abcdef0123456789abcdef";
+const TOKEN = "0123456789abcdef0123456789abcdef";
+const OLD_TOKEN = "fedcba9876543210fedcba9876543210";
+const FROM = "+14155550100";
+const USER = "+14155550142";
+const SM1 = "SM11111111111111111111111111111111";
+const SM2 = "SM22222222222222222222222222222222";
+const PUBLIC = "https://agents.example.com";
+const PATH = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
+const CONFIG = { accountSid: AC, authTokenVaultKey: `channel_twilio-sms_${ID}_authToken`, fromNumber: FROM };
+
+/** Twilio's signature over a URL and form parameters. */
+function sign(token, url, params) {
+  const keys = [...new Set(params.map(([k]) => k))].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  let data = url;
+  for (const k of keys) {
+    const values = [...new Set(params.filter(([n]) => n === k).map(([, v]) => v))];
+    values.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const v of values) data += k + v;
+  }
+  return createHmac("sha1", token).update(data, "utf8").digest("base64");
+}
+
+/** A Fetch Request as Hivekeep's dispatcher hands it over: an internal host, the raw path and query. */
+function webhook(params, { token = TOKEN, query = "", path = PATH, signedUrl, headers = {} } = {}) {
+  const target = path + (query ? `?${query}` : "");
+  const signature = sign(token, signedUrl ?? PUBLIC + target, params);
+  return new Request(`http://127.0.0.1:3000${target}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature, ...headers },
+    body: new URLSearchParams(params).toString(),
+  });
+}
+
+function inbound(overrides = {}) {
+  const base = { MessageSid: SM1, AccountSid: AC, From: USER, To: FROM, Body: "Hello, agent", NumMedia: "0", NumSegments: "1", FromCountry: "US" };
+  return Object.entries({ ...base, ...overrides });
+}
+
+function status(sid, value, extra = {}) {
+  return Object.entries({ MessageSid: sid, MessageStatus: value, AccountSid: AC, From: FROM, To: USER, ...extra });
+}
+
+function memoryStorage() {
+  const map = new Map();
+  return { map, get: async (k) => (map.has(k) ? structuredClone(map.get(k)) : null), set: async (k, v) => void map.set(k, structuredClone(v)) };
+}
+
+function channel(options = {}) {
+  return new pkg.TwilioSmsChannel(ID, CONFIG, { publicUrl: PUBLIC, ...options });
+}
+
+test("the warm-up pays the cold start and reports it", () => {
+  assert.equal(warm.ok, true);
+  assert.ok(warm.loadMs >= 0 && warm.warmUpMs >= 0);
+});
+
+test("an inbound SMS becomes Hivekeep's IncomingMessage, once", async () => {
+  const ch = channel();
+  const storage = memoryStorage();
+  const result = await ch.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN, storage });
+  assert.equal(result.response.status, 200);
+  assert.equal(result.response.headers.get("content-type"), "application/xml");
+  assert.match(await result.response.text(), /<Response><\/Response>/);
+  assert.deepEqual(result.incoming, {
+    platformUserId: USER,
+    platformMessageId: SM1,
+    platformChatId: USER,
+    content: "Hello, agent",
+    metadata: { twilio: { accountSid: AC, toNumber: FROM, numMedia: 0, numSegments: 1, fromCountry: "US" } },
+  });
+  assert.equal(result.deliveryUpdate, undefined);
+  assert.equal(result.idempotencyKey, `sms:${SM1}`);
+  // Twilio's retry (a fresh idempotency token, same signed MessageSid): acknowledged, not delivered.
+  const again = await ch.handleInboundWebhook(webhook(inbound(), { headers: { "i-twilio-idempotency-token": "x" } }), { tokens: TOKEN, storage });
+  assert.equal(again.response.status, 200);
+  assert.equal(again.incoming, null);
+  assert.deepEqual([...storage.map.keys()], [`seen:${ID}:sms:${SM1}`]);
+  ch.free();
+});
+
+test("refusals answer a bare 403 (or 404, 413) and deliver nothing", async () => {
+  const ch = channel();
+  const cases = [
+    [webhook(inbound(), { token: OLD_TOKEN }), 403, "signature: mismatch"],
+    [webhook(inbound({ AccountSid: "AC" + "f".repeat(32) })), 403, "binding: AccountSid is not the channel's account"],
+    [webhook(inbound({ To: "+14155550199" })), 403, "binding: inbound To is not the channel's number"],
+    [webhook(status(SM1, "delivered", { From: "+14155550199" })), 403, "binding: status callback From is not the channel's number"],
+    [webhook(inbound(), { path: `/api/channels/plugin/twilio-sms/webhook/${OTHER_ID}` }), 404, "webhook for another channel id"],
+    [webhook(inbound(), { headers: { "x-twilio-webhooks-signature-settings": "v1" } }), 403, undefined],
+    [webhook([["Body", "x".repeat(70 * 1024)]]), 413, "body larger than the 65536-byte limit"],
+  ];
+  for (const [request, statusCode, reason] of cases) {
+    const result = await ch.handleInboundWebhook(request, { tokens: TOKEN, storage: memoryStorage() });
+    assert.equal(result.response.status, statusCode, reason);
+    assert.equal(await result.response.text(), "");
+    assert.equal(result.incoming, null);
+    assert.equal(result.deliveryUpdate, undefined);
+    if (reason) assert.equal(result.reason, reason);
+  }
+  // No PUBLIC_URL: nothing can be verified.
+  const blind = new pkg.TwilioSmsChannel(ID, CONFIG, {});
+  const result = await blind.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN });
+  assert.equal(result.response.status, 403);
+  assert.equal(blind.webhookUrl, undefined);
+  blind.free();
+  ch.free();
+});
+
+test("the URL is PUBLIC_URL + the raw target, with its port variant and token rotation", async () => {
+  const ch = channel({ publicUrl: "https://agents.example.com:443/hk/" });
+  assert.equal(ch.webhookUrl, `https://agents.example.com:443/hk${PATH}`);
+  // Twilio signed the URL without the port; the raw query is kept byte for byte (no re-encoding).
+  const query = "note=It%27s+a%20test&x=%c3%a9";
+  const request = webhook(inbound(), { query, signedUrl: `https://agents.example.com/hk${PATH}?${query}` });
+  const result = await ch.handleInboundWebhook(request, { tokens: [OLD_TOKEN, TOKEN] });
+  assert.equal(result.response.status, 200, result.reason);
+  assert.equal(result.incoming.content, "Hello, agent");
+  ch.free();
+});
+
+test("both MAC paths give the same outcome", () => {
+  const ch = channel();
+  const params = inbound({ Body: "Até às 23:59 🎉" });
+  const target = PATH;
+  const headers = { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": sign(TOKEN, PUBLIC + target, params), "i-twilio-idempotency-token": "tok" };
+  const body = new URLSearchParams(params).toString();
+  const host = ch.verify({ target, headers, body }, [TOKEN]);
+  const inWasm = ch.verify({ target, headers, body }, [TOKEN], { mac: "wasm" });
+  assert.deepEqual(host, inWasm);
+  assert.equal(host.incoming.content, "Até às 23:59 🎉");
+  ch.free();
+});
+
+test("status callbacks become ordered delivery updates on the first part's SID", async () => {
+  const ch = channel({ locale: "fr" });
+  const storage = memoryStorage();
+  const handle = async (params, query) => ch.handleInboundWebhook(webhook(params, { query }), { tokens: TOKEN, storage });
+  let r = await handle(status(SM1, "sent"));
+  assert.deepEqual(r.deliveryUpdate, { platformMessageId: SM1, status: "sent", contextLine: "Envoyé" });
+  r = await handle(status(SM1, "delivered"));
+  assert.deepEqual(r.deliveryUpdate, { platformMessageId: SM1, status: "delivered", contextLine: "✓ Distribué" });
+  // A late "sent" never moves the hint backwards; a repeat is a duplicate.
+  r = await handle(status(SM1, "sent", { SmsStatus: "sent", ApiVersion: "2010-04-01" }));
+  assert.equal(r.response.status, 200);
+  assert.equal(r.deliveryUpdate, undefined);
+  // Part 2 of 2 failing is the message's failure, reported under part 1's SID.
+  r = await handle(status(SM2, "undelivered", { ErrorCode: "30007" }), `part=2&of=2&first=${SM1}`);
+  assert.deepEqual(r.deliveryUpdate, undefined, "rank 5 does not supersede delivered (5)");
+  const fresh = memoryStorage();
+  r = await ch.handleInboundWebhook(webhook(status(SM2, "undelivered", { ErrorCode: "30007" }), { query: `part=2&of=2&first=${SM1}` }), { tokens: TOKEN, storage: fresh });
+  assert.deepEqual(r.deliveryUpdate, {
+    platformMessageId: SM1,
+    status: "undelivered",
+    errorCode: "30007",
+    contextLine: "✗ Échec de distribution (30007)",
+  });
+  assert.ok(fresh.map.has(`status:${ID}:${SM1}`));
+  ch.free();
+});
+
+test("the decisions take and return the state the plugin keeps", () => {
+  const now = 1_800_000_000_000;
+  let d = pkg.firstSighting(null, now);
+  assert.deepEqual(d, { first: true, record: { at: now } });
+  assert.equal(pkg.firstSighting(d.record, now + 1000).first, false);
+  assert.equal(pkg.firstSighting(d.record, now + pkg.DEFAULT_TTL_MS).first, true, "expired");
+  let a = pkg.advanceStatus(null, pkg.statusRank("delivered"), now);
+  assert.equal(a.applies, true);
+  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("sent"), now).applies, false);
+  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("failed"), now).applies, false);
+  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("read"), now).applies, true);
+  assert.equal(pkg.statusRank("received"), undefined);
+  assert.equal(pkg.statusRank("teleported"), undefined);
+  assert.equal(pkg.hivekeepStatus("partially_delivered"), "undelivered");
+  assert.equal(pkg.hivekeepStatus("canceled"), "failed");
+  assert.equal(pkg.statusHint("undelivered", 30007), "✗ Delivery failed (30007)");
+  assert.equal(pkg.statusHint("delivered", undefined, "de-DE"), "✓ Zugestellt");
+});
+
+test("text is split into SMS parts with encodings and segment counts", () => {
+  assert.deepEqual(pkg.segmentInfo("Hello"), { encoding: "GSM-7", segments: 1, units: 5, unitsPerSegment: 160, nonGsm7: "" });
+  assert.deepEqual(pkg.segmentInfo("Ça va ? 😀"), { encoding: "UCS-2", segments: 1, units: 10, unitsPerSegment: 70, nonGsm7: "😀" });
+  assert.equal(pkg.segmentInfo("x".repeat(161)).segments, 2);
+  const paragraph = "This is a sentence. ".repeat(50).trim();
+  const split = pkg.splitText(`${paragraph}\n\n${paragraph}`);
+  assert.equal(split.parts.length, 2);
+  assert.equal(split.parts[0].text, paragraph);
+  assert.equal(split.parts[0].encoding, "GSM-7");
+  assert.equal(split.parts[0].segments, Math.ceil(paragraph.length / 153));
+  assert.match(pkg.splitText("   ").error, /empty/);
+});
+
+test("phone numbers: validity and normalisation", () => {
+  assert.equal(pkg.isValidPhone("+14155550100"), true);
+  assert.equal(pkg.isValidPhone("+15551234567"), false);
+  assert.equal(pkg.isValidPhone("+1 415 555 0100"), false);
+  assert.deepEqual(pkg.normalizePhone("(415) 555-0100", "US"), { ok: "+14155550100" });
+  assert.ok(pkg.normalizePhone("hello", "US").error);
+  assert.throws(() => new pkg.TwilioSmsChannel(ID, { ...CONFIG, fromNumber: "+15551234567" }, {}), /fromNumber/);
+  assert.throws(() => new pkg.TwilioSmsChannel(ID, { ...CONFIG, authToken: TOKEN }, {}), /plaintext authToken/);
+  assert.throws(() => new pkg.TwilioSmsChannel("nope", CONFIG, {}), /channel id/);
+});
+
+/** Hivekeep's channel-retry.ts rule: retry when the error text matches one of these. */
+function hostWouldRetry(text) {
+  const lower = text.toLowerCase();
+  const words = ["429", "too many requests", "rate limit", "econnreset", "etimedout", "enotfound", "socket hang up", "network", "fetch failed", "aborted"];
+  const standalone5xx = lower.split(/[^a-z0-9]/).some((w) => ["500", "502", "503", "504"].includes(w));
+  return words.some((w) => lower.includes(w)) || standalone5xx;
+}
+
+function mockTwilio(answers) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, init, form: Object.fromEntries(new URLSearchParams(init.body)) });
+    const next = answers[Math.min(calls.length - 1, answers.length - 1)];
+    if (next instanceof Error) throw next;
+    const sid = `SM${String(calls.length).repeat(32)}`;
+    const body = next.body ?? JSON.stringify({ sid, status: "queued", num_segments: "1" });
+    return new Response(body, { status: next.status ?? 201, headers: { "content-type": "application/json", ...(next.headers ?? {}) } });
+  };
+  return { calls, fetch };
+}
+
+const getSecret = async (key, kind) => (key === CONFIG.authTokenVaultKey && kind === "authToken" ? TOKEN : null);
+
+test("sendMessage sends every part in order with its status callback, the secret only in the header", async () => {
+  const ch = channel();
+  const twilio = mockTwilio([{}]);
+  const result = await ch.sendMessage({ chatId: USER, content: "Hi there", locale: "es" }, { getSecret, fetch: twilio.fetch });
+  assert.equal(result.platformMessageId, `SM${"1".repeat(32)}`);
+  assert.equal(result.contextLine, "Enviado por SMS");
+  assert.equal(twilio.calls.length, 1);
+  const [call] = twilio.calls;
+  assert.equal(call.url, `https://api.twilio.com/2010-04-01/Accounts/${AC}/Messages.json`);
+  assert.equal(call.init.headers.authorization, `Basic ${Buffer.from(`${AC}:${TOKEN}`).toString("base64")}`);
+  assert.deepEqual(call.form, { To: USER, From: FROM, Body: "Hi there", StatusCallback: PUBLIC + PATH });
+
+  const long = ("word ".repeat(300) + "\n\n").repeat(2).trim();
+  const multi = mockTwilio([{}]);
+  const r = await ch.sendMessage({ chatId: USER, content: long }, { getSecret, fetch: multi.fetch });
+  assert.equal(multi.calls.length, 2);
+  assert.equal(r.platformMessageId, `SM${"1".repeat(32)}`);
+  assert.equal(r.contextLine, "Sent by SMS in 2 parts");
+  assert.equal(multi.calls[0].form.StatusCallback, `${PUBLIC}${PATH}?part=1&of=2`);
+  assert.equal(multi.calls[1].form.StatusCallback, `${PUBLIC}${PATH}?part=2&of=2&first=SM${"1".repeat(32)}`);
+  assert.equal(r.deliveryMeta.twilio.parts.length, 2);
+  ch.free();
+});
+
+test("send errors carry their retry safety in words Hivekeep's retry logic reads right", async () => {
+  const ch = channel();
+  const send = async (answers, content = "Hi") => {
+    const twilio = mockTwilio(answers);
+    try {
+      await ch.sendMessage({ chatId: USER, content }, { getSecret, fetch: twilio.fetch });
+      return null;
+    } catch (error) {
+      return error;
+    }
+  };
+  const rate = await send([{ status: 429, body: '{"code":20429,"message":"Too Many Requests","status":429}', headers: { "retry-after": "2" } }]);
+  assert.equal(rate.retrySafety, "safe");
+  assert.ok(hostWouldRetry(rate.message), rate.message);
+  assert.equal(rate.detail.retryAfterMs, 2000);
+  const refused = await send([{ status: 400, body: '{"code":21610,"message":"Attempt to send to unsubscribed recipient +14155550142","status":400}' }]);
+  assert.equal(refused.retrySafety, "final");
+  assert.match(refused.message, /21610/);
+  assert.ok(!refused.message.includes("4155550142"), "no full phone number in the error");
+  const server = await send([{ status: 503, body: '{"code":20503,"message":"Service Unavailable","status":503}' }]);
+  assert.equal(server.retrySafety, "ambiguous");
+  assert.ok(!hostWouldRetry(server.message), server.message);
+  const refusedConnect = Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
+  const connect = await send([refusedConnect]);
+  assert.equal(connect.retrySafety, "safe");
+  assert.ok(hostWouldRetry(connect.message), connect.message);
+  const timeout = await send([Object.assign(new Error("timed out"), { name: "TimeoutError" })]);
+  assert.equal(timeout.retrySafety, "ambiguous");
+  assert.ok(!hostWouldRetry(timeout.message), timeout.message);
+  const long = ("word ".repeat(300) + "\n\n").repeat(2).trim();
+  const partial = await send([{}, { status: 429, body: '{"code":20429,"message":"Too Many Requests","status":429}' }], long);
+  assert.equal(partial.retrySafety, "ambiguous");
+  assert.match(partial.message, /^part 2 of 2 could not be sent after parts 1 went out \(SIDs SM1{32}\)/);
+  assert.ok(!hostWouldRetry(partial.message), partial.message);
+  await assert.rejects(ch.sendMessage({ chatId: "+1555", content: "x" }, { getSecret }), /E\.164/);
+  await assert.rejects(ch.sendMessage({ chatId: USER, content: "  " }, { getSecret }), /blank/);
+  ch.free();
+});
+
+test("Twilio's answers read alone, with their retry safety", () => {
+  const ok = pkg.parseSendAnswer(201, "application/json", null, JSON.stringify({ sid: SM1, status: "queued", num_segments: "2", to: USER }));
+  assert.deepEqual({ sid: ok.ok.sid, status: ok.ok.status, numSegments: ok.ok.numSegments }, { sid: SM1, status: "queued", numSegments: 2 });
+  assert.ok(!JSON.stringify(ok).includes("4155550142"));
+  const html = pkg.parseSendAnswer(502, "text/html", null, "<html><title>502 Bad Gateway</title></html>");
+  assert.equal(html.error.retrySafety, "ambiguous");
+  assert.equal(pkg.parseSendAnswer(201, "application/json", null, "{}").error.retrySafety, "ambiguous");
+  assert.equal(pkg.parseSendAnswer(401, "application/json", null, '{"code":20003,"status":401}').error.kind, "badCredentials");
+  assert.equal(pkg.configSchema().fields.length, 3);
+});
