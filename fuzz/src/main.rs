@@ -11,6 +11,9 @@
 //! `fuzz/findings/TARGET-HASH.json` (deduplicated by message). Progress goes to stderr every 30 s; the
 //! last line on stdout is one JSON object with the counts.
 
+// `*rng.pick(&["a", "b"])` needs the explicit deref: coercion does not reach through the generic `pick`.
+#![allow(clippy::explicit_auto_deref)]
+
 mod reference;
 mod rng;
 mod seeds;

@@ -335,10 +335,10 @@ pub fn check(input: &Input) -> Result<(), String> {
         if e.code() == Some(0) {
             return Err("code 0 kept".into());
         }
-        if let Some(m) = e.message() {
-            if m.chars().count() > 300 || m.is_empty() || m.chars().any(|c| c.is_control()) {
-                return Err(format!("message not bounded or not clean: {m:?}"));
-            }
+        if let Some(m) = e.message()
+            && (m.chars().count() > 300 || m.is_empty() || m.chars().any(|c| c.is_control()))
+        {
+            return Err(format!("message not bounded or not clean: {m:?}"));
         }
         if let Some(link) = e.more_info()
             && (!link.starts_with("https://")

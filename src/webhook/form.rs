@@ -118,6 +118,8 @@ impl Form {
             rest = tail.get(2 * usize::from(escape)..).unwrap_or(&[]);
         }
         end_segment!();
+        // The macro resets the segment state for a next segment; after the last one it is unused.
+        let _ = (name_start, value_start);
         if malformed != 0 {
             return Err(FormError::MalformedEscape);
         }
