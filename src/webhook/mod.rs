@@ -656,7 +656,8 @@ impl PreparedWebhook {
     }
 }
 
-#[cfg(all(test, feature = "host-mac"))]
+#[cfg(test)]
+#[cfg(feature = "host-mac")]
 mod tests {
     use super::*;
 
