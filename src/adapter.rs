@@ -34,6 +34,9 @@ use crate::{
     webhook::{BodyLimit, UnverifiedWebhook, accepted_response},
 };
 
+/// The most SMS one reply is split into; longer content is refused before anything is sent.
+pub const MAX_PARTS: usize = 10;
+
 /// The path Hivekeep routes a channel's webhooks to, without the channel id.
 pub const WEBHOOK_PATH_PREFIX: &str = "/api/channels/plugin/twilio-sms/webhook/";
 
@@ -188,6 +191,9 @@ pub enum SendMessageError {
     /// Nothing to send: the content is blank (attachments are not sent over SMS).
     #[error("nothing to send: the reply is blank (attachments are not sent over SMS)")]
     EmptyContent,
+    /// The content would take more than [`MAX_PARTS`] SMS; nothing was sent.
+    #[error("the reply is too long for SMS: it would take more than ten messages; nothing was sent")]
+    TooLong,
     /// Nothing was sent and sending again is safe.
     #[error("{}", safe_text(.0))]
     RetrySafe(RequestError),
@@ -199,10 +205,9 @@ pub enum SendMessageError {
     Ambiguous(RequestError),
     /// Part of a multi-part message went out before a part failed.
     #[error(
-        "part {failed} of {total} could not be sent after parts {sent_list} went out (SIDs {sids}); the parts sent must not be sent again, so this is not retried: {reason}",
+        "part {failed} of {total} could not be sent after parts {sent_list} went out; the parts sent must not be sent again, so this is not retried: {reason}",
         failed = .failed_index + 1,
         sent_list = sent_range(.sent.len()),
-        sids = .sent.join(", "),
         reason = outcome_text(.error),
     )]
     Partial {
@@ -229,19 +234,22 @@ fn safe_text(error: &RequestError) -> String {
     }
 }
 
-/// Describes a failure without the words and numbers that make the host retry.
+/// Describes a failure without the words and numbers that make the host retry: no Twilio text, no
+/// code, no status digit that could read as 429 or 500-504.
 fn outcome_text(error: &RequestError) -> String {
     match error.retry_safety() {
-        RetrySafety::Final => error.to_string(),
+        RetrySafety::Final => match error.http_status() {
+            Some(status) => format!("Twilio refused it (HTTP {}xx)", status / 100),
+            None => "the request could not be made".to_owned(),
+        },
         RetrySafety::Safe => match error {
             RequestError::Api(_) => "Twilio asked to slow down before accepting it".to_owned(),
             _ => "no connection to Twilio could be made".to_owned(),
         },
         _ => match (error.http_status(), error.twilio_code()) {
-            (Some(status), Some(code)) => {
-                format!("Twilio answered with a server error (HTTP {}xx, code {code})", status / 100)
+            (Some(status), _) => {
+                format!("Twilio answered without accepting it clearly (HTTP {}xx)", status / 100)
             }
-            (Some(status), None) => format!("Twilio answered with a server error (HTTP {}xx)", status / 100),
             _ => "no complete answer came back from Twilio".to_owned(),
         },
     }
@@ -430,7 +438,14 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         params: &OutboundMessageParams,
     ) -> Result<OutboundMessageResult, SendMessageError> {
         let to = E164::parse(params.chat_id.trim()).map_err(|_| SendMessageError::InvalidRecipient)?;
+        // A cheap bound first: 1600 UTF-16 units per part at most.
+        if params.content.len() > MAX_PARTS * 1600 * 4 {
+            return Err(SendMessageError::TooLong);
+        }
         let bodies = crate::sms_text::split(&params.content).map_err(|_| SendMessageError::EmptyContent)?;
+        if bodies.len() > MAX_PARTS {
+            return Err(SendMessageError::TooLong);
+        }
         let total = bodies.len();
         let of = u32::try_from(total).unwrap_or(u32::MAX);
         let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);
@@ -672,6 +687,26 @@ mod tests {
             },
             SendMessageError::InvalidRecipient,
             SendMessageError::EmptyContent,
+            SendMessageError::TooLong,
+            // A bloated 5xx answer, a proxy body whose "code" is 503, SIDs and codes that contain 429.
+            SendMessageError::for_part(
+                RequestError::ResponseTooLarge { status: 503, limit: 1 },
+                Vec::new(),
+                0,
+                1,
+            ),
+            SendMessageError::for_part(
+                api(502, r#"{"code":503,"message":"rate limit exceeded upstream"}"#),
+                Vec::new(),
+                0,
+                1,
+            ),
+            SendMessageError::Partial {
+                sent: vec!["SM42942942942942942942942942942942".to_owned()],
+                failed_index: 1,
+                total: 2,
+                error: api(400, r#"{"code":21429,"message":"network rate limit 429","status":400}"#),
+            },
         ];
         for e in &never {
             assert_ne!(e.retry_safety(), RetrySafety::Safe, "{e}");
@@ -679,7 +714,7 @@ mod tests {
         }
         let partial = never[5].to_string();
         assert!(
-            partial.starts_with("part 2 of 3 could not be sent after parts 1 went out (SIDs SM111"),
+            partial.starts_with("part 2 of 3 could not be sent after parts 1 went out; the parts sent"),
             "{partial}"
         );
         assert!(matches!(never[4], SendMessageError::Refused(_)));

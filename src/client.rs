@@ -372,7 +372,10 @@ impl TwilioClient {
         idempotent: bool,
     ) -> Result<(Received, u32), RequestError> {
         let started = Instant::now();
-        let deadline = started + self.config.total_deadline;
+        // A huge configured deadline is capped rather than overflowing the clock.
+        let deadline = started
+            .checked_add(self.config.total_deadline)
+            .unwrap_or_else(|| started + Duration::from_secs(24 * 3600));
         let mut attempts = 0;
         loop {
             attempts += 1;

@@ -176,8 +176,12 @@ pub fn classify(
         return Err(BindingError::WrongAccount);
     }
     if let Some(status) = status_param(&webhook) {
-        if let (Some(number), Some(from)) = (number, webhook.param("From"))
-            && from != number.as_str()
+        // A callback must name the channel's account, and its number when the channel has one.
+        if webhook.param("AccountSid") != Some(account.as_str()) {
+            return Err(BindingError::WrongAccount);
+        }
+        if let Some(number) = number
+            && webhook.param("From") != Some(number.as_str())
         {
             return Err(BindingError::WrongSender);
         }
@@ -358,6 +362,54 @@ mod tests {
             from: None,
             part: PartTag::from_query(query),
         }
+    }
+
+    fn verified(params: &[(&str, &str)]) -> VerifiedWebhook {
+        use crate::webhook::{BodyLimit, UnverifiedWebhook, WebhookVerifier};
+        use crate::{AuthToken, WebhookUrl, danger};
+        let token = AuthToken::new("0123456789abcdef0123456789abcdef").unwrap();
+        let url = "https://example.com/hook";
+        let mut headers = http::HeaderMap::new();
+        headers.insert("content-type", http::HeaderValue::from_static("application/x-www-form-urlencoded"));
+        let sig = danger::sign(&token, url, params).to_string();
+        headers.insert("x-twilio-signature", http::HeaderValue::from_str(&sig).unwrap());
+        let body = danger::encode_form(params);
+        let w = UnverifiedWebhook::new(
+            http::Method::POST,
+            WebhookUrl::exact(url).unwrap(),
+            headers,
+            body,
+            BodyLimit::DEFAULT,
+        )
+        .unwrap();
+        WebhookVerifier::new(&token).verify(w).unwrap()
+    }
+
+    #[test]
+    #[cfg(feature = "test-util")]
+    fn status_callbacks_must_name_the_channels_account_and_number() {
+        const AC: &str = "AC0123456789abcdef0123456789abcdef";
+        let account = AccountSid::parse(AC).unwrap();
+        let number = E164::parse("+14155550100").unwrap();
+        let full = [
+            ("MessageSid", SM1),
+            ("MessageStatus", "delivered"),
+            ("AccountSid", AC),
+            ("From", "+14155550100"),
+        ];
+        assert!(matches!(classify(verified(&full), &account, Some(&number)), Ok(WebhookEvent::Status(_))));
+        let no_account = [("MessageSid", SM1), ("MessageStatus", "delivered"), ("From", "+14155550100")];
+        assert_eq!(
+            classify(verified(&no_account), &account, Some(&number)).unwrap_err(),
+            BindingError::WrongAccount
+        );
+        let no_from = [("MessageSid", SM1), ("MessageStatus", "delivered"), ("AccountSid", AC)];
+        assert_eq!(
+            classify(verified(&no_from), &account, Some(&number)).unwrap_err(),
+            BindingError::WrongSender
+        );
+        // A Messaging-Service channel has no number to compare.
+        assert!(classify(verified(&no_from), &account, None).is_ok());
     }
 
     #[test]

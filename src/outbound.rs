@@ -305,8 +305,10 @@ impl RequestError {
             Self::Api(e) => e.retry_safety(),
             Self::Connect { .. } => RetrySafety::Safe,
             Self::Timeout { .. } | Self::ConnectionLost | Self::Unreadable(_) => RetrySafety::Ambiguous,
-            Self::ResponseTooLarge { status, .. } if *status < 300 => RetrySafety::Ambiguous,
-            Self::ResponseTooLarge { .. } | Self::Build(_) => RetrySafety::Final,
+            // Like an API error: 429 safe, other 4xx final, anything else (2xx, 3xx, 5xx) ambiguous.
+            Self::ResponseTooLarge { status: 429, .. } => RetrySafety::Safe,
+            Self::ResponseTooLarge { status: 400..=499, .. } | Self::Build(_) => RetrySafety::Final,
+            Self::ResponseTooLarge { .. } => RetrySafety::Ambiguous,
         }
     }
 

@@ -180,9 +180,20 @@ impl fmt::Display for PublicUrl {
     }
 }
 
+/// `url` with any `user:password@` replaced by `•••@`, for `Debug`.
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = url.find("://").map(|i| i + 3) else { return url.into() };
+    let rest = url.get(start..).unwrap_or("");
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest.get(..authority_end).and_then(|a| a.rfind('@')) {
+        Some(at) => format!("{}•••{}", url.get(..start).unwrap_or(""), rest.get(at..).unwrap_or("")).into(),
+        None => url.into(),
+    }
+}
+
 impl fmt::Debug for PublicUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicUrl({})", self.0)
+        write!(f, "PublicUrl({})", without_userinfo(&self.0))
     }
 }
 
@@ -258,8 +269,10 @@ impl WebhookUrl {
 impl fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.exact.split_once('?') {
-            Some((base, query)) => write!(f, "WebhookUrl({base}?<{} bytes>)", query.len()),
-            None => write!(f, "WebhookUrl({})", self.exact),
+            Some((base, query)) => {
+                write!(f, "WebhookUrl({}?<{} bytes>)", without_userinfo(base), query.len())
+            }
+            None => write!(f, "WebhookUrl({})", without_userinfo(&self.exact)),
         }
     }
 }
@@ -291,6 +304,14 @@ mod tests {
         assert_eq!(variant("https://[2001:db8::1]/x"), "https://[2001:db8::1]:443/x");
         assert_eq!(variant("https://[2001:db8::1]:8443/x"), "https://[2001:db8::1]/x");
         assert_eq!(variant("https://u@[::1]:80"), "https://u@[::1]");
+    }
+
+    #[test]
+    fn debug_hides_userinfo() {
+        let u = WebhookUrl::exact("https://user:s3cret@example.com:8443/x?From=%2B14155550100").unwrap();
+        assert_eq!(format!("{u:?}"), "WebhookUrl(https://•••@example.com:8443/x?<19 bytes>)");
+        let p = PublicUrl::parse("https://user:s3cret@example.com").unwrap();
+        assert_eq!(format!("{p:?}"), "PublicUrl(https://•••@example.com)");
     }
 
     #[test]
