@@ -1,5 +1,6 @@
 //! Strict `application/x-www-form-urlencoded` decoding and the canonical parameter string.
 
+use core::cmp::Ordering;
 use core::ops::Range;
 
 /// Why a form body (or a query string read as one) was refused.
@@ -18,10 +19,14 @@ pub enum FormError {
 /// Decoded form pairs, in wire order, held in one buffer of valid UTF-8.
 #[derive(Clone, Default)]
 pub(crate) struct Form {
-    /// The decoded pieces, each followed by an ASCII separator, validated as UTF-8 as a whole.
+    /// The decoded pieces between their separators (`=` and `&`, ASCII), then `SLACK` zeros (none in an
+    /// empty `Form`); validated as UTF-8 as a whole.
     text: Vec<u8>,
-    pairs: Vec<(Range<usize>, Range<usize>)>,
+    pairs: Pairs,
 }
+
+/// Where each pair's name and value are in the text, in wire order.
+type Pairs = Vec<(Range<usize>, Range<usize>)>;
 
 impl core::fmt::Debug for Form {
     /// Counts only: parameter values hold message text and phone numbers.
@@ -30,100 +35,291 @@ impl core::fmt::Debug for Form {
     }
 }
 
-/// Hexadecimal digit values, `0xFF` for every other byte: a table lookup, since branching on random
-/// hex digits mispredicts (percent-encoded UTF-8 is mostly escapes).
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
-const HEX: [u8; 256] = {
-    let mut table = [0xFF; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
+/// Input bytes decoded per block.
+const BLOCK: usize = 64;
+
+/// Zero bytes kept after the decoded text, so that loads and stores of whole words near its end stay in
+/// bounds: decoding stores 8 bytes at a time, `Form::canonical` reads 8 bytes from a key's start and
+/// copies pieces 64 bytes at a time.
+const SLACK: usize = 64;
+
+/// A block of the body with the two bytes before it (an escape there consumes the block's first bytes)
+/// and the two after it (the digits of an escape in its last bytes); zero outside the body.
+type Window = [u8; BLOCK + 4];
+
+/// What decoding writes for `&` until the pairs are split out: a byte that valid UTF-8 never holds.
+/// Decoding finds the markers as the bytes from `EQ` up, and refuses the text as invalid UTF-8 when
+/// there are more of them than separators in the body (a decoded or raw byte from `EQ` up).
+const AMP: u8 = b'&' | MARK;
+/// What decoding writes for `=`, likewise.
+const EQ: u8 = b'=' | MARK;
+/// The bits set to turn a separator into its marker (one operation for both).
+const MARK: u8 = 0xD8;
+
+/// One block decoded: every input byte decoded as if a token (`%XX`, `+` or a plain byte) started there,
+/// and which bytes really start one.
+struct Block {
+    /// The decoded token starting at each byte (`&` and `=` as their markers), zero for the digits of an
+    /// escape.
+    vals: [u8; BLOCK],
+    /// 1 for each byte that starts a token, 0 for the two hex digits of an escape.
+    keep: [u8; BLOCK],
+    /// Non-zero when some `%` is not followed by two hex digits.
+    malformed: u8,
+    /// The number of separators (`&` and `=`).
+    separators: u8,
+}
+
+/// The 64 bytes of `window` from `OFFSET` on.
+#[inline(always)]
+fn shifted<const OFFSET: usize>(window: &Window) -> &[u8; BLOCK] {
+    window.get(OFFSET..OFFSET + BLOCK).and_then(|s| s.try_into().ok()).unwrap_or(&[0; BLOCK])
+}
+
+/// All ones when `condition` holds, else zero.
+#[inline(always)]
+fn mask(condition: bool) -> u8 {
+    0u8.wrapping_sub(u8::from(condition))
+}
+
+/// Decodes one block with no branches and no table lookups, so that the compiler vectorizes it (the same
+/// arithmetic on 16 bytes at a time): percent-encoded UTF-8 alternates between escapes and plain bytes
+/// too irregularly for a branch per token to predict well.
+///
+/// Since a hex digit is never `%`, `&` or `=`, in a well-formed body a byte is an escape's digit exactly
+/// when one of the two bytes before it is `%`, and the separators are never digits.
+///
+/// The loop is written for the vectorizer: selects are masks (an `if` or `match` may become a branch,
+/// and then nothing is vectorized), and the flags are accumulated as `u8::from(bool)` in locals.
+#[inline(always)]
+fn decode_block(window: &Window) -> Block {
+    let (mut vals, mut keep) = ([0u8; BLOCK], [0u8; BLOCK]);
+    let (mut malformed, mut separators) = (0u8, 0u8);
+    let is_hex = |b: u8| (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6);
+    // A hex digit's value: its low nibble, plus 9 for a letter (`A` is 0x41, `a` 0x61).
+    let nibble = |b: u8| (b & 0x0F) + (mask(b & 0x40 != 0) & 9);
+    let before = shifted::<0>(window).iter().zip(shifted::<1>(window));
+    let digits = shifted::<3>(window).iter().zip(shifted::<4>(window));
+    let bytes = shifted::<2>(window).iter().zip(before).zip(digits);
+    for ((val, kept), ((&byte, (&b2, &b1)), (&hi, &lo))) in vals.iter_mut().zip(keep.iter_mut()).zip(bytes) {
+        let escape = byte == b'%';
+        let digit = b1 == b'%';
+        // Each byte checks only the next one, when that is an escape's digit (this byte or the one
+        // before it is `%`): an escape's second digit is the next byte's first, so every digit of every
+        // escape is checked (across blocks too) with one test per byte.
+        malformed |= u8::from((escape | digit) & !is_hex(hi));
+        let separator = (byte == b'&') | (byte == b'=');
+        separators += u8::from(separator);
+        let escape = mask(escape);
+        let decoded = (nibble(hi) << 4 | nibble(lo) & 0x0F) & escape | byte & !escape;
+        let plus = mask(byte == b'+') & (b'+' ^ b' ');
+        let drop = mask(digit | (b2 == b'%'));
+        // Zero where dropped, as `compress` requires.
+        *val = (decoded ^ plus | mask(separator) & MARK) & !drop;
+        *kept = 1 & !drop;
     }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
+    Block { vals, keep, malformed, separators }
+}
+
+/// For each 8-bit mask of the bytes of a word to keep: the bytes that move 1, 2 and 4 places toward byte 0
+/// in the three steps of a log-step compress (Hacker's Delight, 7-4, by bytes), then the number of bytes
+/// kept. A kept byte moves by the number of dropped bytes before it, one bit of that number per step.
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
+const COMPRESS: [[u64; 4]; 256] = {
+    let mut table = [[0u64; 4]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let mut dropped = 0;
+        let mut i = 0;
+        while i < 8 {
+            if mask >> i & 1 == 0 {
+                dropped += 1;
+            } else {
+                let mut at = i;
+                let mut step = 0;
+                while step < 3 {
+                    if dropped >> step & 1 != 0 {
+                        table[mask][step] |= 0xFF << (8 * at);
+                        at -= 1 << step;
+                    }
+                    step += 1;
+                }
+            }
+            i += 1;
+        }
+        table[mask][3] = 8 - dropped;
+        mask += 1;
     }
     table
 };
+
+/// The kept bytes of `word` (little-endian; the dropped ones are zero) moved together toward byte 0.
+#[inline(always)]
+fn compress(word: u64, [by1, by2, by4, _]: [u64; 4]) -> u64 {
+    let moved = word & by1;
+    let x = word ^ moved | moved >> 8;
+    let moved = x & by2;
+    let x = x ^ moved | moved >> 16;
+    let moved = x & by4;
+    x ^ moved | moved >> 32
+}
+
+/// A bit for each byte of `chunk` that is `AMP` or `EQ` (or above).
+#[inline(always)]
+fn marker_mask(chunk: &[u8; BLOCK]) -> u64 {
+    // Flags first (vectorized), then gathered 8 at a time (see `gather`).
+    let flags = chunk.map(|b| u8::from(b >= EQ));
+    flags.as_chunks::<8>().0.iter().enumerate().fold(0, |mask, (w, flags)| mask | gather(*flags) << (8 * w))
+}
+
+/// Bytes 0 or 1 gathered into a mask: a multiplication moves byte i to bit 56 + i (its partial products
+/// never overlap).
+#[inline(always)]
+fn gather(flags: [u8; 8]) -> u64 {
+    u64::from_le_bytes(flags).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Splits the decoded text into pairs at its separators, in order.
+struct Splitter {
+    pairs: Pairs,
+    /// Where the current segment starts.
+    start: usize,
+    /// Where its first `=` is, if it has one yet.
+    eq: Option<usize>,
+}
+
+impl Splitter {
+    /// Restores the markers at `marks` in `text` and splits there.
+    fn split(&mut self, text: &mut [u8], marks: &[usize]) {
+        for &q in marks {
+            if let Some(byte) = text.get_mut(q) {
+                if *byte == AMP {
+                    *byte = b'&';
+                    self.end(q);
+                } else {
+                    *byte = b'=';
+                    self.eq = self.eq.or(Some(q));
+                }
+            }
+        }
+    }
+
+    /// Ends the current segment at `end` (a `&` or the end of the text); an empty one is skipped.
+    fn end(&mut self, end: usize) {
+        if end > self.start {
+            let pair = match self.eq {
+                Some(eq) => (self.start..eq, eq + 1..end),
+                None => (self.start..end, end..end),
+            };
+            self.pairs.push(pair);
+        }
+        self.start = end + 1;
+        self.eq = None;
+    }
+}
+
+/// The first stage of `Form::decode`: `body` decoded and compacted, `&` and `=` as their markers, then
+/// `SLACK` zeros; and the number of separators in `body`.
+fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, usize), FormError> {
+    let blocks = body.len().div_ceil(BLOCK);
+    let mut text = Vec::with_capacity(blocks * BLOCK + SLACK);
+    let (mut malformed, mut separators) = (0u8, 0usize);
+    for start in (0..blocks).map(|b| b * BLOCK) {
+        let inner = start.checked_sub(2).and_then(|from| body.get(from..from + BLOCK + 4));
+        let mut edge = [0u8; BLOCK + 4];
+        let window = match inner.and_then(|w| <&Window>::try_from(w).ok()) {
+            Some(window) => window,
+            None => {
+                // The first and last blocks: copy what there is of the window.
+                let from = start.saturating_sub(2);
+                let to = body.len().min(start + BLOCK + 2);
+                let at = from + 2 - start;
+                if let (Some(src), Some(dst)) =
+                    (body.get(from..to), edge.get_mut(at..at + to.saturating_sub(from)))
+                {
+                    dst.copy_from_slice(src);
+                }
+                &edge
+            }
+        };
+        let block = decode_block(window);
+        malformed |= block.malformed;
+        separators += usize::from(block.separators);
+        for (vals, keep) in block.vals.as_chunks::<8>().0.iter().zip(block.keep.as_chunks::<8>().0) {
+            let steps = COMPRESS.get(gather(*keep) as usize).copied().unwrap_or_default();
+            let word = compress(u64::from_le_bytes(*vals), steps);
+            // Whole words are stored; the next one overwrites what is past the kept bytes.
+            let end = text.len() + steps[3] as usize;
+            text.extend_from_slice(&word.to_le_bytes());
+            text.truncate(end);
+        }
+    }
+    if malformed != 0 {
+        return Err(FormError::MalformedEscape);
+    }
+    // The zeros after the body decoded to one byte each: cut, and `SLACK` zeros put after the text.
+    let len = text.len().saturating_sub(blocks * BLOCK - body.len());
+    text.truncate(len);
+    text.resize(len + SLACK, 0);
+    Ok((text, separators))
+}
+
+/// The second stage of `Form::decode`: the markers in the first `len` bytes of `text` restored, and the
+/// pairs they separate.
+///
+/// The markers are found 64 bytes at a time and their positions appended without a branch per marker (a
+/// branch per marker, or per word holding one, mispredicts about once a pair): every chunk writes eight
+/// slots and keeps as many as it has markers (more is rare and takes a loop). Once more than a chunk's
+/// worth are waiting, they are turned into pairs.
+fn split_at_markers(text: &mut [u8], len: usize, separators: usize) -> Result<Pairs, FormError> {
+    let mut split = Splitter { pairs: Vec::with_capacity(separators + 1), start: 0, eq: None };
+    let mut marks = [0usize; 2 * BLOCK + 8];
+    let (mut count, mut found) = (0, 0);
+    for c in 0..len.div_ceil(BLOCK) {
+        let chunk = text.get(c * BLOCK..(c + 1) * BLOCK).and_then(|s| <&[u8; BLOCK]>::try_from(s).ok());
+        let mut markers = chunk.map_or(0, marker_mask);
+        for _ in 0..8 {
+            if let Some(slot) = marks.get_mut(count) {
+                *slot = c * BLOCK + markers.trailing_zeros() as usize;
+            }
+            count += usize::from(markers != 0);
+            markers &= markers.wrapping_sub(1);
+        }
+        while markers != 0 {
+            if let Some(slot) = marks.get_mut(count) {
+                *slot = c * BLOCK + markers.trailing_zeros() as usize;
+            }
+            count += 1;
+            markers &= markers - 1;
+        }
+        if count > BLOCK {
+            split.split(text, marks.get(..count).unwrap_or_default());
+            found += count;
+            count = 0;
+        }
+    }
+    split.split(text, marks.get(..count).unwrap_or_default());
+    // A marker that is not a separator is a decoded or raw byte from `EQ` up: never valid UTF-8.
+    if found + count != separators {
+        return Err(FormError::InvalidUtf8);
+    }
+    split.end(len);
+    Ok(split.pairs)
+}
 
 impl Form {
     /// Decodes `body` strictly: split on `&` only, skip empty segments, the first `=` separates name
     /// from value (no `=`: an empty value), `+` is a space, `%XX` a byte, a malformed `%` or invalid
     /// UTF-8 is an error; blank values and repeats are kept.
     pub(crate) fn decode(body: &[u8]) -> Result<Self, FormError> {
-        // Each piece is followed by a separator byte (0, ASCII): a multi-byte sequence cannot straddle
-        // it, so when the whole buffer is valid UTF-8 so is every piece (one validation pass for all).
-        // A segment `name=value&` decodes to at most `name␀value␀` and `name&` to `name␀`, so the
-        // body's length plus one byte always suffices.
-        //
-        // One pass, written for speed: `%XX`, `+` and plain bytes go through the same branch-free step
-        // (percent-encoded UTF-8 alternates between them unpredictably), a malformed escape only sets a
-        // flag checked at the end, and only the rare `&` and `=` take a branch.
-        let mut text = vec![0u8; body.len() + 1];
-        let mut at = 0;
-        let mut pairs = Vec::with_capacity(32);
-        let mut name_start = 0;
-        // Where the value starts, once the segment's first `=` has been read.
-        let mut value_start: Option<usize> = None;
-        let mut malformed = 0u8;
-        macro_rules! end_segment {
-            () => {
-                // A segment that read nothing at all (not even `=`) is skipped.
-                if value_start.is_some() || at > name_start {
-                    let (name_end, value) = match value_start {
-                        Some(v) => (v - 1, v..at),
-                        None => (at, at..at),
-                    };
-                    pairs.push((name_start..name_end, value));
-                    at += 1;
-                }
-                name_start = at;
-                value_start = None;
-            };
-        }
-        let mut rest = body;
-        while let [byte, tail @ ..] = rest {
-            let byte = *byte;
-            if byte == b'&' {
-                end_segment!();
-                rest = tail;
-                continue;
-            }
-            if byte == b'=' && value_start.is_none() {
-                at += 1;
-                value_start = Some(at);
-                rest = tail;
-                continue;
-            }
-            let hex = |b: &u8| HEX.get(usize::from(*b)).copied().unwrap_or(0xFF);
-            let (hi, lo) = match tail {
-                [hi, lo, ..] => (hex(hi), hex(lo)),
-                [hi] => (hex(hi), 0xFF),
-                [] => (0xFF, 0xFF),
-            };
-            // Masks instead of branches: all ones when the byte is `%` (or `+`).
-            let escape = byte == b'%';
-            let escape_mask = 0u8.wrapping_sub(u8::from(escape));
-            let plus_mask = 0u8.wrapping_sub(u8::from(byte == b'+'));
-            let value =
-                (hi << 4 | (lo & 0x0F)) & escape_mask | b' ' & plus_mask | byte & !(escape_mask | plus_mask);
-            malformed |= (hi | lo) & 0xF0 & escape_mask;
-            if let Some(slot) = text.get_mut(at) {
-                *slot = value;
-            }
-            at += 1;
-            rest = tail.get(2 * usize::from(escape)..).unwrap_or(&[]);
-        }
-        end_segment!();
-        // The macro resets the segment state for a next segment; after the last one it is unused.
-        let _ = (name_start, value_start);
-        if malformed != 0 {
-            return Err(FormError::MalformedEscape);
-        }
-        text.truncate(at);
+        // Three stages. First, blocks of 64 bytes are decoded without branches (see `decode_block`),
+        // `&` and `=` becoming the markers `AMP` and `EQ`, and compacted 8 bytes at a time. Then the
+        // markers are found, restored and turned into pairs. Last, the whole text is validated as UTF-8:
+        // the separators are ASCII, so no multi-byte sequence straddles one and every piece is valid
+        // when the whole is.
+        let (mut text, separators) = decode_blocks(body)?;
+        let len = text.len().saturating_sub(SLACK);
+        let pairs = split_at_markers(&mut text, len, separators)?;
         simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
         Ok(Self { text, pairs })
     }
@@ -144,9 +340,127 @@ impl Form {
 
     /// The parameter part of the data string Twilio signs (see [`canonical`]).
     pub(crate) fn canonical(&self) -> Vec<u8> {
-        canonical(self.byte_pairs())
+        // The pairs are sorted as `u64`s: the first 6 bytes of the key, then the pair's index (15 bits,
+        // and a flag). Runs of equal prefixes are then sorted by whole key and value, and exact repeats
+        // flagged to be skipped.
+        let n = self.pairs.len();
+        // The pieces are followed by `SLACK` bytes of text, read past them 8 or 64 at a time (the last
+        // piece ends last), and indexed in 15 bits.
+        let end = self.pairs.last().map_or(0, |(_, value)| value.end);
+        if n > INDEX || self.text.len() < end + SLACK {
+            return canonical(self.byte_pairs());
+        }
+        let mut stack = [0u64; 64];
+        let mut heap = Vec::new();
+        let order = match stack.get_mut(..n) {
+            Some(order) => order,
+            None => {
+                heap.resize(n, 0);
+                heap.as_mut_slice()
+            }
+        };
+        for (slot, (i, (key, _))) in order.iter_mut().zip(self.pairs.iter().enumerate()) {
+            *slot = self.word(key.start, key.len().min(6)) | i as u64;
+        }
+        order.sort_unstable();
+        for run in order.chunk_by_mut(|a, b| a >> 16 == b >> 16) {
+            if let [_, _, ..] = run {
+                self.sort_run(run);
+            }
+        }
+        // The pieces fit in the text, plus `SLACK` for the overlong copies of `push_piece`.
+        let mut out = Vec::with_capacity(self.text.len() + SLACK);
+        for &x in order.iter().filter(|&&x| x & SKIP == 0) {
+            if let Some((key, value)) = self.pairs.get(x as usize & INDEX) {
+                self.push_piece(&mut out, key);
+                self.push_piece(&mut out, value);
+            }
+        }
+        out
+    }
+
+    /// The `len` (at most 8) bytes of the text from `at`, zero-padded, big-endian: words compare like
+    /// the bytes do.
+    fn word(&self, at: usize, len: usize) -> u64 {
+        // The 8 bytes are in the text (its slack) for any piece (`canonical` checks it).
+        let word = self.text.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+        let word = word.map_or(0, u64::from_be_bytes);
+        word & !u64::MAX.checked_shr(8 * len as u32).unwrap_or(0)
+    }
+
+    /// Sorts a run of pairs whose keys start alike (the same 6 bytes) by key then value, by insertion
+    /// (runs are short), and flags each exact repeat of a pair, which ends up right after it, `SKIP`.
+    fn sort_run(&self, run: &mut [u64]) {
+        for i in 1..run.len() {
+            let Some(&x) = run.get(i) else { break };
+            let (mut j, mut repeat) = (i, 0);
+            while let Some(&before) = j.checked_sub(1).and_then(|b| run.get(b)) {
+                match self.cmp_pairs(before, x) {
+                    Ordering::Greater => {
+                        if let Some(slot) = run.get_mut(j) {
+                            *slot = before;
+                        }
+                        j -= 1;
+                    }
+                    Ordering::Equal => {
+                        repeat = SKIP;
+                        break;
+                    }
+                    Ordering::Less => break,
+                }
+            }
+            if let Some(slot) = run.get_mut(j) {
+                *slot = x | repeat;
+            }
+        }
+    }
+
+    /// Compares two pieces of the text as byte strings, 8 bytes at a time (from `from`, where they may
+    /// differ).
+    fn cmp_pieces(&self, a: &Range<usize>, b: &Range<usize>, from: usize) -> Ordering {
+        let common = a.len().min(b.len());
+        let mut i = from.min(common);
+        while i < common {
+            let len = (common - i).min(8);
+            let (x, y) = (self.word(a.start + i, len), self.word(b.start + i, len));
+            if x != y {
+                return x.cmp(&y);
+            }
+            i += 8;
+        }
+        a.len().cmp(&b.len())
+    }
+
+    /// Compares the pairs at `x & INDEX` and `y & INDEX`, whose keys start alike, by key then value.
+    fn cmp_pairs(&self, x: u64, y: u64) -> Ordering {
+        let pair = |x: u64| self.pairs.get(x as usize & INDEX);
+        match (pair(x), pair(y)) {
+            (Some((kx, vx)), Some((ky, vy))) => {
+                self.cmp_pieces(kx, ky, 6).then_with(|| self.cmp_pieces(vx, vy, 0))
+            }
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        }
+    }
+
+    /// Appends the text's `piece` to `out`.
+    fn push_piece(&self, out: &mut Vec<u8>, piece: &Range<usize>) {
+        let end = out.len() + piece.len();
+        match self.text.get(piece.start..piece.start + SLACK) {
+            // A fixed-size copy (a few vector moves) rather than a `memcpy` call for the short pieces,
+            // most of them; what it copies past the piece is cut off again.
+            Some(src) if piece.len() <= SLACK => {
+                out.extend_from_slice(src);
+                out.truncate(end);
+            }
+            _ => out.extend_from_slice(self.text.get(piece.clone()).unwrap_or_default()),
+        }
     }
 }
+
+/// In `Form::canonical`, the bits of a sort element that index the pair (its low 15 bits)...
+const INDEX: usize = 0x7FFF;
+/// ... and its flag for an exact repeat, skipped.
+const SKIP: u64 = 0x8000;
 
 /// The first 16 bytes of a key, big-endian: comparing these orders most keys without a `memcmp`.
 fn key_prefix(key: &[u8]) -> u128 {
@@ -216,14 +530,50 @@ mod tests {
 
     #[test]
     fn malformed_escapes_and_bad_utf8_are_errors() {
-        for bad in ["a=100%", "a=%ZZ", "a=%4", "%=x", "a=%%41"] {
+        // Escapes cut short by the end, or by a separator (`&` and `=` are not hex digits).
+        for bad in
+            ["a=100%", "a=%ZZ", "a=%4", "%=x", "a=%%41", "%", "%4", "a%2=b", "a=%&3D", "a=%2&b=1", "a=%g0"]
+        {
             assert_eq!(Form::decode(bad.as_bytes()).unwrap_err(), FormError::MalformedEscape, "{bad}");
         }
-        for bad in ["a=%C3%28", "a=%FF", "a=%C0%AF", "a=%ED%A0%80", "a=%E2%9C", "%C3=%A9"] {
+        // A malformed escape is reported even after invalid UTF-8.
+        assert_eq!(Form::decode(b"a=%FF&b=%4").unwrap_err(), FormError::MalformedEscape);
+        for bad in ["a=%C3%28", "a=%FF", "a=%C0%AF", "a=%ED%A0%80", "a=%E2%9C", "%C3=%A9", "a=%FE", "a=%FD"] {
             assert_eq!(Form::decode(bad.as_bytes()).unwrap_err(), FormError::InvalidUtf8, "{bad}");
         }
-        // Raw non-UTF-8 bytes on the wire are refused too.
-        assert_eq!(Form::decode(b"a=\xff").unwrap_err(), FormError::InvalidUtf8);
+        // Raw non-UTF-8 bytes on the wire are refused too (including the separators' markers).
+        for bad in [&b"a=\xff"[..], b"a=\xfe", b"a=\xfd", b"\xfd", b"a\xfe=b", b"a=\xc3"] {
+            assert_eq!(Form::decode(bad).unwrap_err(), FormError::InvalidUtf8, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plus_is_a_space_in_names_and_values() {
+        assert_eq!(pairs("a+b=c+d&+=+"), vec![("a b".into(), "c d".into()), (" ".into(), " ".into())]);
+        assert_eq!(pairs("%2B=%2b+"), vec![("+".into(), "+ ".into())]);
+    }
+
+    #[test]
+    fn escapes_at_every_offset_across_block_boundaries() {
+        // Bodies of up to three blocks with an escape (or a separator) at each position: the lookahead
+        // across blocks and the first and last (partial) blocks.
+        for len in 0..200 {
+            for at in 0..len {
+                for insert in ["%41", "%c3%a9", "&", "=", "%", "%4", "+"] {
+                    let mut body = vec![b'x'; len];
+                    body.splice(at..at + 1, insert.bytes());
+                    assert_eq!(decoded(&body), reference(&body), "{:?}", String::from_utf8_lossy(&body));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_of_a_form_too_long_to_index_falls_back() {
+        let body: Vec<String> = (0..INDEX + 10).map(|i| format!("k{}={}", i % 7, i % 5)).collect();
+        let form = Form::decode(body.join("&").as_bytes()).unwrap();
+        assert_eq!(form.canonical(), canonical(form.byte_pairs()));
+        assert_eq!(form.canonical(), b"k00k01k02k03k04k10k11k12k13k14k20k21k22k23k24k30k31k32k33k34k40k41k42k43k44k50k51k52k53k54k60k61k62k63k64".to_vec());
     }
 
     #[test]
@@ -236,5 +586,186 @@ mod tests {
         // Byte order is case-sensitive.
         let form = Form::decode(b"callSid=c&CallSid=b&CALLSID=a").unwrap();
         assert_eq!(form.canonical(), b"CALLSIDaCallSidbcallSidc".to_vec());
+    }
+
+    /// A straightforward decoder, the specification the fast one is checked against.
+    fn reference(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+        let hex = |b: u8| (b as char).to_digit(16);
+        for (i, &b) in body.iter().enumerate() {
+            if b == b'%'
+                && !matches!((body.get(i + 1), body.get(i + 2)), (Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some())
+            {
+                return Err(FormError::MalformedEscape);
+            }
+        }
+        let unescape = |s: &[u8]| -> Result<String, FormError> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < s.len() {
+                match s[i] {
+                    b'%' => {
+                        out.push((hex(s[i + 1]).unwrap() * 16 + hex(s[i + 2]).unwrap()) as u8);
+                        i += 3;
+                    }
+                    b'+' => {
+                        out.push(b' ');
+                        i += 1;
+                    }
+                    b => {
+                        out.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8(out).map_err(|_| FormError::InvalidUtf8)
+        };
+        let mut pairs = Vec::new();
+        for segment in body.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
+            let (name, value) = match segment.iter().position(|&b| b == b'=') {
+                Some(eq) => (&segment[..eq], &segment[eq + 1..]),
+                None => (segment, &[][..]),
+            };
+            pairs.push((unescape(name)?, unescape(value)?));
+        }
+        Ok(pairs)
+    }
+
+    fn decoded(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+        Form::decode(body).map(|form| form.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+    }
+
+    /// A small deterministic generator (xorshift64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> usize {
+            (self.next() % n) as usize
+        }
+    }
+
+    /// Random bodies made of the pieces that matter: separators, escapes (valid, truncated, of UTF-8 and
+    /// of invalid bytes), `+`, hex digits and raw bytes, of lengths that cross block boundaries.
+    fn random_body(rng: &mut Rng) -> Vec<u8> {
+        let pieces: Vec<&[u8]> =
+            b"& = + % a Z 0 f F %2 %4 %% %C3%A9 %e2%82%ac %F0%9F%98%82 %C0%AF %ED%A0%80 %E2%9C \
+            %FF %FE %FD %fd \xfd %26 %3D %25 %2B \xc3\xa9 \xff \xfe \xc3 \x80 \0 ; Body MessageSid %zz"
+                .split(|&b| b == b' ')
+                .collect();
+        let len = match rng.below(4) {
+            0 => rng.below(8),
+            1 => rng.below(40),
+            2 => rng.below(130),
+            _ => rng.below(400),
+        };
+        // Mostly well-formed runs: most pieces come from a subset, so that valid bodies are common.
+        let valid_only = rng.below(3) != 0;
+        let mut body = Vec::new();
+        while body.len() < len {
+            let piece = if valid_only {
+                [
+                    &b"&"[..],
+                    b"=",
+                    b"+",
+                    b"a",
+                    b"0",
+                    b"%C3%A9",
+                    b"%e2%82%ac",
+                    b"%F0%9F%98%82",
+                    b"%26",
+                    b"%3D",
+                    b"%2B",
+                ][rng.below(11)]
+            } else if rng.below(4) == 0 {
+                &[rng.next() as u8][..]
+            } else {
+                pieces[rng.below(pieces.len() as u64)]
+            };
+            body.extend_from_slice(piece);
+        }
+        body
+    }
+
+    #[test]
+    fn decodes_random_bodies_like_the_reference() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut outcomes = [0usize; 3];
+        for _ in 0..100_000 {
+            let body = random_body(&mut rng);
+            let expected = reference(&body);
+            outcomes[match &expected {
+                Ok(_) => 0,
+                Err(FormError::MalformedEscape) => 1,
+                Err(_) => 2,
+            }] += 1;
+            assert_eq!(decoded(&body), expected, "{:?}", String::from_utf8_lossy(&body));
+        }
+        // Each outcome was exercised often.
+        assert!(outcomes.iter().all(|&n| n > 5_000), "{outcomes:?}");
+    }
+
+    #[test]
+    fn compress_table_keeps_the_masked_bytes_in_order() {
+        let word = u64::from_le_bytes(*b"abcdefgh");
+        for (mask, &steps) in COMPRESS.iter().enumerate() {
+            let kept: Vec<u8> = (0..8).filter(|i| mask >> i & 1 == 1).map(|i| b"abcdefgh"[i]).collect();
+            let mut expected = [0u8; 8];
+            expected[..kept.len()].copy_from_slice(&kept);
+            let dropped_zeroed =
+                (0..8).filter(|i| mask >> i & 1 == 1).fold(0, |w, i| w | word & 0xFF << (8 * i));
+            assert_eq!(compress(dropped_zeroed, steps).to_le_bytes(), expected, "{mask:08b}");
+            assert_eq!(steps[3], kept.len() as u64);
+        }
+    }
+
+    #[test]
+    fn canonical_of_random_forms_matches_the_reference() {
+        // Keys that share long prefixes (past the 6 bytes sorted on first), differ only in length, hold
+        // NUL bytes or are empty; few values, so that exact repeats are common.
+        const KEYS: &[&str] = &[
+            "",
+            "a",
+            "To",
+            "ToCity",
+            "ToCountry",
+            "Messag",
+            "MessageSid",
+            "MessagingServiceSid",
+            "MessagingBinding.Address",
+            "MediaContentType0",
+            "MediaContentType1",
+            "MediaContentType10",
+            "MediaUrl0",
+            "MediaUrl1",
+            "Digits",
+            "%00",
+            "a%00",
+            "a%00%00",
+            "%C3%A9",
+            "%C3%A9x",
+        ];
+        const VALUES: &[&str] = &["", "1", "12", "2", "%00", "x%00", "Body+text", "%F0%9F%98%82"];
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for round in 0..20_000 {
+            let n = if round % 100 == 0 { 70 + rng.below(40) } else { rng.below(40) };
+            let body: Vec<String> = (0..n)
+                .map(|_| {
+                    format!(
+                        "{}={}",
+                        KEYS[rng.below(KEYS.len() as u64)],
+                        VALUES[rng.below(VALUES.len() as u64)]
+                    )
+                })
+                .collect();
+            let body = body.join("&");
+            let Ok(form) = Form::decode(body.as_bytes()) else {
+                continue;
+            };
+            assert_eq!(form.canonical(), canonical(form.byte_pairs()), "{body}");
+        }
     }
 }
