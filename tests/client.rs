@@ -2,6 +2,8 @@
 //! error, every scripted fault with the number of requests the mock saw, timeouts, concurrency and
 //! multi-part sends.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use twilio_sms::client::{ClientConfig, RequestError, StatusUpdates, TwilioClient, ValidationError};
@@ -394,25 +396,8 @@ async fn messages_can_be_fetched_and_listed_to_reconcile() {
 
 #[test]
 fn no_secret_or_number_reaches_the_logs() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let errors = tracing::subscriber::with_default(subscriber, || {
+    let buf = support::logs::Captured::default();
+    let errors = buf.run(|| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let s = setup().await;
@@ -434,7 +419,7 @@ fn no_secret_or_number_reaches_the_logs() {
             errors
         })
     });
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.text();
     assert!(!logs.is_empty());
     let everything = format!("{logs}\n{}", errors.join("\n"));
     // The Basic credential of AC…:TOKEN, base64-encoded, and its pieces.

@@ -1,5 +1,7 @@
 //! Verification rules that the corpus does not spell out, through the public API.
 
+mod support;
+
 use http::{HeaderMap, HeaderValue, Method};
 use twilio_sms::webhook::{SignedBody, accepted_response};
 use twilio_sms::{
@@ -312,29 +314,12 @@ fn body_limits_refuse_before_buffering() {
 
 #[test]
 fn rejections_are_logged_without_secrets_or_numbers() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let buf = support::logs::Captured::default();
     let params = inbound_params();
     let forged_sig =
         danger::sign(&AuthToken::new("ffffffffffffffffffffffffffffffff").unwrap(), URL, &params).to_string();
     let real_sig = danger::sign(&token(), URL, &params).to_string();
-    tracing::subscriber::with_default(subscriber, || {
+    buf.run(|| {
         let w = UnverifiedWebhook::new(
             Method::POST,
             WebhookUrl::exact(URL).unwrap(),
@@ -345,7 +330,7 @@ fn rejections_are_logged_without_secrets_or_numbers() {
         .unwrap();
         assert!(verifier().verify(w).is_err());
     });
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.text();
     assert!(logs.contains("signature: mismatch"), "{logs}");
     for secret in [TOKEN, &forged_sig, &real_sig, "4155550100", "4155550199", "Hello there"] {
         assert!(!logs.contains(secret), "{secret} leaked into {logs}");
