@@ -623,28 +623,7 @@ pub fn config_schema() -> Value {
 #[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
-    use crate::api_error::parse_error_response;
-
-    /// Hivekeep's `channel-retry.ts` rule: retry when the error text matches one of these.
-    fn host_would_retry(text: &str) -> bool {
-        let lower = text.to_lowercase();
-        let words = [
-            "429",
-            "too many requests",
-            "rate limit",
-            "econnreset",
-            "etimedout",
-            "enotfound",
-            "socket hang up",
-            "network",
-            "fetch failed",
-            "aborted",
-        ];
-        let standalone_5xx = lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| matches!(w, "500" | "502" | "503" | "504"));
-        words.iter().any(|w| lower.contains(w)) || standalone_5xx
-    }
+    use crate::api_error::{host_would_retry, parse_error_response};
 
     fn api(status: u16, body: &str) -> RequestError {
         RequestError::Api(parse_error_response(status, Some("application/json"), body.as_bytes()))

@@ -961,6 +961,30 @@ const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// Hivekeep's `channel-retry.ts` rule, for tests: the words it reads as "retry me" in an error message.
+#[cfg(test)]
+pub(crate) fn host_would_retry(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let standalone_5xx = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| matches!(word, "500" | "502" | "503" | "504"));
+    [
+        "429",
+        "too many requests",
+        "rate limit",
+        "econnreset",
+        "etimedout",
+        "enotfound",
+        "socket hang up",
+        "network",
+        "fetch failed",
+        "aborted",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+        || standalone_5xx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -980,29 +1004,6 @@ mod tests {
     /// The longest run of ASCII digits in `s`.
     fn longest_digit_run(s: &str) -> usize {
         s.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0)
-    }
-
-    /// Words the host (Hivekeep's `sendWithRetry`) reads as "retry me" in an error message.
-    fn host_would_retry(text: &str) -> bool {
-        let lower = text.to_lowercase();
-        let standalone_5xx = lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|word| matches!(word, "500" | "502" | "503" | "504"));
-        [
-            "429",
-            "too many requests",
-            "rate limit",
-            "econnreset",
-            "etimedout",
-            "enotfound",
-            "socket hang up",
-            "network",
-            "fetch failed",
-            "aborted",
-        ]
-        .iter()
-        .any(|needle| lower.contains(needle))
-            || standalone_5xx
     }
 
     /// A small deterministic PRNG (xorshift64*), so the fuzz tests need no extra crate.
