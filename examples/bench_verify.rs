@@ -25,6 +25,7 @@ use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, WebhookUrl, WebhookVer
 
 struct Prepared {
     verifier: usize,
+    kind: String,
     method: http::Method,
     url: String,
     headers: HeaderMap,
@@ -51,21 +52,17 @@ fn data_string(case: &Value) -> Vec<u8> {
     data
 }
 
-/// Runs one untimed `prepare` and one timed `run` per pass, `passes` times after a warm-up pass.
-fn time_passes<T>(
-    passes: usize,
-    n: usize,
-    mut prepare: impl FnMut() -> T,
-    mut run: impl FnMut(T, &mut Vec<u64>),
-) -> Value {
+/// Runs `run` once to warm up, then `passes` times. `run` times each of its `n` calls and pushes the
+/// times; a pass's mean is the sum of its calls' times over `n` (untimed set-up between calls is left
+/// out).
+fn time_passes(passes: usize, n: usize, mut run: impl FnMut(&mut Vec<u64>)) -> Value {
     let mut per_call = Vec::with_capacity(n * passes);
-    run(prepare(), &mut Vec::new());
+    run(&mut Vec::new());
     let mut means = Vec::with_capacity(passes);
     for _ in 0..passes {
-        let input = prepare();
-        let start = Instant::now();
-        run(input, &mut per_call);
-        means.push(start.elapsed().as_nanos() as f64 / n as f64);
+        let before = per_call.len();
+        run(&mut per_call);
+        means.push(per_call[before..].iter().sum::<u64>() as f64 / n as f64);
     }
     means.sort_by(f64::total_cmp);
     per_call.sort_unstable();
@@ -82,39 +79,54 @@ fn time_passes<T>(
     })
 }
 
-/// The webhooks of one pass, as a server holds them after reading the requests (untimed).
-fn build(set: &[Prepared]) -> Vec<(usize, Option<UnverifiedWebhook>)> {
-    set.iter()
-        .map(|p| {
-            let webhook = WebhookUrl::exact(&p.url).ok().and_then(|url| {
-                UnverifiedWebhook::new(
-                    p.method.clone(),
-                    url,
-                    p.headers.clone(),
-                    p.body.clone(),
-                    BodyLimit::DEFAULT,
-                )
-                .ok()
-            });
-            (p.verifier, webhook)
-        })
-        .collect()
+/// The webhook `p` describes, as a server holds it once it has read the request: raw URL, headers and
+/// body.
+fn webhook(p: &Prepared) -> Option<UnverifiedWebhook> {
+    let url = WebhookUrl::exact(&p.url).ok()?;
+    UnverifiedWebhook::new(p.method.clone(), url, p.headers.clone(), p.body.clone(), BodyLimit::DEFAULT).ok()
 }
 
-/// Verifies every webhook, timing each call; returns how many were accepted.
-fn verify_all(
-    batch: Vec<(usize, Option<UnverifiedWebhook>)>,
-    verifiers: &[WebhookVerifier],
-    per_call: &mut Vec<u64>,
-) -> usize {
+/// Verifies every request of `set`, timing each verification; returns how many were accepted. Each
+/// webhook is assembled (untimed) just before it is verified, as a server verifies a request it has just
+/// read: its bytes are in the cache, as the floor's data strings are.
+fn verify_all(set: &[Prepared], verifiers: &[WebhookVerifier], per_call: &mut Vec<u64>) -> usize {
     let mut accepted = 0;
-    for (verifier, webhook) in batch {
+    for p in set {
+        let webhook = webhook(p);
         let t = Instant::now();
-        let ok = webhook.and_then(|w| verifiers[verifier].verify(w).ok());
+        let ok = webhook.and_then(|w| verifiers[p.verifier].verify(w).ok());
         accepted += usize::from(black_box(ok).is_some());
         per_call.push(t.elapsed().as_nanos() as u64);
     }
     accepted
+}
+
+/// Mean ns per `valid` call and per floor call for each kind of case, on stderr: where the time goes.
+fn by_kind(valid: &[Prepared], floor: &[(Vec<u8>, Vec<u8>)], verifiers: &[WebhookVerifier], passes: usize) {
+    let mut sums: std::collections::BTreeMap<&str, (u64, u64, u64)> = Default::default();
+    for _ in 0..passes {
+        for (p, (key, data)) in valid.iter().zip(floor) {
+            let webhook = webhook(p);
+            let t = Instant::now();
+            black_box(webhook.and_then(|w| verifiers[p.verifier].verify(w).ok()));
+            let ours = t.elapsed().as_nanos() as u64;
+            let t = Instant::now();
+            let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
+            mac.update(data);
+            black_box(mac.finalize().into_bytes());
+            let bare = t.elapsed().as_nanos() as u64;
+            let entry = sums.entry(p.kind.as_str()).or_default();
+            *entry = (entry.0 + 1, entry.1 + ours, entry.2 + bare);
+        }
+    }
+    for (kind, (n, ours, bare)) in sums {
+        eprintln!(
+            "valid {kind}: {} cases, {:.0} ns per verification, floor {:.0} ns",
+            n / passes as u64,
+            ours as f64 / n as f64,
+            bare as f64 / n as f64
+        );
+    }
 }
 
 fn cpu_model() -> String {
@@ -154,14 +166,22 @@ fn main() {
                     verifiers.len() - 1
                 }
             };
-            let prepared =
-                Prepared { verifier, method: req.method, url: req.url, headers: req.headers, body: req.body };
+            let kind = case["kind"].as_str().unwrap_or_default().to_owned();
+            let prepared = Prepared {
+                verifier,
+                kind,
+                method: req.method,
+                url: req.url,
+                headers: req.headers,
+                body: req.body,
+            };
             if check["name"] == "true_signature" {
                 valid.push(Prepared {
                     headers: prepared.headers.clone(),
                     body: prepared.body.clone(),
                     url: prepared.url.clone(),
                     method: prepared.method.clone(),
+                    kind: prepared.kind.clone(),
                     ..prepared
                 });
                 floor.push((req.token.into_bytes(), data_string(&case)));
@@ -171,37 +191,21 @@ fn main() {
     }
 
     let mut accepted_valid = 0;
-    let valid_stats = time_passes(
-        passes,
-        valid.len(),
-        || build(&valid),
-        |batch, calls| {
-            accepted_valid = verify_all(batch, &verifiers, calls);
-        },
-    );
+    let valid_stats =
+        time_passes(passes, valid.len(), |calls| accepted_valid = verify_all(&valid, &verifiers, calls));
     let mut accepted_all = 0;
-    let all_stats = time_passes(
-        passes,
-        all.len(),
-        || build(&all),
-        |batch, calls| {
-            accepted_all = verify_all(batch, &verifiers, calls);
-        },
-    );
-    let floor_stats = time_passes(
-        passes,
-        floor.len(),
-        || (),
-        |(), calls| {
-            for (key, data) in &floor {
-                let t = Instant::now();
-                let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
-                mac.update(data);
-                black_box(mac.finalize().into_bytes());
-                calls.push(t.elapsed().as_nanos() as u64);
-            }
-        },
-    );
+    let all_stats =
+        time_passes(passes, all.len(), |calls| accepted_all = verify_all(&all, &verifiers, calls));
+    let floor_stats = time_passes(passes, floor.len(), |calls| {
+        for (key, data) in &floor {
+            let t = Instant::now();
+            let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
+            mac.update(data);
+            black_box(mac.finalize().into_bytes());
+            calls.push(t.elapsed().as_nanos() as u64);
+        }
+    });
+    by_kind(&valid, &floor, &verifiers, passes);
     let avg_data = floor.iter().map(|(_, d)| d.len()).sum::<usize>() as f64 / floor.len().max(1) as f64;
     eprintln!("accepted: valid {accepted_valid}/{}, all {accepted_all}/{}", valid.len(), all.len());
 

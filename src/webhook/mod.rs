@@ -17,7 +17,7 @@ use std::io::Read;
 
 use base64::Engine as _;
 use hmac::Mac as _;
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use sha2::Digest as _;
 
 pub use form::FormError;
@@ -34,6 +34,11 @@ pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 pub const SHARED_KEY_HEADER: &str = "x-twilio-webhooks-signature-settings";
 /// The header carrying Twilio's idempotency token for a webhook delivery.
 pub const IDEMPOTENCY_HEADER: &str = "i-twilio-idempotency-token";
+
+/// The headers above as names, so that looking them up parses nothing.
+static SIGNATURE_NAME: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
+static SHARED_KEY_NAME: HeaderName = HeaderName::from_static(SHARED_KEY_HEADER);
+static IDEMPOTENCY_NAME: HeaderName = HeaderName::from_static(IDEMPOTENCY_HEADER);
 
 /// The body of the answer to an accepted webhook: an empty TwiML response, so Twilio sends no reply.
 pub const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
@@ -371,7 +376,7 @@ impl VerifiedWebhook {
     /// Twilio's `I-Twilio-Idempotency-Token` header, when present and readable.
     #[must_use]
     pub fn idempotency_token(&self) -> Option<&str> {
-        self.headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok())
+        self.headers.get(&IDEMPOTENCY_NAME).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -406,16 +411,27 @@ fn is_form_content_type(headers: &HeaderMap) -> bool {
 
 /// Finds the one `bodySHA256` in a raw query, checking rules 4a and 4b.
 fn body_hash_param(query: Option<&str>) -> Result<Option<&str>, VerifyError> {
+    const NAME: &str = "bodySHA256";
     let Some(query) = query else { return Ok(None) };
     let mut found = None;
-    for segment in query.split('&') {
-        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
-        if name == "bodySHA256" {
-            if found.is_some() {
-                return Err(VerifyError::RepeatedBodyHash);
-            }
-            found = Some(value);
+    // The name is searched for, not every segment split: a query may hold a GET webhook's parameters.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(NAME));
+    for at in FINDER.find_iter(query.as_bytes()) {
+        let starts_segment = at == 0 || query.as_bytes().get(at - 1) == Some(&b'&');
+        let rest = query.get(at + NAME.len()..).unwrap_or_default();
+        let value = match rest.strip_prefix('=') {
+            Some(value) => value.split('&').next().unwrap_or_default(),
+            None if rest.is_empty() || rest.starts_with('&') => "",
+            None => continue,
+        };
+        if !starts_segment {
+            continue;
         }
+        if found.is_some() {
+            return Err(VerifyError::RepeatedBodyHash);
+        }
+        found = Some(value);
     }
     if let Some(hash) = found
         && (hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
@@ -425,21 +441,14 @@ fn body_hash_param(query: Option<&str>) -> Result<Option<&str>, VerifyError> {
     Ok(found)
 }
 
-/// Lowercase hex SHA-256 of `body`, compared in constant time with `expected`.
+/// Whether `expected` (64 lowercase hex digits) is the SHA-256 of `body`. Nothing secret is compared: the
+/// sender chose both, and anyone can hash a body.
 fn body_hash_matches(body: &[u8], expected: &str) -> bool {
-    use subtle::ConstantTimeEq as _;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let digest = sha2::Sha256::digest(body);
-    let mut hex = [0u8; 64];
-    for (i, byte) in digest.iter().enumerate() {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        if let (Some(hi), Some(lo)) = (hex.get_mut(2 * i), DIGITS.get(usize::from(byte >> 4))) {
-            *hi = *lo;
-        }
-        if let (Some(lo_slot), Some(lo)) = (hex.get_mut(2 * i + 1), DIGITS.get(usize::from(byte & 15))) {
-            *lo_slot = *lo;
-        }
-    }
-    bool::from(hex.ct_eq(expected.as_bytes()))
+    let hex =
+        digest.iter().flat_map(|byte| [byte >> 4, byte & 15]).map(|n| DIGITS.get(usize::from(n)).copied());
+    expected.len() == 64 && hex.zip(expected.bytes()).all(|(digit, e)| digit == Some(e))
 }
 
 impl WebhookVerifier {
@@ -524,10 +533,10 @@ fn signed_content(
 }
 
 fn signature(headers: &HeaderMap) -> Result<Signature, VerifyError> {
-    if headers.contains_key(SHARED_KEY_HEADER) {
+    if headers.contains_key(&SHARED_KEY_NAME) {
         return Err(VerifyError::SharedKeySignature);
     }
-    let mut values = headers.get_all(SIGNATURE_HEADER).iter();
+    let mut values = headers.get_all(&SIGNATURE_NAME).iter();
     let value = values.next().ok_or(VerifyError::MissingSignature)?;
     if values.next().is_some() {
         return Err(VerifyError::MalformedSignature);
@@ -710,5 +719,56 @@ mod tests {
         }
         // The rules before the MAC answer as verify does.
         assert_eq!(request("abc").prepare().unwrap_err(), VerifyError::MalformedSignature);
+    }
+}
+
+#[cfg(test)]
+mod body_hash_tests {
+    use super::*;
+
+    /// Rules 4a and 4b the plain way: every segment split and its name compared.
+    fn reference(query: &str) -> Result<Option<&str>, VerifyError> {
+        let mut found = None;
+        for segment in query.split('&') {
+            let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+            if name == "bodySHA256" {
+                if found.is_some() {
+                    return Err(VerifyError::RepeatedBodyHash);
+                }
+                found = Some(value);
+            }
+        }
+        match found {
+            Some(h) if h.len() != 64 || !h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+                Err(VerifyError::MalformedBodyHash)
+            }
+            _ => Ok(found),
+        }
+    }
+
+    #[test]
+    fn the_body_hash_is_found_only_as_a_whole_segment_name() {
+        let hash = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+        let queries = [
+            String::new(),
+            format!("bodySHA256={hash}"),
+            format!("foo=1&bodySHA256={hash}&bar=2"),
+            format!("xbodySHA256={hash}"),
+            format!("a=bodySHA256&bodySHA256x={hash}"),
+            format!("a=x%26bodySHA256={hash}"),
+            format!("bodySHA256={hash}&bodySHA256={hash}"),
+            format!("bodySHA256={hash}&bodySHA256"),
+            format!("bodySHA256={}", hash.to_uppercase()),
+            format!("bodySHA256={hash}=x"),
+            "bodySHA256".to_owned(),
+            "bodySHA256&a=1".to_owned(),
+            "bodySHA256=".to_owned(),
+            "a=1&bodySHA256bodySHA256=2".to_owned(),
+            "&&bodySHA256==&".to_owned(),
+        ];
+        for query in &queries {
+            assert_eq!(body_hash_param(Some(query)), reference(query), "{query}");
+        }
+        assert_eq!(body_hash_param(None), Ok(None));
     }
 }
