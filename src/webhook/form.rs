@@ -47,27 +47,17 @@ const SLACK: usize = 64;
 /// and the two after it (the digits of an escape in its last bytes); zero outside the body.
 type Window = [u8; BLOCK + 4];
 
-/// What decoding writes for `&` until the pairs are split out: a byte that valid UTF-8 never holds.
-/// Decoding finds the markers as the bytes from `EQ` up, and refuses the text as invalid UTF-8 when
-/// there are more of them than separators in the body (a decoded or raw byte from `EQ` up).
-const AMP: u8 = b'&' | MARK;
-/// What decoding writes for `=`, likewise.
-const EQ: u8 = b'=' | MARK;
-/// The bits set to turn a separator into its marker (one operation for both).
-const MARK: u8 = 0xD8;
-
 /// One block decoded: every input byte decoded as if a token (`%XX`, `+` or a plain byte) started there,
 /// and which bytes really start one.
 struct Block {
-    /// The decoded token starting at each byte (`&` and `=` as their markers), zero for the digits of an
-    /// escape.
+    /// The decoded token starting at each byte, zero for the digits of an escape.
     vals: [u8; BLOCK],
     /// 1 for each byte that starts a token, 0 for the two hex digits of an escape.
     keep: [u8; BLOCK],
+    /// 1 for each separator (`&` or `=`).
+    separators: [u8; BLOCK],
     /// Non-zero when some `%` is not followed by two hex digits.
     malformed: u8,
-    /// The number of separators (`&` and `=`).
-    separators: u8,
 }
 
 /// The 64 bytes of `window` from `OFFSET` on.
@@ -93,32 +83,32 @@ fn mask(condition: bool) -> u8 {
 /// and then nothing is vectorized), and the flags are accumulated as `u8::from(bool)` in locals.
 #[inline(always)]
 fn decode_block(window: &Window) -> Block {
-    let (mut vals, mut keep) = ([0u8; BLOCK], [0u8; BLOCK]);
-    let (mut malformed, mut separators) = (0u8, 0u8);
+    let (mut vals, mut keep, mut separators) = ([0u8; BLOCK], [0u8; BLOCK], [0u8; BLOCK]);
+    let mut malformed = 0u8;
     let is_hex = |b: u8| (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6);
     // A hex digit's value: its low nibble, plus 9 for a letter (`A` is 0x41, `a` 0x61).
     let nibble = |b: u8| (b & 0x0F) + (mask(b & 0x40 != 0) & 9);
     let before = shifted::<0>(window).iter().zip(shifted::<1>(window));
     let digits = shifted::<3>(window).iter().zip(shifted::<4>(window));
     let bytes = shifted::<2>(window).iter().zip(before).zip(digits);
-    for ((val, kept), ((&byte, (&b2, &b1)), (&hi, &lo))) in vals.iter_mut().zip(keep.iter_mut()).zip(bytes) {
+    let outputs = vals.iter_mut().zip(keep.iter_mut()).zip(separators.iter_mut());
+    for (((val, kept), separator), ((&byte, (&b2, &b1)), (&hi, &lo))) in outputs.zip(bytes) {
         let escape = byte == b'%';
         let digit = b1 == b'%';
         // Each byte checks only the next one, when that is an escape's digit (this byte or the one
         // before it is `%`): an escape's second digit is the next byte's first, so every digit of every
         // escape is checked (across blocks too) with one test per byte.
         malformed |= u8::from((escape | digit) & !is_hex(hi));
-        let separator = (byte == b'&') | (byte == b'=');
-        separators += u8::from(separator);
+        *separator = u8::from((byte == b'&') | (byte == b'='));
         let escape = mask(escape);
         let decoded = (nibble(hi) << 4 | nibble(lo) & 0x0F) & escape | byte & !escape;
         let plus = mask(byte == b'+') & (b'+' ^ b' ');
         let drop = mask(digit | (b2 == b'%'));
         // Zero where dropped, as `compress` requires.
-        *val = (decoded ^ plus | mask(separator) & MARK) & !drop;
+        *val = (decoded ^ plus) & !drop;
         *kept = 1 & !drop;
     }
-    Block { vals, keep, malformed, separators }
+    Block { vals, keep, separators, malformed }
 }
 
 /// For each 8-bit mask of the bytes of a word to keep: the bytes that move 1, 2 and 4 places toward byte 0
@@ -164,14 +154,6 @@ fn compress(word: u64, [by1, by2, by4, _]: [u64; 4]) -> u64 {
     x ^ moved | moved >> 32
 }
 
-/// A bit for each byte of `chunk` that is `AMP` or `EQ` (or above).
-#[inline(always)]
-fn marker_mask(chunk: &[u8; BLOCK]) -> u64 {
-    // Flags first (vectorized), then gathered 8 at a time (see `gather`).
-    let flags = chunk.map(|b| u8::from(b >= EQ));
-    flags.as_chunks::<8>().0.iter().enumerate().fold(0, |mask, (w, flags)| mask | gather(*flags) << (8 * w))
-}
-
 /// Bytes 0 or 1 gathered into a mask: a multiplication moves byte i to bit 56 + i (its partial products
 /// never overlap).
 #[inline(always)]
@@ -179,7 +161,7 @@ fn gather(flags: [u8; 8]) -> u64 {
     u64::from_le_bytes(flags).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// Splits the decoded text into pairs at its separators, in order.
+/// Splits the decoded text into pairs at its separators, in order, as decoding finds them.
 struct Splitter {
     pairs: Pairs,
     /// Where the current segment starts.
@@ -189,18 +171,26 @@ struct Splitter {
 }
 
 impl Splitter {
-    /// Restores the markers at `marks` in `text` and splits there.
-    fn split(&mut self, text: &mut [u8], marks: &[usize]) {
-        for &q in marks {
-            if let Some(byte) = text.get_mut(q) {
-                if *byte == AMP {
-                    *byte = b'&';
-                    self.end(q);
-                } else {
-                    *byte = b'=';
-                    self.eq = self.eq.or(Some(q));
-                }
+    fn new(body: &[u8]) -> Self {
+        // Room for most bodies' pairs (Twilio's are some 80 bytes each).
+        Self { pairs: Vec::with_capacity(body.len() / 32 + 1), start: 0, eq: None }
+    }
+
+    /// Splits at the separators of one step of decoding: `input` is its part of the body, a bit of
+    /// `separators` is set for each separator in it and a bit of `kept` for each byte that starts a token
+    /// (a separator's place in the text is the number of those before it), and `text` is where its first
+    /// token is in the text.
+    #[inline(always)]
+    fn step(&mut self, input: &[u8], mut separators: u64, kept: u64, text: usize) {
+        while separators != 0 {
+            let i = separators.trailing_zeros();
+            let at = text + (kept & !(u64::MAX << i)).count_ones() as usize;
+            if input.get(i as usize) == Some(&b'&') {
+                self.end(at);
+            } else {
+                self.eq = self.eq.or(Some(at));
             }
+            separators &= separators - 1;
         }
     }
 
@@ -218,12 +208,24 @@ impl Splitter {
     }
 }
 
-/// The first stage of `Form::decode`: `body` decoded and compacted, `&` and `=` as their markers, then
-/// `SLACK` zeros; and the number of separators in `body`.
-fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, usize), FormError> {
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+/// `body` decoded and compacted, then `SLACK` zeros; and its pairs.
+fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = *avx2::SIMD {
+        return avx2::decode_blocks(simd, body);
+    }
+    decode_blocks_portable(body)
+}
+
+/// [`decode_blocks`] on any processor, 64 bytes at a time (see `decode_block`).
+fn decode_blocks_portable(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     let blocks = body.len().div_ceil(BLOCK);
     let mut text = Vec::with_capacity(blocks * BLOCK + SLACK);
-    let (mut malformed, mut separators) = (0u8, 0usize);
+    let mut split = Splitter::new(body);
+    let mut malformed = 0u8;
     for start in (0..blocks).map(|b| b * BLOCK) {
         let inner = start.checked_sub(2).and_then(|from| body.get(from..from + BLOCK + 4));
         let mut edge = [0u8; BLOCK + 4];
@@ -244,7 +246,11 @@ fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, usize), FormError> {
         };
         let block = decode_block(window);
         malformed |= block.malformed;
-        separators += usize::from(block.separators);
+        let bits = |flags: &[u8; BLOCK]| {
+            flags.as_chunks::<8>().0.iter().enumerate().fold(0, |mask, (w, f)| mask | gather(*f) << (8 * w))
+        };
+        let input = body.get(start..).unwrap_or_default();
+        split.step(input, bits(&block.separators), bits(&block.keep), text.len());
         for (vals, keep) in block.vals.as_chunks::<8>().0.iter().zip(block.keep.as_chunks::<8>().0) {
             let steps = COMPRESS.get(gather(*keep) as usize).copied().unwrap_or_default();
             let word = compress(u64::from_le_bytes(*vals), steps);
@@ -261,50 +267,8 @@ fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, usize), FormError> {
     let len = text.len().saturating_sub(blocks * BLOCK - body.len());
     text.truncate(len);
     text.resize(len + SLACK, 0);
-    Ok((text, separators))
-}
-
-/// The second stage of `Form::decode`: the markers in the first `len` bytes of `text` restored, and the
-/// pairs they separate.
-///
-/// The markers are found 64 bytes at a time and their positions appended without a branch per marker (a
-/// branch per marker, or per word holding one, mispredicts about once a pair): every chunk writes eight
-/// slots and keeps as many as it has markers (more is rare and takes a loop). Once more than a chunk's
-/// worth are waiting, they are turned into pairs.
-fn split_at_markers(text: &mut [u8], len: usize, separators: usize) -> Result<Pairs, FormError> {
-    let mut split = Splitter { pairs: Vec::with_capacity(separators + 1), start: 0, eq: None };
-    let mut marks = [0usize; 2 * BLOCK + 8];
-    let (mut count, mut found) = (0, 0);
-    for c in 0..len.div_ceil(BLOCK) {
-        let chunk = text.get(c * BLOCK..(c + 1) * BLOCK).and_then(|s| <&[u8; BLOCK]>::try_from(s).ok());
-        let mut markers = chunk.map_or(0, marker_mask);
-        for _ in 0..8 {
-            if let Some(slot) = marks.get_mut(count) {
-                *slot = c * BLOCK + markers.trailing_zeros() as usize;
-            }
-            count += usize::from(markers != 0);
-            markers &= markers.wrapping_sub(1);
-        }
-        while markers != 0 {
-            if let Some(slot) = marks.get_mut(count) {
-                *slot = c * BLOCK + markers.trailing_zeros() as usize;
-            }
-            count += 1;
-            markers &= markers - 1;
-        }
-        if count > BLOCK {
-            split.split(text, marks.get(..count).unwrap_or_default());
-            found += count;
-            count = 0;
-        }
-    }
-    split.split(text, marks.get(..count).unwrap_or_default());
-    // A marker that is not a separator is a decoded or raw byte from `EQ` up: never valid UTF-8.
-    if found + count != separators {
-        return Err(FormError::InvalidUtf8);
-    }
     split.end(len);
-    Ok(split.pairs)
+    Ok((text, split.pairs))
 }
 
 impl Form {
@@ -312,14 +276,11 @@ impl Form {
     /// from value (no `=`: an empty value), `+` is a space, `%XX` a byte, a malformed `%` or invalid
     /// UTF-8 is an error; blank values and repeats are kept.
     pub(crate) fn decode(body: &[u8]) -> Result<Self, FormError> {
-        // Three stages. First, blocks of 64 bytes are decoded without branches (see `decode_block`),
-        // `&` and `=` becoming the markers `AMP` and `EQ`, and compacted 8 bytes at a time. Then the
-        // markers are found, restored and turned into pairs. Last, the whole text is validated as UTF-8:
-        // the separators are ASCII, so no multi-byte sequence straddles one and every piece is valid
-        // when the whole is.
-        let (mut text, separators) = decode_blocks(body)?;
-        let len = text.len().saturating_sub(SLACK);
-        let pairs = split_at_markers(&mut text, len, separators)?;
+        // Two stages. First, blocks of the body are decoded without a branch per token (see
+        // `decode_block`) and compacted, and the pairs split at the separators' places in the text.
+        // Then the whole text is validated as UTF-8: the separators are ASCII, so no multi-byte sequence
+        // straddles one and every piece is valid when the whole is.
+        let (text, pairs) = decode_blocks(body)?;
         simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
         Ok(Self { text, pairs })
     }
@@ -640,6 +601,13 @@ mod tests {
     }
 
     fn decoded(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+        // The first stage gives the same text, separator count or error with AVX2 (where this processor
+        // has it) as without: every test of the decoder checks both.
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = *avx2::SIMD {
+            let portable = decode_blocks_portable(body);
+            assert_eq!(avx2::decode_blocks(simd, body), portable, "{:?}", String::from_utf8_lossy(body));
+        }
         Form::decode(body).map(|form| form.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
     }
 
