@@ -10,7 +10,13 @@
 //!   this crate decodes the raw body inside the timed call;
 //! - `all`: every check that carries a signature header;
 //! - `floor_hmac_sha1_only`: one bare HMAC-SHA1 (keying included) over the already-built data string of
-//!   each `valid` request: the least work any verifier must do.
+//!   each `valid` request: the least work any verifier must do;
+//! - `valid_over_floor`: the median, over the passes, of a `valid` pass's mean over the floor pass's mean
+//!   run right after it (the workloads' passes are interleaved).
+//!
+//! Each webhook is assembled (untimed) just before its verification, as a server verifies a request it
+//! has just read; a pass's mean is the sum of its timed calls over their number. A breakdown by kind of
+//! case goes to stderr.
 
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
@@ -52,31 +58,48 @@ fn data_string(case: &Value) -> Vec<u8> {
     data
 }
 
-/// Runs `run` once to warm up, then `passes` times. `run` times each of its `n` calls and pushes the
-/// times; a pass's mean is the sum of its calls' times over `n` (untimed set-up between calls is left
-/// out).
-fn time_passes(passes: usize, n: usize, mut run: impl FnMut(&mut Vec<u64>)) -> Value {
-    let mut per_call = Vec::with_capacity(n * passes);
-    run(&mut Vec::new());
-    let mut means = Vec::with_capacity(passes);
-    for _ in 0..passes {
-        let before = per_call.len();
-        run(&mut per_call);
-        means.push(per_call[before..].iter().sum::<u64>() as f64 / n as f64);
+/// The timings of one workload: each call's time, and each pass's mean (the sum of its calls' times over
+/// `n`; untimed set-up between calls is left out).
+struct Workload {
+    n: usize,
+    per_call: Vec<u64>,
+    means: Vec<f64>,
+}
+
+impl Workload {
+    fn new(n: usize) -> Self {
+        Self { n, per_call: Vec::new(), means: Vec::new() }
     }
-    means.sort_by(f64::total_cmp);
-    per_call.sort_unstable();
-    let median = means[means.len() / 2];
-    let pct = |p: f64| per_call.get(((per_call.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
-    json!({
-        "n": n,
-        "passes": passes,
-        "pass_mean_ns_median": median.round(),
-        "pass_mean_ns_min": means[0].round(),
-        "call_ns_median": pct(0.5),
-        "call_ns_p99": pct(0.99),
-        "ops_per_s": (1e9 / median).round(),
-    })
+
+    /// Runs one pass: `run` times each of its `n` calls and pushes the times.
+    fn pass(&mut self, run: impl FnOnce(&mut Vec<u64>)) {
+        let before = self.per_call.len();
+        run(&mut self.per_call);
+        let sum: u64 = self.per_call.get(before..).unwrap_or_default().iter().sum();
+        self.means.push(sum as f64 / self.n.max(1) as f64);
+    }
+
+    fn stats(mut self) -> Value {
+        let median = median(&mut self.means.clone());
+        self.means.sort_by(f64::total_cmp);
+        self.per_call.sort_unstable();
+        let calls = &self.per_call;
+        let pct = |p: f64| calls.get(((calls.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+        json!({
+            "n": self.n,
+            "passes": self.means.len(),
+            "pass_mean_ns_median": median.round(),
+            "pass_mean_ns_min": self.means.first().copied().unwrap_or(0.0).round(),
+            "call_ns_median": pct(0.5),
+            "call_ns_p99": pct(0.99),
+            "ops_per_s": (1e9 / median).round(),
+        })
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The webhook `p` describes, as a server holds it once it has read the request: raw URL, headers and
@@ -110,9 +133,10 @@ fn by_kind(valid: &[Prepared], floor: &[(Vec<u8>, Vec<u8>)], verifiers: &[Webhoo
             let t = Instant::now();
             black_box(webhook.and_then(|w| verifiers[p.verifier].verify(w).ok()));
             let ours = t.elapsed().as_nanos() as u64;
+            let data = data.clone();
             let t = Instant::now();
             let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
-            mac.update(data);
+            mac.update(&data);
             black_box(mac.finalize().into_bytes());
             let bare = t.elapsed().as_nanos() as u64;
             let entry = sums.entry(p.kind.as_str()).or_default();
@@ -190,27 +214,40 @@ fn main() {
         }
     }
 
-    let mut accepted_valid = 0;
-    let valid_stats =
-        time_passes(passes, valid.len(), |calls| accepted_valid = verify_all(&valid, &verifiers, calls));
-    let mut accepted_all = 0;
-    let all_stats =
-        time_passes(passes, all.len(), |calls| accepted_all = verify_all(&all, &verifiers, calls));
-    let floor_stats = time_passes(passes, floor.len(), |calls| {
+    let floor_pass = |calls: &mut Vec<u64>| {
         for (key, data) in &floor {
+            // Copied (untimed) just before, as a verifier's data string is built just before its HMAC.
+            let data = data.clone();
             let t = Instant::now();
             let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
-            mac.update(data);
+            mac.update(&data);
             black_box(mac.finalize().into_bytes());
             calls.push(t.elapsed().as_nanos() as u64);
         }
-    });
+    };
+    // One warm-up pass of each workload, then the passes interleaved, so that the ratio compares passes
+    // run side by side (this machine's speed drifts over a run).
+    let (mut accepted_valid, mut accepted_all) = (0, 0);
+    verify_all(&valid, &verifiers, &mut Vec::new());
+    verify_all(&all, &verifiers, &mut Vec::new());
+    floor_pass(&mut Vec::new());
+    let (mut valid_w, mut all_w, mut floor_w) =
+        (Workload::new(valid.len()), Workload::new(all.len()), Workload::new(floor.len()));
+    let mut ratios = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        valid_w.pass(|calls| accepted_valid = verify_all(&valid, &verifiers, calls));
+        all_w.pass(|calls| accepted_all = verify_all(&all, &verifiers, calls));
+        floor_w.pass(floor_pass);
+        if let (Some(v), Some(f)) = (valid_w.means.last(), floor_w.means.last()) {
+            ratios.push(v / f);
+        }
+    }
+    let ratio = median(&mut ratios);
+    let (valid_stats, all_stats, floor_stats) = (valid_w.stats(), all_w.stats(), floor_w.stats());
     by_kind(&valid, &floor, &verifiers, passes);
     let avg_data = floor.iter().map(|(_, d)| d.len()).sum::<usize>() as f64 / floor.len().max(1) as f64;
     eprintln!("accepted: valid {accepted_valid}/{}, all {accepted_all}/{}", valid.len(), all.len());
 
-    let ratio = valid_stats["pass_mean_ns_median"].as_f64().unwrap_or(0.0)
-        / floor_stats["pass_mean_ns_median"].as_f64().unwrap_or(1.0);
     let mut floor_json = floor_stats;
     floor_json["avg_data_bytes"] = json!(avg_data.round());
     let out = json!({

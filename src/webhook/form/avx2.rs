@@ -52,17 +52,12 @@ pub(super) fn decode_blocks(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), F
 fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     let (avx, avx2) = (simd.avx, simd.avx2);
     let steps = body.len().div_ceil(LANE);
-    // The body with two zeros before it and zeros after it, so that every step loads whole vectors from
-    // two bytes before its own to two bytes after (zero outside the body, as in `decode_block`'s window).
-    let mut padded = vec![0u8; steps * LANE + 4];
-    if let Some(dst) = padded.get_mut(2..2 + body.len()) {
-        dst.copy_from_slice(body);
-    }
     // Each word is stored whole (8 bytes) and the next one overwrites what is past its kept bytes.
     let mut text = vec![0u8; steps * LANE + SLACK];
     let zero = avx._mm256_setzero_si256();
-    let load = |at: usize| -> __m256i {
-        padded.get(at..at + LANE).and_then(|s| <[u8; LANE]>::try_from(s).ok()).map_or(zero, pulp::cast)
+    // The vector of the 32 bytes of `window` from `at`.
+    let load = |window: &[u8], at: usize| -> __m256i {
+        window.get(at..at + LANE).and_then(|s| <[u8; LANE]>::try_from(s).ok()).map_or(zero, pulp::cast)
     };
     let splat = |b: u8| avx._mm256_set1_epi8(b as i8);
     let eq = |a: __m256i, b: u8| avx2._mm256_cmpeq_epi8(a, splat(b));
@@ -88,9 +83,26 @@ fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
         *at += kept as usize;
     };
     for step in 0..steps {
-        let p = step * LANE + 2;
+        // A step reads its 32 bytes shifted by -2 to +2: straight from the body, or for the first and
+        // last steps from a copy with zeros outside the body (as `decode_block`'s window).
+        let start = step * LANE;
+        let mut edge = [0u8; LANE + 4];
+        let window = match start.checked_sub(2).and_then(|from| body.get(from..from + LANE + 4)) {
+            Some(inner) => inner,
+            None => {
+                let from = start.saturating_sub(2);
+                let to = body.len().min(start + LANE + 2);
+                let at = from + 2 - start;
+                if let (Some(src), Some(dst)) =
+                    (body.get(from..to), edge.get_mut(at..at + to.saturating_sub(from)))
+                {
+                    dst.copy_from_slice(src);
+                }
+                &edge[..]
+            }
+        };
         let (byte, before1, before2, next1, next2) =
-            (load(p), load(p - 1), load(p - 2), load(p + 1), load(p + 2));
+            (load(window, 2), load(window, 1), load(window, 0), load(window, 3), load(window, 4));
         let escape = eq(byte, b'%');
         let first_digit = eq(before1, b'%');
         // As in `decode_block`, each byte checks the next one when that is an escape's digit (this byte
