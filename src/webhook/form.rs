@@ -210,6 +210,8 @@ impl Splitter {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 
 /// `body` decoded and compacted, then `SLACK` zeros; and its pairs.
 fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
@@ -217,33 +219,73 @@ fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     if let Some(simd) = *avx2::SIMD {
         return avx2::decode_blocks(simd, body);
     }
-    decode_blocks_portable(body)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let decode = simd128::decode_blocks;
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let decode = decode_blocks_portable;
+    decode(body)
+}
+
+/// For each 8-bit mask of the bytes of a word to keep: the byte shuffle that moves them together toward
+/// byte 0 (their indices in order, then `0x80`, which gives zero), for the SIMD first stages.
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
+const SHUFFLE: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let mut indices = [0x80u8; 8];
+        let (mut i, mut kept) = (0, 0);
+        while i < 8 {
+            if mask >> i & 1 != 0 {
+                indices[kept] = i as u8;
+                kept += 1;
+            }
+            i += 1;
+        }
+        table[mask] = u64::from_le_bytes(indices);
+        mask += 1;
+    }
+    table
+};
+
+/// The `N - 4` bytes of `body` from `start` with the two before and the two after them: straight from
+/// the body, or (for the first and last steps of decoding) copied into `edge` with zeros outside it.
+#[inline(always)]
+fn window<'a, const N: usize>(body: &'a [u8], start: usize, edge: &'a mut [u8; N]) -> &'a [u8; N] {
+    let inner = start.checked_sub(2).and_then(|from| body.get(from..from + N));
+    if let Some(window) = inner.and_then(|w| <&[u8; N]>::try_from(w).ok()) {
+        return window;
+    }
+    let from = start.saturating_sub(2);
+    let to = body.len().min(start + N - 2);
+    let at = from + 2 - start;
+    if let (Some(src), Some(dst)) = (body.get(from..to), edge.get_mut(at..at + to.saturating_sub(from))) {
+        dst.copy_from_slice(src);
+    }
+    edge
+}
+
+/// Stores `word` whole at `at` in `text` and moves `at` past its `kept` bytes (the next word overwrites
+/// the rest).
+#[inline(always)]
+fn store_word(text: &mut [u8], at: &mut usize, word: u64, kept: u32) {
+    if let Some(dst) = text.get_mut(*at..*at + 8) {
+        dst.copy_from_slice(&word.to_le_bytes());
+    }
+    *at += kept as usize;
 }
 
 /// [`decode_blocks`] on any processor, 64 bytes at a time (see `decode_block`).
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 fn decode_blocks_portable(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     let blocks = body.len().div_ceil(BLOCK);
     let mut text = Vec::with_capacity(blocks * BLOCK + SLACK);
     let mut split = Splitter::new(body);
     let mut malformed = 0u8;
     for start in (0..blocks).map(|b| b * BLOCK) {
-        let inner = start.checked_sub(2).and_then(|from| body.get(from..from + BLOCK + 4));
         let mut edge = [0u8; BLOCK + 4];
-        let window = match inner.and_then(|w| <&Window>::try_from(w).ok()) {
-            Some(window) => window,
-            None => {
-                // The first and last blocks: copy what there is of the window.
-                let from = start.saturating_sub(2);
-                let to = body.len().min(start + BLOCK + 2);
-                let at = from + 2 - start;
-                if let (Some(src), Some(dst)) =
-                    (body.get(from..to), edge.get_mut(at..at + to.saturating_sub(from)))
-                {
-                    dst.copy_from_slice(src);
-                }
-                &edge
-            }
-        };
+        let window = window(body, start, &mut edge);
         let block = decode_block(window);
         malformed |= block.malformed;
         let bits = |flags: &[u8; BLOCK]| {

@@ -9,35 +9,13 @@ use std::sync::LazyLock;
 
 use pulp::x86::V3;
 
-use super::{FormError, Pairs, SLACK, Splitter};
+use super::{FormError, Pairs, SHUFFLE, SLACK, Splitter, store_word, window};
 
 /// Input bytes decoded per step.
 const LANE: usize = 32;
 
 /// The instruction sets, when this processor has them (checked once).
 pub(super) static SIMD: LazyLock<Option<V3>> = LazyLock::new(V3::try_new);
-
-/// For each 8-bit mask of the bytes of a word to keep: the shuffle that moves them together toward byte 0
-/// (their indices in order, then `0x80`, which gives zero).
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
-const SHUFFLE: [u64; 256] = {
-    let mut table = [0u64; 256];
-    let mut mask = 0;
-    while mask < 256 {
-        let mut indices = [0x80u8; 8];
-        let (mut i, mut kept) = (0, 0);
-        while i < 8 {
-            if mask >> i & 1 != 0 {
-                indices[kept] = i as u8;
-                kept += 1;
-            }
-            i += 1;
-        }
-        table[mask] = u64::from_le_bytes(indices);
-        mask += 1;
-    }
-    table
-};
 
 /// [`decode_blocks`](super::decode_blocks_portable) with AVX2: `body` decoded and compacted, then
 /// `SLACK` zeros; and its pairs.
@@ -56,7 +34,7 @@ fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     let mut text = vec![0u8; steps * LANE + SLACK];
     let zero = avx._mm256_setzero_si256();
     // The vector of the 32 bytes of `window` from `at`.
-    let load = |window: &[u8], at: usize| -> __m256i {
+    let load = |window: &[u8; LANE + 4], at: usize| -> __m256i {
         window.get(at..at + LANE).and_then(|s| <[u8; LANE]>::try_from(s).ok()).map_or(zero, pulp::cast)
     };
     let splat = |b: u8| avx._mm256_set1_epi8(b as i8);
@@ -75,32 +53,11 @@ fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     };
     let mut split = Splitter::new(body);
     let (mut malformed, mut at) = (zero, 0usize);
-    // Stores a word whole at `at` and moves `at` past its `kept` bytes.
-    let store = |text: &mut [u8], at: &mut usize, word: u64, kept: u32| {
-        if let Some(dst) = text.get_mut(*at..*at + 8) {
-            dst.copy_from_slice(&word.to_le_bytes());
-        }
-        *at += kept as usize;
-    };
     for step in 0..steps {
-        // A step reads its 32 bytes shifted by -2 to +2: straight from the body, or for the first and
-        // last steps from a copy with zeros outside the body (as `decode_block`'s window).
+        // A step reads its bytes shifted by -2 to +2.
         let start = step * LANE;
         let mut edge = [0u8; LANE + 4];
-        let window = match start.checked_sub(2).and_then(|from| body.get(from..from + LANE + 4)) {
-            Some(inner) => inner,
-            None => {
-                let from = start.saturating_sub(2);
-                let to = body.len().min(start + LANE + 2);
-                let at = from + 2 - start;
-                if let (Some(src), Some(dst)) =
-                    (body.get(from..to), edge.get_mut(at..at + to.saturating_sub(from)))
-                {
-                    dst.copy_from_slice(src);
-                }
-                &edge[..]
-            }
-        };
+        let window = window(body, start, &mut edge);
         let (byte, before1, before2, next1, next2) =
             (load(window, 2), load(window, 1), load(window, 0), load(window, 3), load(window, 4));
         let escape = eq(byte, b'%');
@@ -132,8 +89,8 @@ fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
             let control =
                 simd.sse2._mm_set_epi64x((shuffle(hi) | 0x0808_0808_0808_0808) as i64, shuffle(lo) as i64);
             let packed: [u64; 2] = pulp::cast(simd.ssse3._mm_shuffle_epi8(lane, control));
-            store(&mut text, &mut at, packed[0], lo.count_ones());
-            store(&mut text, &mut at, packed[1], hi.count_ones());
+            store_word(&mut text, &mut at, packed[0], lo.count_ones());
+            store_word(&mut text, &mut at, packed[1], hi.count_ones());
         }
     }
     if avx2._mm256_movemask_epi8(malformed) != 0 {
