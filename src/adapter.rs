@@ -37,6 +37,25 @@ use crate::{
 /// The most SMS one reply is split into; longer content is refused before anything is sent.
 pub const MAX_PARTS: usize = 10;
 
+/// The SMS a reply is sent as: `content` split into parts (see [`crate::sms_text::split`]), at most
+/// [`MAX_PARTS`] of them.
+///
+/// # Errors
+/// [`SendMessageError::EmptyContent`] for a blank reply, [`SendMessageError::TooLong`] for one that
+/// would take more than [`MAX_PARTS`] SMS.
+#[allow(clippy::result_large_err, reason = "the send's own error, which `send_message` returns as is")]
+pub fn reply_parts(content: &str) -> Result<Vec<crate::SmsBody>, SendMessageError> {
+    // A cheap bound first: 1600 UTF-16 units per part at most.
+    if content.len() > MAX_PARTS * 1600 * 4 {
+        return Err(SendMessageError::TooLong);
+    }
+    let bodies = crate::sms_text::split(content).map_err(|_| SendMessageError::EmptyContent)?;
+    if bodies.len() > MAX_PARTS {
+        return Err(SendMessageError::TooLong);
+    }
+    Ok(bodies)
+}
+
 /// The path Hivekeep routes a channel's webhooks to, without the channel id.
 pub const WEBHOOK_PATH_PREFIX: &str = "/api/channels/plugin/twilio-sms/webhook/";
 
@@ -438,14 +457,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         params: &OutboundMessageParams,
     ) -> Result<OutboundMessageResult, SendMessageError> {
         let to = E164::parse(params.chat_id.trim()).map_err(|_| SendMessageError::InvalidRecipient)?;
-        // A cheap bound first: 1600 UTF-16 units per part at most.
-        if params.content.len() > MAX_PARTS * 1600 * 4 {
-            return Err(SendMessageError::TooLong);
-        }
-        let bodies = crate::sms_text::split(&params.content).map_err(|_| SendMessageError::EmptyContent)?;
-        if bodies.len() > MAX_PARTS {
-            return Err(SendMessageError::TooLong);
-        }
+        let bodies = reply_parts(&params.content)?;
         let total = bodies.len();
         let of = u32::try_from(total).unwrap_or(u32::MAX);
         let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);

@@ -266,6 +266,7 @@ fn window<'a, const N: usize>(body: &'a [u8], start: usize, edge: &'a mut [u8; N
     edge
 }
 
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 /// Stores `word` whole at `at` in `text` and moves `at` past its `kept` bytes (the next word overwrites
 /// the rest).
 #[inline(always)]

@@ -170,8 +170,7 @@ pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsE
         serde_json::from_str(params_json).map_err(|_| JsError::new("sendMessage params: not valid JSON"))?;
     let to =
         E164::parse(params.chat_id.trim()).map_err(|_| error_text(SendMessageError::InvalidRecipient))?;
-    let bodies = twilio_sms::sms_text::split(&params.content)
-        .map_err(|_| error_text(SendMessageError::EmptyContent))?;
+    let bodies = twilio_sms::adapter::reply_parts(&params.content).map_err(error_text)?;
     let config = channel.config();
     let auth = match config.api_key() {
         Some((sid, key)) => json!({"username": sid.as_str(), "secret": "apiKeySecret", "vaultKey": key}),

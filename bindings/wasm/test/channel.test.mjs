@@ -299,6 +299,12 @@ test("send errors carry their retry safety in words Hivekeep's retry logic reads
   assert.ok(!hostWouldRetry(partial.message), partial.message);
   await assert.rejects(ch.sendMessage({ chatId: "+1555", content: "x" }, { getSecret }), /E\.164/);
   await assert.rejects(ch.sendMessage({ chatId: USER, content: "  " }, { getSecret }), /blank/);
+  // More than ten SMS (about 13 here): refused before anything is sent, in words that invite no retry.
+  const tooLong = mockTwilio([{}]);
+  const refusedLong = await ch.sendMessage({ chatId: USER, content: "word ".repeat(4000) }, { getSecret, fetch: tooLong.fetch }).catch((e) => e);
+  assert.match(refusedLong.message, /too long for SMS: it would take more than ten messages; nothing was sent/);
+  assert.ok(!hostWouldRetry(refusedLong.message), refusedLong.message);
+  assert.equal(tooLong.calls.length, 0);
   ch.free();
 });
 
