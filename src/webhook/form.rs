@@ -335,6 +335,14 @@ impl Form {
             .map(|(k, v)| (self.text.get(k.clone()).unwrap_or(&[]), self.text.get(v.clone()).unwrap_or(&[])))
     }
 
+    /// The values of the pairs named `name`, in wire order: names are compared as bytes, and only the
+    /// values returned are converted to `str`.
+    pub(crate) fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s str> + use<'s, 'n> {
+        // Every piece was validated with the whole buffer, so this conversion cannot fail.
+        let text = |b| simdutf8::basic::from_utf8(b).unwrap_or("");
+        self.byte_pairs().filter(move |(k, _)| *k == name.as_bytes()).map(move |(_, v)| text(v))
+    }
+
     /// The pairs in wire order.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         // Every piece was validated with the whole buffer, so these conversions cannot fail.

@@ -335,12 +335,12 @@ impl VerifiedWebhook {
     /// The first value of the parameter `name`.
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params().find_map(|(k, v)| (k == name).then_some(v))
+        self.params.values(name).next()
     }
 
     /// Every value of the parameter `name`, in wire order.
     pub fn param_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.params().filter_map(move |(k, v)| (k == name).then_some(v))
+        self.params.values(name)
     }
 
     /// How the body was signed.
