@@ -632,6 +632,21 @@ pub fn config_schema() -> Value {
     })
 }
 
+#[cfg(test)]
+mod reply_tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_takes_at_most_ten_sms() {
+        // One 16,000-character word: ten parts of 1,600 (cut at grapheme boundaries).
+        let ten = "a".repeat(MAX_PARTS * 1600);
+        assert_eq!(reply_parts(&ten).map(|parts| parts.len()), Ok(MAX_PARTS));
+        assert_eq!(reply_parts(&format!("{ten}a")), Err(SendMessageError::TooLong));
+        assert_eq!(reply_parts(" \n "), Err(SendMessageError::EmptyContent));
+        assert_eq!(reply_parts("Hi").map(|parts| parts.len()), Ok(1));
+    }
+}
+
 #[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;

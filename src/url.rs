@@ -83,7 +83,9 @@ fn split_authority(url: &str) -> Result<Authority, UrlError> {
 }
 
 fn check_chars(url: &str) -> Result<(), UrlError> {
-    let bad_ascii = url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    // ASCII white space and control characters are the bytes up to the space, and DEL. Folded over all
+    // the bytes without an early exit, so that the loop is vectorized (a GET's URL is kilobytes long).
+    let bad_ascii = url.bytes().fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7F));
     let bad_other = !url.is_ascii() && url.chars().any(|c| c.is_whitespace() || c.is_control());
     if bad_ascii || bad_other {
         return Err(UrlError::InvalidCharacter);

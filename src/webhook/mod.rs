@@ -765,6 +765,12 @@ mod body_hash_tests {
             "bodySHA256=".to_owned(),
             "a=1&bodySHA256bodySHA256=2".to_owned(),
             "&&bodySHA256==&".to_owned(),
+            // Occurrences that are not a segment's name, before the one that is.
+            format!("xbodySHA256=1&bodySHA256={hash}"),
+            format!("bodySHA256x=1&bodySHA256={hash}"),
+            format!("=bodySHA256={hash}"),
+            format!("a=bodySHA256={hash}&bodySHA256={hash}"),
+            format!("bodySHA256bodySHA256={hash}"),
         ];
         for query in &queries {
             assert_eq!(body_hash_param(Some(query)), reference(query), "{query}");

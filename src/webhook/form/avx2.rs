@@ -68,6 +68,8 @@ fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
         malformed = avx2._mm256_or_si256(malformed, avx2._mm256_andnot_si256(is_hex(next1), checks_next));
         // The digits of an escape are dropped.
         let digit = avx2._mm256_or_si256(first_digit, eq(before2, b'%'));
+        // Not masked like the portable one's low nibble: for a hex digit it is at most 15, and any
+        // other byte there has made the body malformed.
         let decoded = avx2._mm256_or_si256(
             avx2._mm256_and_si256(avx2._mm256_slli_epi16::<4>(nibble(next1)), splat(0xF0)),
             nibble(next2),

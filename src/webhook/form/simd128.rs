@@ -60,6 +60,8 @@ pub(super) fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> 
         malformed = v128_or(malformed, v128_andnot(checks_next, is_hex(next1)));
         // The digits of an escape are dropped.
         let digit = v128_or(first_digit, eq(before2, b'%'));
+        // Not masked like the portable one's low nibble: for a hex digit it is at most 15, and any
+        // other byte there has made the body malformed.
         let decoded = v128_or(v128_and(i16x8_shl(nibble(next1), 4), splat(0xF0)), nibble(next2));
         let plus = v128_and(eq(byte, b'+'), splat(b'+' ^ b' '));
         let vals = v128_bitselect(decoded, v128_xor(byte, plus), escape);
