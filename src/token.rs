@@ -27,6 +27,10 @@ pub enum AuthTokenError {
     /// The token had leading or trailing white space, which usually means a copy-paste accident.
     #[error("the Auth Token has leading or trailing white space")]
     Whitespace,
+    /// The token holds a control character. HMAC pads a short key with zero bytes, so a token and the
+    /// same token with NULs appended would sign alike.
+    #[error("the Auth Token holds a control character")]
+    ControlCharacter,
 }
 
 impl AuthToken {
@@ -34,7 +38,8 @@ impl AuthToken {
     ///
     /// # Errors
     /// [`AuthTokenError::Empty`] for an empty token, [`AuthTokenError::Whitespace`] when it starts or ends
-    /// with white space. The error never echoes the token.
+    /// with white space, [`AuthTokenError::ControlCharacter`] when it holds one. The error never echoes the
+    /// token.
     pub fn new(token: impl Into<String>) -> Result<Self, AuthTokenError> {
         let token: String = token.into();
         if token.trim().is_empty() {
@@ -42,6 +47,9 @@ impl AuthToken {
         }
         if token.trim() != token {
             return Err(AuthTokenError::Whitespace);
+        }
+        if token.chars().any(char::is_control) {
+            return Err(AuthTokenError::ControlCharacter);
         }
         Ok(Self(SecretString::from(token)))
     }
@@ -183,6 +191,11 @@ mod tests {
         assert_eq!(AuthToken::new("   ").unwrap_err(), AuthTokenError::Empty);
         assert_eq!(AuthToken::new(" abc").unwrap_err(), AuthTokenError::Whitespace);
         assert_eq!(AuthToken::new("abc\n").unwrap_err(), AuthTokenError::Whitespace);
+        // A token with NULs appended would sign like the token (HMAC zero-pads short keys).
+        for bad in ["abc\0", "abc\0\0def", "a\u{7f}b", "a\u{85}b", "ab\tc"] {
+            assert_eq!(AuthToken::new(bad).unwrap_err(), AuthTokenError::ControlCharacter, "{bad:?}");
+        }
+        assert!(AuthToken::new("0123456789abcdef0123456789abcdef").is_ok());
     }
 
     #[test]

@@ -18,9 +18,9 @@
 //!   verifier shares; see SECURITY.md);
 //! - adding or removing an explicit default port (`:443` / `:80`), or removing any explicit port: the
 //!   verifier also tries the URL's one port variant, as Twilio's SDKs do;
-//! - a token that differs only by trailing NUL bytes, or a token longer than 64 bytes replaced by its
-//!   SHA-1: HMAC pads short keys with zeros and hashes long ones. The generated tokens are printable
-//!   and at most 40 bytes, so no such pair occurs; real Auth Tokens are 32 hex digits.
+//! - a token longer than 64 bytes replaced by its SHA-1: HMAC hashes long keys (it also pads short ones
+//!   with zeros, which is why `AuthToken` refuses control characters such as NUL). The generated tokens
+//!   are printable and at most 40 bytes, so no such pair occurs; real Auth Tokens are 32 hex digits.
 
 use std::collections::HashSet;
 
