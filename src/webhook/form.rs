@@ -306,12 +306,18 @@ fn decode_blocks_portable(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     if malformed != 0 {
         return Err(FormError::MalformedEscape);
     }
-    // The zeros after the body decoded to one byte each: cut, and `SLACK` zeros put after the text.
-    let len = text.len().saturating_sub(blocks * BLOCK - body.len());
+    let end = text.len();
+    Ok(finish(text, end, blocks * BLOCK - body.len(), split))
+}
+
+/// The end of a first stage that decoded `padding` zeros after the body (one byte each) and wrote up to
+/// `end` in `text`: those bytes cut, `SLACK` zeros put after the text, and the last pair split off.
+fn finish(mut text: Vec<u8>, end: usize, padding: usize, mut split: Splitter) -> (Vec<u8>, Pairs) {
+    let len = end.saturating_sub(padding);
     text.truncate(len);
     text.resize(len + SLACK, 0);
     split.end(len);
-    Ok((text, split.pairs))
+    (text, split.pairs)
 }
 
 impl Form {

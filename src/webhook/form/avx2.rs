@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use pulp::x86::V3;
 
-use super::{FormError, Pairs, SHUFFLE, SLACK, Splitter, store_word, window};
+use super::{FormError, Pairs, SHUFFLE, SLACK, Splitter, finish, store_word, window};
 
 /// Input bytes decoded per step.
 const LANE: usize = 32;
@@ -98,10 +98,5 @@ fn decode(simd: V3, body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     if avx2._mm256_movemask_epi8(malformed) != 0 {
         return Err(FormError::MalformedEscape);
     }
-    // The zeros after the body decoded to one byte each: cut, and `SLACK` zeros put after the text.
-    let len = at.saturating_sub(steps * LANE - body.len());
-    text.truncate(len);
-    text.resize(len + SLACK, 0);
-    split.end(len);
-    Ok((text, split.pairs))
+    Ok(finish(text, at, steps * LANE - body.len(), split))
 }

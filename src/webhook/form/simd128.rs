@@ -9,7 +9,7 @@ use core::arch::wasm32::{
     u64x2_extract_lane, v128, v128_and, v128_andnot, v128_any_true, v128_bitselect, v128_or, v128_xor,
 };
 
-use super::{FormError, Pairs, SHUFFLE, SLACK, Splitter, store_word, window};
+use super::{FormError, Pairs, SHUFFLE, SLACK, Splitter, finish, store_word, window};
 
 /// Input bytes decoded per step.
 const LANE: usize = 16;
@@ -81,10 +81,5 @@ pub(super) fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> 
     if v128_any_true(malformed) {
         return Err(FormError::MalformedEscape);
     }
-    // The zeros after the body decoded to one byte each: cut, and `SLACK` zeros put after the text.
-    let len = at.saturating_sub(steps * LANE - body.len());
-    text.truncate(len);
-    text.resize(len + SLACK, 0);
-    split.end(len);
-    Ok((text, split.pairs))
+    Ok(finish(text, at, steps * LANE - body.len(), split))
 }
