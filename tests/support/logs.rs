@@ -1,14 +1,32 @@
 //! Captures `tracing` output at TRACE level into a buffer, for tests that prove what is never logged.
+//!
+//! One global TRACE subscriber writes each event into the buffer of the thread that emitted it (if that
+//! thread is capturing). A scoped subscriber (`with_default`) is not enough: `tracing` caches each call
+//! site's interest, and when a test without a subscriber hits a call site first, on another thread, at the
+//! moment the scoped one is being set up, the cache can say "never" and the captured log stays empty
+//! (CI saw this: 32 of 200 runs of `tests/webhook.rs` with 8 threads).
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, Once};
 
-/// A shared buffer that a `tracing` subscriber writes to.
+/// A shared buffer that the test subscriber writes to.
 #[derive(Clone, Default)]
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
-impl std::io::Write for Captured {
+thread_local! {
+    static SINK: RefCell<Option<Captured>> = const { RefCell::new(None) };
+}
+
+/// Writes to the current thread's sink, or nowhere.
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
+        SINK.with(|sink| {
+            if let Some(Captured(buf)) = sink.borrow().as_ref() {
+                buf.lock().unwrap().extend_from_slice(b);
+            }
+        });
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -16,15 +34,29 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Clears the thread's sink when `run` ends, even by a panic.
+struct Uninstall;
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        SINK.with(|sink| sink.borrow_mut().take());
+    }
+}
+
 impl Captured {
-    /// Runs `f` with a TRACE subscriber (on this thread) writing into the buffer.
+    /// Runs `f` with every event this thread emits, at any level, written into the buffer.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, f)
+        static GLOBAL: Once = Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(|| ThreadSink)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in tests");
+        });
+        SINK.with(|sink| *sink.borrow_mut() = Some(self.clone()));
+        let _uninstall = Uninstall;
+        f()
     }
 
     /// Everything written so far.
