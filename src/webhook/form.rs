@@ -210,11 +210,17 @@ impl Splitter {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 
 /// `body` decoded and compacted, then `SLACK` zeros; and its pairs.
 fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = *avx512::SIMD {
+        return avx512::decode_blocks(simd, body);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = *avx2::SIMD {
         return avx2::decode_blocks(simd, body);
@@ -659,13 +665,19 @@ mod tests {
     }
 
     fn decoded(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
-        // The first stage gives the same text, pairs or error with AVX2 (where this processor has it) as
-        // without: every test of the decoder checks both. (The WebAssembly SIMD one is checked by the
-        // package's JS tests against a plain reading of the body.)
+        // The first stage gives the same text, pairs or error with AVX-512 and AVX2 (where this processor
+        // has them) as without: every test of the decoder checks all three. (The WebAssembly SIMD one is
+        // checked by the package's JS tests against a plain reading of the body.)
         #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = *avx2::SIMD {
+        {
             let portable = decode_blocks_portable(body);
-            assert_eq!(avx2::decode_blocks(simd, body), portable, "{:?}", String::from_utf8_lossy(body));
+            let shown = String::from_utf8_lossy(body);
+            if let Some(simd) = *avx512::SIMD {
+                assert_eq!(avx512::decode_blocks(simd, body), portable, "AVX-512 {shown:?}");
+            }
+            if let Some(simd) = *avx2::SIMD {
+                assert_eq!(avx2::decode_blocks(simd, body), portable, "AVX2 {shown:?}");
+            }
         }
         Form::decode(body).map(|form| form.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
     }
