@@ -189,13 +189,19 @@ impl TwilioClient {
     ///
     /// # Errors
     /// [`RequestError::Build`] when the TLS backend cannot be set up.
+    ///
+    /// A proxy set in the environment (`HTTPS_PROXY`, `ALL_PROXY`, ...) is used, except when the API
+    /// base is on this machine (`localhost`, `127.0.0.0/8`, `[::1]`: a mock Twilio), which a proxy elsewhere
+    /// cannot reach.
     pub fn with_config(config: ClientConfig) -> Result<Self, RequestError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| RequestError::Build(e.to_string()))?;
+            .redirect(reqwest::redirect::Policy::none());
+        if is_loopback(&config.api_base) {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| RequestError::Build(e.to_string()))?;
         Ok(Self { http, config })
     }
 
@@ -471,4 +477,39 @@ fn classify(error: &reqwest::Error) -> Failure {
 /// 250 ms, 500 ms, 1 s, 2 s, then 4 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250u64 << attempt.saturating_sub(1).min(4))
+}
+
+/// Whether `api_base` is a URL on this machine: `localhost`, an address in `127.0.0.0/8` or `[::1]`.
+fn is_loopback(api_base: &str) -> bool {
+    let url = reqwest::Url::parse(api_base).ok();
+    let host = url.as_ref().and_then(reqwest::Url::host_str).unwrap_or("");
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for base in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://localhost:1/",
+            "http://LOCALHOST",
+            "http://[::1]:80",
+        ] {
+            assert!(is_loopback(base), "{base}");
+        }
+        for base in
+            ["https://api.twilio.com", "http://10.0.0.1", "http://localhost.example.com", "not a url", ""]
+        {
+            assert!(!is_loopback(base), "{base}");
+        }
+    }
 }
