@@ -36,10 +36,11 @@ struct Finished {
     stderr: String,
 }
 
-/// Runs `command` to its end, killing it after `timeout` (a hang fails the test, never blocks it).
+/// The environment variables that set a proxy for reqwest and curl.
 const PROXY_VARIABLES: [&str; 6] =
     ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
 
+/// Runs `command` to its end, killing it after `timeout` (a hang fails the test, never blocks it).
 fn run(command: &mut Command, timeout: Duration) -> Finished {
     // The children talk to 127.0.0.1 only: a proxy from this test's environment must not get in the way
     // (`simulate_inbound` and `curl` use one for any host). A proxy the caller set on `command` stays.

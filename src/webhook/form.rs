@@ -526,7 +526,7 @@ pub(crate) fn canonical<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -
 mod tests {
     use super::*;
 
-    /// The pairs of `body`, through [`decoded`] (so both first stages are compared).
+    /// The pairs of `body`, through [`decoded`] (so every first stage this processor has is compared).
     fn pairs(body: &str) -> Vec<(String, String)> {
         decoded(body.as_bytes()).unwrap()
     }

@@ -4,7 +4,8 @@
 //! thread is capturing). A scoped subscriber (`with_default`) is not enough: `tracing` caches each call
 //! site's interest, and when a test without a subscriber hits a call site first, on another thread, at the
 //! moment the scoped one is being set up, the cache can say "never" and the captured log stays empty
-//! (CI saw this: 32 of 200 runs of `tests/webhook.rs` with 8 threads).
+//! (CI saw this: 32 of 200 runs of `tests/webhook.rs` with 8 threads). The global subscriber has a narrower
+//! window of the same kind while it is installed, which `run` closes by rebuilding the cache afterwards.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, Once};
@@ -22,7 +23,8 @@ struct ThreadSink;
 
 impl std::io::Write for ThreadSink {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        SINK.with(|sink| {
+        // `try_with`: an event while the thread's locals are torn down goes nowhere.
+        let _ = SINK.try_with(|sink| {
             if let Some(Captured(buf)) = sink.borrow().as_ref() {
                 buf.lock().unwrap().extend_from_slice(b);
             }
@@ -50,10 +52,14 @@ impl Captured {
         GLOBAL.call_once(|| {
             let subscriber = tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
                 .with_writer(|| ThreadSink)
                 .finish();
             tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in tests");
         });
+        // A call site another thread registered while the subscriber was being installed may have cached
+        // "never"; recomputing after the install (on every run, in case one raced the first) clears that.
+        tracing::callsite::rebuild_interest_cache();
         SINK.with(|sink| *sink.borrow_mut() = Some(self.clone()));
         let _uninstall = Uninstall;
         f()
