@@ -1,8 +1,9 @@
 //! The first stage of form decoding with AVX-512, for x86-64 processors of the x86-64-v4 level (AVX-512 F,
-//! BW, CD, DQ and VL; it uses F and BW), detected at run time ( `pulp` holds the one `unsafe` call this needs). It gives exactly what the
-//! portable [`decode_blocks`](super::decode_blocks_portable) gives, 64 bytes at a time, with the same
-//! arithmetic as the AVX2 stage; the flags are bit masks straight from the comparisons, and the kept bytes
-//! are moved together 16 at a time by a 32-bit compress (widened, compressed, narrowed back).
+//! BW, CD, DQ and VL; it uses F and BW), detected at run time (`pulp` holds the one `unsafe` call this
+//! needs). It gives exactly what the portable [`decode_blocks`](super::decode_blocks_portable) gives, 64
+//! bytes at a time, with the same arithmetic as the AVX2 stage; the flags are bit masks straight from the
+//! comparisons, and the kept bytes are moved together 16 at a time by a 32-bit compress (widened,
+//! compressed, narrowed back).
 
 use core::arch::x86_64::{__m128i, __m512i};
 use std::sync::LazyLock;
