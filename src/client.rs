@@ -483,12 +483,7 @@ fn backoff(attempt: u32) -> Duration {
 fn is_loopback(api_base: &str) -> bool {
     let url = reqwest::Url::parse(api_base).ok();
     let host = url.as_ref().and_then(reqwest::Url::host_str).unwrap_or("");
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::url::is_loopback_name(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
 #[cfg(test)]

@@ -105,9 +105,14 @@ fn is_loopback_host(url: &str, authority_end: usize) -> bool {
     } else {
         hostport.split(':').next().unwrap_or("")
     };
+    is_loopback_name(host)
+}
+
+/// Whether `host` (an IPv6 address without its brackets) names this machine: `localhost`, an address in
+/// `127.0.0.0/8` or `::1`.
+pub(crate) fn is_loopback_name(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The configured public base URL of the server Twilio calls (Hivekeep's `PUBLIC_URL`), such as
