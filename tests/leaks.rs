@@ -86,6 +86,9 @@ fn logs() -> &'static Buf {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+        // A call site registered while the subscriber was being installed may have cached "never" (see
+        // tests/support/logs.rs): recompute every call site's interest now that it is in place.
+        tracing::callsite::rebuild_interest_cache();
         buf
     })
 }
