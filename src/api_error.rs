@@ -640,9 +640,9 @@ const PHONE_SEPARATORS: [char; 5] = [' ', '-', '.', '(', ')'];
 ///   list of several error codes separated only by spaces would be masked.
 ///
 /// The match is replaced by its `+` and digits (separators dropped), masked like the crate's
-/// `E164::redacted`: with more than 8 characters the first 4 and the last 2 stay, every other one
-/// becomes `•`; with 8 or fewer, all become `•`. So `+15558675310` → `+155••••••10` and `+1555123`
-/// → `••••••••`. Digits inside identifiers (`SM0123456789…`) are left alone.
+/// `E164::redacted`: with more than 8 characters the last 2 and up to 4 leading ones stay while at
+/// least 6 are masked, every other one becomes `•`; with 8 or fewer, all become `•`. So
+/// `+15558675310` → `+155••••••10`, `+5641234526` → `+56••••••26` and `+1555123` → `••••••••`. Digits inside identifiers (`SM0123456789…`) are left alone.
 #[must_use]
 pub fn redact_phone_numbers(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
@@ -756,8 +756,7 @@ fn phone_at(chars: &[char], start: usize) -> Scan {
 fn push_masked(out: &mut String, significant: &[char]) {
     let count = significant.len();
     for (i, &c) in significant.iter().enumerate() {
-        let keep = count > 8 && (i < 4 || i + 2 >= count);
-        out.push(if keep { c } else { '•' });
+        out.push(if crate::phone::visible(i, count) { c } else { '•' });
     }
 }
 
@@ -1507,11 +1506,11 @@ mod tests {
             ("+1 (555) 867-5310", "+155••••••10"),
             ("+44 7700 900123.", "+447•••••••23."),
             ("+1555123", "••••••••"),
-            ("call 5558675310 now", "call 5558••••10 now"),
-            ("(555) 867-5310", "5558••••10"),
-            ("555.867.5310", "5558••••10"),
+            ("call 5558675310 now", "call 55••••••10 now"),
+            ("(555) 867-5310", "55••••••10"),
+            ("555.867.5310", "55••••••10"),
             ("12345678", "••••••••"),
-            ("612 345 678", "6123•••78"),
+            ("612 345 678", "6••••••78"),
             ("whatsapp:+15558675310", "whatsapp:+155••••••10"),
             ("To=+15558675310&From=+15005550006", "To=+155••••••10&From=+150••••••06"),
             ("+1234567890123456789", "+123••••••••••••••89"),

@@ -98,8 +98,8 @@ impl E164 {
         &self.0
     }
 
-    /// A form fit for logs: the country-code end and the last two digits, the rest masked
-    /// (`+141•••••00`).
+    /// A form fit for logs: the country-code end and the last two digits, the rest masked, at least six
+    /// characters always (`+141••••••00`, `+56••••••26`; see [`Redacted`]).
     #[must_use]
     pub fn redacted(&self) -> Redacted<'_> {
         Redacted(&self.0)
@@ -126,9 +126,17 @@ impl TryFrom<&str> for E164 {
     }
 }
 
-/// A redacted view of an address for logs, from [`E164::redacted`] or [`Address::redacted`].
+/// A redacted view of an address for logs, from [`E164::redacted`] or [`Address::redacted`]: of more than
+/// 8 characters the last 2 and up to 4 leading ones stay, and at least 6 are always masked
+/// (`+14155550100` → `+141••••••00`, `+5641234526` → `+56••••••26`); 8 or fewer are masked whole.
 #[derive(Clone, Copy)]
 pub struct Redacted<'a>(&'a str);
+
+/// Whether the character at `i` of a `count`-character address stays visible in a [`Redacted`] form:
+/// the last two, and up to four leading ones while at least six others stay masked.
+pub(crate) fn visible(i: usize, count: usize) -> bool {
+    count > 8 && (i < (count - 8).min(4) || i + 2 >= count)
+}
 
 impl<'a> Redacted<'a> {
     /// A masked view of any address text.
@@ -141,9 +149,7 @@ impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.chars().count();
         for (i, c) in self.0.chars().enumerate() {
-            // Keep at most 4 leading and 2 trailing characters, and only of long enough values.
-            let keep = count > 8 && (i < 4 || i + 2 >= count);
-            if keep {
+            if visible(i, count) {
                 f.write_fmt(format_args!("{c}"))?;
             } else {
                 f.write_str("•")?;
@@ -297,6 +303,23 @@ mod tests {
         let a = Address::from_signed("+14155550100");
         assert_eq!(format!("{a:?}"), "Number(+141••••••00)");
         assert_eq!(Address::from_signed("1234").redacted().to_string(), "••••");
+    }
+
+    #[test]
+    fn at_least_six_characters_are_always_masked() {
+        let masked = |s: &str| Address::from_signed(s).redacted().to_string();
+        // Short numbers keep fewer leading characters rather than show most of themselves.
+        assert_eq!(masked("+12345678"), "+••••••78");
+        assert_eq!(masked("+123456789"), "+1••••••89");
+        assert_eq!(masked("+1234567890"), "+12••••••90");
+        assert_eq!(masked("+12345678901"), "+123••••••01");
+        assert_eq!(masked("+441234567890"), "+441•••••••90");
+        assert_eq!(masked("+1234567"), "••••••••");
+        for count in 0..40 {
+            let hidden = (0..count).filter(|&i| !visible(i, count)).count();
+            assert!(hidden >= 6.min(count) && (count <= 8 || hidden >= 6), "{count}: {hidden} hidden");
+            assert!((0..count).filter(|&i| visible(i, count)).count() <= 6);
+        }
     }
 
     #[test]
