@@ -7,6 +7,8 @@ export { core };
 export const DEFAULT_TTL_MS: number;
 /** The default body limit in bytes (64 KiB). */
 export const DEFAULT_BODY_LIMIT: number;
+/** How often `handleInboundWebhook` starts a sweep of a channel's stale records (one hour). */
+export const SWEEP_INTERVAL_MS: number;
 
 /** Instantiates the WebAssembly module synchronously (idempotent); `bytes` defaults to the .wasm beside index.js. */
 export function load(bytes?: BufferSource | WebAssembly.Module): void;
@@ -91,10 +93,13 @@ export interface WebhookOutcome {
   statusRank: number | null;
 }
 
-/** `ctx.storage`, or anything with the same get/set. */
+/** `ctx.storage`, or anything with the same get/set (and list/delete, for sweeping stale records). */
 export interface KeyValueStore {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<void>;
+  /** Keys (strings, `{key}` objects or `[key, value]` entries, or an object keyed by them), by prefix. */
+  list?(prefix?: string): Promise<unknown>;
+  delete?(key: string): Promise<unknown>;
 }
 
 export interface WebhookResult {
@@ -151,6 +156,10 @@ export class TwilioSmsChannel {
       mac?: MacMode;
     },
   ): Promise<WebhookResult>;
+  /** Deletes this channel's stale de-duplication and status records; resolves to how many. */
+  sweepStorage(storage: KeyValueStore, options?: { now?: number; ttlMs?: number }): Promise<number>;
+  /** The last background sweep `handleInboundWebhook` started (at most every `SWEEP_INTERVAL_MS`). */
+  readonly lastSweep: Promise<number> | undefined;
   /** Hivekeep's sendMessage; throws a SendError. */
   sendMessage(
     params: OutboundMessageParams,
@@ -175,6 +184,8 @@ export function segmentInfo(text: string): SegmentInfo & { nonGsm7: string };
 export function statusRank(status: string): number | undefined;
 export function hivekeepStatus(status: string): DeliveryStatus;
 export function statusHint(status: string, errorCode?: number, locale?: string): string;
+/** Whether a stored record no longer counts (older than `ttlMs`, or not a record): it may be deleted. */
+export function isStale(previous: unknown, now?: number, ttlMs?: number): boolean;
 export function firstSighting(previous: unknown, now?: number, ttlMs?: number): { first: boolean; record: { at: number } | null };
 export function advanceStatus(
   previous: unknown,

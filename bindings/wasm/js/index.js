@@ -21,6 +21,8 @@ const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
 export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
 /** The default body limit, in bytes (as the native crate's). */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** How often `handleInboundWebhook` starts a sweep of a channel's expired records: once an hour. */
+export const SWEEP_INTERVAL_MS = 3600 * 1000;
 
 let loaded = false;
 
@@ -224,6 +226,11 @@ export class SendError extends Error {
  * `bodyLimit`, `apiBase`. Call `free()` when the channel goes away.
  */
 export class TwilioSmsChannel {
+  #sweeping = false;
+  #sweptAt = -Infinity;
+  /** The last sweep `handleInboundWebhook` started: resolves to the number of records deleted. */
+  lastSweep = undefined;
+
   constructor(channelId, storedConfig, options = {}) {
     load();
     const config = typeof storedConfig === "string" ? storedConfig : JSON.stringify(storedConfig);
@@ -270,7 +277,8 @@ export class TwilioSmsChannel {
   /**
    * Hivekeep's `handleInboundWebhook` for this channel: `tokens` is the Auth Token (or `[primary,
    * secondary]` during a rotation, or a function giving either); `storage` is `ctx.storage` (or any
-   * `{get, set}`), where duplicates and the last applied status rank are remembered.
+   * `{get, set}`), where duplicates and the last applied status rank are remembered; with its `list`
+   * and `delete`, a background `sweepStorage` deletes the stale ones at most every `SWEEP_INTERVAL_MS`.
    */
   async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS, mac } = {}) {
     const body = await readBounded(request, this.bodyLimit);
@@ -316,7 +324,49 @@ export class TwilioSmsChannel {
       }
       if (applies) result.deliveryUpdate = outcome.deliveryUpdate;
     }
+    // After this request's own records are written, so the sweep does not race them.
+    if (storage) this.#sweepNow(storage, now, ttlMs);
     return result;
+  }
+
+  /**
+   * Deletes this channel's records from `storage` (`ctx.storage`, which keeps everything until deleted)
+   * that no longer count: de-duplication and status records older than `ttlMs`, and anything unreadable
+   * under their keys. Needs the store's `list` (whatever it returns: keys, `{key}` objects, entries or an
+   * object) and `delete`; without them it deletes nothing. Resolves to the number of records deleted.
+   * `handleInboundWebhook` starts one in the background at most every `SWEEP_INTERVAL_MS` (see
+   * `lastSweep`). A record rewritten between the sweep's read and its delete is lost: at worst one
+   * duplicate or one late status gets through, as after the TTL.
+   */
+  async sweepStorage(storage, { now = Date.now(), ttlMs = DEFAULT_TTL_MS } = {}) {
+    if (typeof storage?.list !== "function" || typeof storage?.delete !== "function") return 0;
+    const prefixes = [`seen:${this.channelId}:`, `status:${this.channelId}:`];
+    const keys = new Set();
+    for (const prefix of prefixes) {
+      for (const key of await listedKeys(await storage.list(prefix))) {
+        if (prefixes.some((p) => key.startsWith(p))) keys.add(key);
+      }
+    }
+    let deleted = 0;
+    for (const key of keys) {
+      if (core.isStale(json(await storage.get(key)), now, ttlMs)) {
+        await storage.delete(key);
+        deleted += 1;
+      }
+    }
+    return deleted;
+  }
+
+  /** Starts a background `sweepStorage` unless one ran in the last `SWEEP_INTERVAL_MS` or is running. */
+  #sweepNow(storage, now, ttlMs) {
+    if (this.#sweeping || now - this.#sweptAt < SWEEP_INTERVAL_MS) return;
+    this.#sweeping = true;
+    this.#sweptAt = now;
+    this.lastSweep = this.sweepStorage(storage, { now, ttlMs })
+      .catch(() => 0) // the store is unavailable: try again at the next interval
+      .finally(() => {
+        this.#sweeping = false;
+      });
   }
 
   /**
@@ -364,6 +414,20 @@ export class TwilioSmsChannel {
   }
 }
 
+/** The keys in what a store's `list` returned: an array or iterable of keys, `{key}` objects or
+ * `[key, value]` entries, or an object whose own keys are the keys. */
+async function listedKeys(listed) {
+  if (listed == null) return [];
+  const iterable = typeof listed[Symbol.iterator] === "function" || typeof listed[Symbol.asyncIterator] === "function";
+  if (typeof listed === "object" && !iterable) return Object.keys(listed);
+  const keys = [];
+  for await (const item of listed) {
+    const key = typeof item === "string" ? item : Array.isArray(item) ? item[0] : item?.key;
+    if (typeof key === "string") keys.push(key);
+  }
+  return keys;
+}
+
 function json(value) {
   if (value == null) return undefined;
   return typeof value === "string" ? value : JSON.stringify(value);
@@ -402,6 +466,11 @@ export const firstSighting = (previous, now = Date.now(), ttlMs = DEFAULT_TTL_MS
 export const advanceStatus = (previous, rank, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
   load();
   return JSON.parse(core.advanceStatus(json(previous), rank, now, ttlMs));
+};
+/** Whether a stored record no longer counts (older than `ttlMs`, or not a record): it may be deleted. */
+export const isStale = (previous, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
+  load();
+  return core.isStale(json(previous), now, ttlMs);
 };
 /** Whether a number is a valid phone number in E.164 form. */
 export const isValidPhone = plain(core.isValidPhone);

@@ -11,7 +11,8 @@
 //! - [`Verifier`]: verification of a webhook at an exact URL, without a channel (conformance, tools);
 //! - SMS text: [`split_text`], [`segment_info`];
 //! - delivery status: [`status_rank`], [`hivekeep_status`], [`status_hint`], and the ordering and
-//!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps;
+//!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps
+//!   (and deletes once [`is_stale`]);
 //! - phone numbers: [`is_valid_phone`], [`normalize_phone`], and [`warm_up`], which pays the
 //!   metadata's first-use cost at activation.
 //!
@@ -30,7 +31,7 @@ mod webhook;
 
 pub use send::{SendPlan, parse_send_answer};
 pub use text::{
-    advance_status, first_sighting, hivekeep_status, is_valid_phone, normalize_phone, segment_info,
+    advance_status, first_sighting, hivekeep_status, is_stale, is_valid_phone, normalize_phone, segment_info,
     split_text, status_hint, status_rank,
 };
 pub use webhook::{Channel, Verifier};

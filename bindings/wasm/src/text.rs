@@ -123,6 +123,15 @@ pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: f
     json!({"applies": true, "record": {"rank": rank, "at": now_ms}}).to_string()
 }
 
+/// Whether a stored de-duplication or status record (JSON, or nothing) no longer counts: it is older than
+/// `ttlMs` or not a record at all, so [`first_sighting`] and [`advance_status`] would ignore it and the
+/// plugin may delete it (`sweepStorage`).
+#[wasm_bindgen(js_name = isStale)]
+#[must_use]
+pub fn is_stale(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> bool {
+    fresh(previous.as_deref(), now_ms, ttl_ms).is_none()
+}
+
 /// Whether `number` is a valid phone number written in E.164 (`+` and digits), by the phone-number
 /// metadata (17-130 µs once warm; see `warmUp`).
 #[wasm_bindgen(js_name = isValidPhone)]

@@ -55,9 +55,16 @@ function status(sid, value, extra = {}) {
   return Object.entries({ MessageSid: sid, MessageStatus: value, AccountSid: AC, From: FROM, To: USER, ...extra });
 }
 
-function memoryStorage() {
-  const map = new Map();
+function memoryStorage(map = new Map()) {
   return { map, get: async (k) => (map.has(k) ? structuredClone(map.get(k)) : null), set: async (k, v) => void map.set(k, structuredClone(v)) };
+}
+
+/** A memory store that can also list (its keys under a prefix, in the shape `list` makes) and delete. */
+function sweepableStorage(map = new Map(), list = (keys, prefix) => [...keys].filter((k) => k.startsWith(prefix))) {
+  const storage = memoryStorage(map);
+  storage.list = async (prefix) => list(map.keys(), prefix, map);
+  storage.delete = async (k) => void map.delete(k);
+  return storage;
 }
 
 function channel(options = {}) {
@@ -170,6 +177,82 @@ test("status callbacks become ordered delivery updates on the first part's SID",
     contextLine: "✗ Échec de distribution (30007)",
   });
   assert.ok(fresh.map.has(`status:${ID}:${SM1}`));
+  ch.free();
+});
+
+test("a sweep deletes this channel's stale records, whatever the store's list returns", async () => {
+  const now = 1_800_000_000_000;
+  const ttl = pkg.DEFAULT_TTL_MS;
+  const seed = () =>
+    new Map([
+      [`seen:${ID}:sms:old`, { at: now - ttl }],
+      [`seen:${ID}:sms:new`, { at: now - 1000 }],
+      [`status:${ID}:${SM1}`, { rank: 5, at: now - ttl - 1 }],
+      [`status:${ID}:${SM2}`, { rank: 4, at: now }],
+      [`seen:${ID}:junk`, "not a record"],
+      [`seen:${OTHER_ID}:sms:old`, { at: 0 }],
+      ["unrelated", { at: 0 }],
+    ]);
+  const kept = [`seen:${ID}:sms:new`, `status:${ID}:${SM2}`, `seen:${OTHER_ID}:sms:old`, "unrelated"];
+  const shapes = {
+    keys: undefined,
+    objects: (keys, prefix) => [...keys].filter((k) => k.startsWith(prefix)).map((key) => ({ key })),
+    "entries, prefix ignored": (keys, prefix, map) => map.entries(),
+    "an object": (keys, prefix, map) => Object.fromEntries(map),
+    "an async iterable": async function* (keys) {
+      yield* [...keys];
+    },
+  };
+  for (const [shape, list] of Object.entries(shapes)) {
+    const storage = sweepableStorage(seed(), list);
+    const ch = channel();
+    assert.equal(await ch.sweepStorage(storage, { now }), 3, shape);
+    assert.deepEqual([...storage.map.keys()].sort(), [...kept].sort(), shape);
+    ch.free();
+  }
+  // A store that cannot list or delete is left alone.
+  const plain = memoryStorage(seed());
+  const ch = channel();
+  assert.equal(await ch.sweepStorage(plain, { now }), 0);
+  assert.equal(plain.map.size, 7);
+  assert.equal(pkg.isStale({ at: now - ttl + 1 }, now), false);
+  assert.equal(pkg.isStale({ at: now - ttl }, now), true);
+  assert.equal(pkg.isStale(null, now), true);
+  ch.free();
+});
+
+test("handleInboundWebhook sweeps stale records in the background, at most once an interval", async () => {
+  const ch = channel();
+  const now = 1_800_000_000_000;
+  const storage = sweepableStorage(new Map([[`seen:${ID}:sms:old`, { at: 0 }]]));
+  // A refused webhook starts no sweep.
+  const refused = await ch.handleInboundWebhook(webhook(inbound(), { token: OLD_TOKEN }), { tokens: TOKEN, storage, now });
+  assert.equal(refused.response.status, 403);
+  assert.equal(ch.lastSweep, undefined);
+  await ch.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN, storage, now });
+  assert.equal(await ch.lastSweep, 1);
+  assert.deepEqual([...storage.map.keys()], [`seen:${ID}:sms:${SM1}`], "the request's own record stays");
+  // Within the interval, no new sweep; once it has passed, one.
+  storage.map.set(`seen:${ID}:sms:older`, { at: 0 });
+  const first = ch.lastSweep;
+  await ch.handleInboundWebhook(webhook(inbound({ MessageSid: SM2 })), { tokens: TOKEN, storage, now: now + 1000 });
+  assert.equal(ch.lastSweep, first);
+  assert.ok(storage.map.has(`seen:${ID}:sms:older`));
+  const later = now + pkg.SWEEP_INTERVAL_MS;
+  await ch.handleInboundWebhook(webhook(status(SM2, "delivered")), { tokens: TOKEN, storage, now: later });
+  assert.notEqual(ch.lastSweep, first);
+  assert.equal(await ch.lastSweep, 1);
+  assert.deepEqual(
+    [...storage.map.keys()].sort(),
+    [`seen:${ID}:sms:${SM1}`, `seen:${ID}:sms:${SM2}`, `seen:${ID}:status:${SM2}:delivered`, `status:${ID}:${SM2}`].sort(),
+  );
+  // A store that fails to list is tried again at the next interval; the webhook is unaffected.
+  storage.list = async () => {
+    throw new Error("store down");
+  };
+  const r = await ch.handleInboundWebhook(webhook(status(SM2, "read")), { tokens: TOKEN, storage, now: later + pkg.SWEEP_INTERVAL_MS });
+  assert.equal(r.response.status, 200);
+  assert.equal(await ch.lastSweep, 0);
   ch.free();
 });
 
