@@ -756,6 +756,28 @@ mod tests {
         assert!(outcomes.iter().all(|&n| n > 5_000), "{outcomes:?}");
     }
 
+    /// The comparisons in [`decoded`] are skipped where a stage's instructions are missing: this makes
+    /// sure they are not skipped where the processor has them (detection agrees with the standard
+    /// library's, which also checks that the OS saves the registers).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_simd_stages_are_compared_wherever_the_processor_has_them() {
+        let v3 = is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("bmi1")
+            && is_x86_feature_detected!("bmi2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("lzcnt")
+            && is_x86_feature_detected!("popcnt");
+        let v4 = v3
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512cd")
+            && is_x86_feature_detected!("avx512dq")
+            && is_x86_feature_detected!("avx512vl");
+        assert_eq!(avx2::SIMD.is_some(), v3, "AVX2 stage");
+        assert_eq!(avx512::SIMD.is_some(), v4, "AVX-512 stage");
+    }
+
     #[test]
     fn compress_table_keeps_the_masked_bytes_in_order() {
         let word = u64::from_le_bytes(*b"abcdefgh");
