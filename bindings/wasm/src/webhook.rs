@@ -10,7 +10,8 @@
 use core::fmt;
 
 use http::{HeaderMap, HeaderValue, Method};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use twilio_sms::adapter::IncomingMessage;
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, WebhookEvent};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
@@ -279,22 +280,67 @@ impl fmt::Debug for Channel {
     }
 }
 
-/// A webhook outcome as JSON: the HTTP answer, and what the plugin does with the event.
-fn answer(status: u16, reason: Option<String>) -> String {
-    let body = if status == 200 { EMPTY_TWIML } else { "" };
-    let headers = if status == 200 { json!({"content-type": "application/xml"}) } else { json!({}) };
-    json!({
-        "response": {"status": status, "headers": headers, "body": body},
-        "verified": false,
-        "reason": reason,
-        "event": null,
-        "incoming": null,
-        "deliveryUpdate": null,
-        "idempotencyKey": null,
-        "statusMessageId": null,
-        "statusRank": null,
-    })
-    .to_string()
+/// A webhook outcome, as the JSON `Channel.handle` and `finish` return: the HTTP answer, and what the
+/// plugin does with the event.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Outcome {
+    response: HttpAnswer,
+    verified: bool,
+    reason: Option<String>,
+    event: Option<&'static str>,
+    incoming: Option<IncomingMessage>,
+    delivery_update: Option<DeliveryStatusUpdate>,
+    idempotency_key: Option<String>,
+    status_message_id: Option<String>,
+    status_rank: Option<u8>,
+}
+
+/// The HTTP answer of an [`Outcome`].
+#[derive(Serialize)]
+struct HttpAnswer {
+    status: u16,
+    headers: AnswerHeaders,
+    body: &'static str,
+}
+
+/// The headers of an [`HttpAnswer`]: a content type for the TwiML of a `200`, none otherwise.
+#[derive(Serialize)]
+struct AnswerHeaders {
+    #[serde(rename = "content-type", skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'static str>,
+}
+
+impl Outcome {
+    /// An outcome with nothing for the plugin: the answer `status`, and why.
+    fn refused(status: u16, reason: String) -> Self {
+        Self {
+            response: HttpAnswer::new(status),
+            verified: false,
+            reason: Some(reason),
+            event: None,
+            incoming: None,
+            delivery_update: None,
+            idempotency_key: None,
+            status_message_id: None,
+            status_rank: None,
+        }
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl HttpAnswer {
+    fn new(status: u16) -> Self {
+        let ok = status == 200;
+        Self {
+            status,
+            headers: AnswerHeaders { content_type: ok.then_some("application/xml") },
+            body: if ok { EMPTY_TWIML } else { "" },
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -456,10 +502,10 @@ impl Channel {
         let verified = match verified {
             Ok(verified) => verified,
             Err(Early::WrongChannel) => {
-                return answer(404, Some("webhook for another channel id".to_owned()));
+                return Outcome::refused(404, "webhook for another channel id".to_owned()).to_json();
             }
             Err(Early::Refused(error)) => {
-                return answer(error.response().status().as_u16(), Some(error.to_string()));
+                return Outcome::refused(error.response().status().as_u16(), error.to_string()).to_json();
             }
         };
         let token = verified.idempotency_token().map(str::to_owned);
@@ -468,33 +514,36 @@ impl Channel {
                 Ok(event) => event,
                 Err(error) => {
                     let status = VerifyError::SignatureMismatch.response().status().as_u16();
-                    return answer(status, Some(error.to_string()));
+                    return Outcome::refused(status, error.to_string()).to_json();
                 }
             };
         let key = delivery::idempotency_key(token.as_deref(), &event);
-        let (kind, incoming, update, message, rank) = match &event {
+        let mut outcome = Outcome {
+            response: HttpAnswer::new(200),
+            verified: true,
+            reason: None,
+            event: Some("other"),
+            incoming: None,
+            delivery_update: None,
+            idempotency_key: key,
+            status_message_id: None,
+            status_rank: None,
+        };
+        match &event {
             WebhookEvent::Inbound(sms) => {
-                ("inbound", serde_json::to_value(IncomingMessage::from_inbound(sms)).ok(), None, None, None)
+                outcome.event = Some("inbound");
+                outcome.incoming = Some(IncomingMessage::from_inbound(sms));
             }
             WebhookEvent::Status(report) => {
-                let update = DeliveryStatusUpdate::from_report(report, self.locale);
                 let (message, status) = report.for_message();
-                ("status", None, serde_json::to_value(update).ok(), Some(message.to_string()), status.rank())
+                outcome.event = Some("status");
+                outcome.delivery_update = Some(DeliveryStatusUpdate::from_report(report, self.locale));
+                outcome.status_message_id = Some(message.to_string());
+                outcome.status_rank = status.rank();
             }
-            _ => ("other", None, None, None, None),
-        };
-        json!({
-            "response": {"status": 200, "headers": {"content-type": "application/xml"}, "body": EMPTY_TWIML},
-            "verified": true,
-            "reason": null,
-            "event": kind,
-            "incoming": incoming,
-            "deliveryUpdate": update,
-            "idempotencyKey": key,
-            "statusMessageId": message,
-            "statusRank": rank,
-        })
-        .to_string()
+            _ => {}
+        }
+        outcome.to_json()
     }
 
     /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON): the text split
