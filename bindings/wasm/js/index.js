@@ -381,8 +381,12 @@ export class TwilioSmsChannel {
       const parts = plan.parts();
       for (let i = 0; i < parts; i++) {
         const request = JSON.parse(plan.request(i));
-        const secret = await getSecret(request.auth.vaultKey, request.auth.secret);
-        if (!secret) throw new SendError({ message: "the Twilio secret is not in the vault", retrySafety: "final" });
+        // A vault that fails (or lacks the secret) must not surface its own words: "fetch failed" or
+        // "network" in them would make Hivekeep resend the parts already sent.
+        const secret = await Promise.resolve()
+          .then(() => getSecret(request.auth.vaultKey, request.auth.secret))
+          .catch(() => null);
+        if (!secret) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
         const basic = Buffer.from(`${request.auth.username}:${secret}`, "utf8").toString("base64");
         let outcome;
         try {

@@ -307,15 +307,23 @@ impl SendPlan {
     }
 
     /// Part `index` got no answer: `kind` is `connect` (no connection was made, nothing was sent:
-    /// `detail` is the number of attempts), `timeout` (no answer within `detail` seconds after sending)
-    /// or anything else (the connection broke after sending). Gives the error as
-    /// [`Self::answer`] does.
+    /// `detail` is the number of attempts), `timeout` (no answer within `detail` seconds after sending),
+    /// `secret` (the secret could not be read from the vault, so the part was not sent) or anything
+    /// else (the connection broke after sending). Gives the error as [`Self::answer`] does.
     ///
     /// # Errors
     /// An index out of order.
     pub fn failure(&mut self, index: u32, kind: &str, detail: u32) -> Result<String, JsError> {
         self.check_next(index)?;
         let error = match kind {
+            // Not retried: the vault is not expected to recover by itself. After parts went out, the
+            // error is the plan's partial failure, in words that never make the host resend them.
+            "secret" if self.sent.is_empty() => {
+                let message = "the Twilio secret could not be read from the vault; nothing was sent";
+                let error = json!({"message": message, "retrySafety": "final", "cause": {"kind": "secret"}});
+                return Ok(json!({"ok": false, "error": error}).to_string());
+            }
+            "secret" => RequestError::Build("the Twilio secret could not be read from the vault".to_owned()),
             "connect" => RequestError::Connect { attempts: detail.max(1) },
             "timeout" => RequestError::Timeout { seconds: u64::from(detail) },
             _ => RequestError::ConnectionLost,

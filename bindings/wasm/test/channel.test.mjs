@@ -380,6 +380,29 @@ test("send errors carry their retry safety in words Hivekeep's retry logic reads
   assert.equal(partial.retrySafety, "ambiguous");
   assert.match(partial.message, /^part 2 of 2 could not be sent after parts 1 went out; the parts sent must not be sent again/);
   assert.ok(!hostWouldRetry(partial.message), partial.message);
+  // A vault that fails, before anything or after a part went out: never the vault's own words (here
+  // "fetch failed", which Hivekeep reads as a safe retry), never a resend of a part.
+  const vaultDown = async () => {
+    throw new TypeError("fetch failed: network unreachable");
+  };
+  const down = mockTwilio([{}]);
+  const before = await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret: vaultDown, fetch: down.fetch }).catch((e) => e);
+  assert.ok(before instanceof pkg.SendError, String(before));
+  assert.equal(before.retrySafety, "final");
+  assert.match(before.message, /secret could not be read from the vault; nothing was sent/);
+  assert.ok(!hostWouldRetry(before.message), before.message);
+  assert.equal(down.calls.length, 0);
+  let reads = 0;
+  const flaky = async (...args) => (++reads === 1 ? getSecret(...args) : vaultDown());
+  const halfway = mockTwilio([{}, {}]);
+  const after = await ch.sendMessage({ chatId: USER, content: long }, { getSecret: flaky, fetch: halfway.fetch }).catch((e) => e);
+  assert.equal(halfway.calls.length, 1);
+  assert.equal(after.retrySafety, "ambiguous");
+  assert.match(after.message, /^part 2 of 2 could not be sent after parts 1 went out; the parts sent must not be sent again/);
+  assert.ok(!hostWouldRetry(after.message), after.message);
+  const missing = await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret: async () => null, fetch: down.fetch }).catch((e) => e);
+  assert.equal(missing.retrySafety, "final");
+  assert.ok(!hostWouldRetry(missing.message), missing.message);
   await assert.rejects(ch.sendMessage({ chatId: "+1555", content: "x" }, { getSecret }), /E\.164/);
   await assert.rejects(ch.sendMessage({ chatId: USER, content: "  " }, { getSecret }), /blank/);
   // More than ten SMS (about 13 here): refused before anything is sent, in words that invite no retry.
