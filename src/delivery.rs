@@ -24,9 +24,10 @@ pub const FIRST_PARAM: &str = "first";
 /// that URL, so the tag is as trustworthy as the callback. A part's status then maps onto the message:
 /// a failed, undelivered or canceled part is the message's failure; `delivered` (or `read`) counts only
 /// for the last part, earlier parts' `delivered` show as `sent`; other statuses map as they are. With
-/// the ordering rule (a status applies only when its rank is strictly higher), the message shows `sent`,
-/// then either the first failure or `delivered` once the last part is delivered. Stateless: nothing is
-/// stored per part.
+/// the ordering rule (a status applies only when its rank is strictly higher, and a failure outranks
+/// `delivered`), the message shows `sent`, then `delivered` once the last part is delivered, or the
+/// first failure of any part, even one reported after the last part's `delivered`. Stateless: nothing
+/// is stored per part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartTag {
     /// The part's index, from 1.

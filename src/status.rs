@@ -102,6 +102,11 @@ impl MessageStatus {
 
     /// The delivery rank: a status supersedes another only when its rank is strictly higher.
     /// `None` for inbound statuses and unknown values, which never supersede anything.
+    ///
+    /// The final statuses rank above the others, and a failure (`undelivered`, `partially_delivered`,
+    /// `failed`, `canceled`) above `delivered` and `read`: the parts of a multi-part message report
+    /// under one SID (see [`crate::delivery::PartTag`]), and when the last part is delivered before an
+    /// earlier part's failure comes in, the failure must still replace `delivered`.
     #[must_use]
     pub fn rank(&self) -> Option<u8> {
         Some(match self {
@@ -110,17 +115,14 @@ impl MessageStatus {
             Self::Queued => 2,
             Self::Sending => 3,
             Self::Sent => 4,
-            Self::Delivered
-            | Self::Undelivered
-            | Self::PartiallyDelivered
-            | Self::Failed
-            | Self::Canceled => 5,
+            Self::Delivered => 5,
             Self::Read => 6,
+            Self::Undelivered | Self::PartiallyDelivered | Self::Failed | Self::Canceled => 7,
             Self::Receiving | Self::Received | Self::Unknown(_) => return None,
         })
     }
 
-    /// Whether the status is final (rank 5 or 6).
+    /// Whether the status is final (rank 5 or more).
     #[must_use]
     pub fn is_final(&self) -> bool {
         self.rank().is_some_and(|r| r >= 5)
@@ -176,7 +178,9 @@ mod tests {
         assert_eq!(MessageStatus::parse("teleported"), MessageStatus::Unknown("teleported".into()));
         assert_eq!(MessageStatus::parse("teleported").rank(), None);
         assert!(MessageStatus::Sent.rank() < MessageStatus::Delivered.rank());
-        assert_eq!(MessageStatus::Failed.rank(), MessageStatus::Delivered.rank());
+        assert!(MessageStatus::Delivered.rank() < MessageStatus::Read.rank());
+        assert!(MessageStatus::Read.rank() < MessageStatus::Failed.rank());
+        assert_eq!(MessageStatus::Failed.rank(), MessageStatus::Undelivered.rank());
         assert!(MessageStatus::Read.is_final() && MessageStatus::Canceled.is_final());
         assert!(!MessageStatus::Sent.is_final());
         assert_eq!(MessageStatus::PartiallyDelivered.hivekeep(), HivekeepStatus::Undelivered);

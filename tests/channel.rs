@@ -620,6 +620,39 @@ async fn out_of_order_and_duplicate_callbacks_leave_the_newest_status_once() {
     assert!(h.sink.incoming().is_empty());
 }
 
+/// The last part's `delivered` can come in before an earlier part's failure (each part has its own
+/// delivery receipt): the failure still replaces `delivered`, and a late `delivered` or `read` does not
+/// bring it back.
+#[tokio::test]
+async fn a_part_failure_replaces_delivered_whichever_callback_comes_first() {
+    let h = harness().await;
+    let (first, second) = ("SM31313131313131313131313131313131", "SM32323232323232323232323232323232");
+    let url_a = url(&h.a);
+    let part = |sid: &str, status: &str, query: String, extra: &[(&'static str, &str)]| {
+        let mut params = status_params(AC_A, sid, status, NUM_A);
+        params.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        h.mock.sign_webhook(&format!("{url_a}?{query}"), &params).unwrap()
+    };
+    let tag2 = format!("part=2&of=2&first={first}");
+    assert_eq!(h.deliver(&part(second, "delivered", tag2.clone(), &[])).await, accepted());
+    let failed = part(first, "undelivered", "part=1&of=2".to_owned(), &[("ErrorCode", "30007")]);
+    assert_eq!(h.deliver(&failed).await, accepted());
+    assert_eq!(h.deliver(&part(second, "read", tag2, &[])).await, accepted());
+    let updates: Vec<serde_json::Value> = h.sink.updates_for(first).iter().map(|(_, u)| json(u)).collect();
+    assert_eq!(
+        updates,
+        [
+            serde_json::json!({"platformMessageId": first, "status": "delivered", "contextLine": "✓ Delivered"}),
+            serde_json::json!({
+                "platformMessageId": first,
+                "status": "undelivered",
+                "errorCode": "30007",
+                "contextLine": "✗ Delivery failed (30007)",
+            }),
+        ]
+    );
+}
+
 /// Sends a two-part reply whose parts end with `first` and `second`, waits for their four callbacks,
 /// and returns the message id and the updates it got.
 async fn two_parts(h: &Harness, first: Outcome, second: Outcome) -> (String, Vec<DeliveryStatusUpdate>) {

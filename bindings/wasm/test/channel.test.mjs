@@ -165,9 +165,17 @@ test("status callbacks become ordered delivery updates on the first part's SID",
   r = await handle(status(SM1, "sent", { SmsStatus: "sent", ApiVersion: "2010-04-01" }));
   assert.equal(r.response.status, 200);
   assert.equal(r.deliveryUpdate, undefined);
-  // Part 2 of 2 failing is the message's failure, reported under part 1's SID.
+  // Part 2 of 2 failing is the message's failure, reported under part 1's SID: it replaces delivered.
   r = await handle(status(SM2, "undelivered", { ErrorCode: "30007" }), `part=2&of=2&first=${SM1}`);
-  assert.deepEqual(r.deliveryUpdate, undefined, "rank 5 does not supersede delivered (5)");
+  assert.deepEqual(r.deliveryUpdate, {
+    platformMessageId: SM1,
+    status: "undelivered",
+    errorCode: "30007",
+    contextLine: "✗ Échec de distribution (30007)",
+  });
+  // Nothing moves it back: a read receipt of the last part ranks below a failure.
+  r = await handle(status(SM2, "read"), `part=2&of=2&first=${SM1}`);
+  assert.equal(r.deliveryUpdate, undefined);
   const fresh = memoryStorage();
   r = await ch.handleInboundWebhook(webhook(status(SM2, "undelivered", { ErrorCode: "30007" }), { query: `part=2&of=2&first=${SM1}` }), { tokens: TOKEN, storage: fresh });
   assert.deepEqual(r.deliveryUpdate, {
@@ -265,8 +273,13 @@ test("the decisions take and return the state the plugin keeps", () => {
   let a = pkg.advanceStatus(null, pkg.statusRank("delivered"), now);
   assert.equal(a.applies, true);
   assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("sent"), now).applies, false);
-  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("failed"), now).applies, false);
+  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("delivered"), now).applies, false);
   assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("read"), now).applies, true);
+  // A failure (of another part) replaces delivered; nothing replaces a failure.
+  const f = pkg.advanceStatus(a.record, pkg.statusRank("failed"), now);
+  assert.equal(f.applies, true);
+  assert.equal(pkg.advanceStatus(f.record, pkg.statusRank("read"), now).applies, false);
+  assert.equal(pkg.advanceStatus(f.record, pkg.statusRank("undelivered"), now).applies, false);
   assert.equal(pkg.statusRank("received"), undefined);
   assert.equal(pkg.statusRank("teleported"), undefined);
   assert.equal(pkg.hivekeepStatus("partially_delivered"), "undelivered");
