@@ -282,7 +282,12 @@ export class TwilioSmsChannel {
    */
   async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS, mac } = {}) {
     const body = await readBounded(request, this.bodyLimit);
-    const resolved = await resolve(tokens);
+    // The vault is read only for a request that could be signed: without a signature header of the
+    // right length (or with a SharedKey one) the core refuses it whatever the tokens, so an unsigned
+    // probe costs no vault read.
+    const signature = header(request.headers, SIGNATURE_HEADER);
+    const signed = signature?.length === 28 && !hasHeader(request.headers, SHARED_KEY_HEADER);
+    const resolved = signed ? await resolve(tokens) : [];
     const list = (Array.isArray(resolved) ? resolved : [resolved]).filter((t) => typeof t === "string" && t);
     const outcome = this.verify(
       { target: rawTarget(request.url), method: request.method, headers: request.headers, body },

@@ -119,6 +119,32 @@ test("refusals answer a bare 403 (or 404, 413) and deliver nothing", async () =>
     assert.equal(result.deliveryUpdate, undefined);
     if (reason) assert.equal(result.reason, reason);
   }
+  // A request that cannot be signed is refused without reading the vault, for the core's own reason.
+  let vaultReads = 0;
+  const tokens = async () => {
+    vaultReads += 1;
+    return TOKEN;
+  };
+  const unsigned = (mutate) => {
+    const request = webhook(inbound());
+    const headers = new Headers(request.headers);
+    mutate(headers);
+    return new Request(request, { headers });
+  };
+  const probes = [
+    [unsigned((h) => h.delete("x-twilio-signature")), "signature: missing X-Twilio-Signature header"],
+    [unsigned((h) => h.set("x-twilio-signature", "c2lnbmF0dXJl")), "signature: malformed X-Twilio-Signature header"],
+    [unsigned((h) => h.set("x-twilio-webhooks-signature-settings", "v1")), undefined],
+  ];
+  for (const [request, reason] of probes) {
+    const result = await ch.handleInboundWebhook(request, { tokens, storage: memoryStorage() });
+    assert.equal(result.response.status, 403);
+    if (reason) assert.equal(result.reason, reason);
+    assert.equal(result.incoming, null);
+  }
+  assert.equal(vaultReads, 0);
+  assert.equal((await ch.handleInboundWebhook(webhook(inbound()), { tokens })).response.status, 200);
+  assert.equal(vaultReads, 1);
   // No PUBLIC_URL: nothing can be verified.
   const blind = new pkg.TwilioSmsChannel(ID, CONFIG, {});
   const result = await blind.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN });
