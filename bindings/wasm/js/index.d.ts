@@ -9,6 +9,8 @@ export const DEFAULT_TTL_MS: number;
 export const DEFAULT_BODY_LIMIT: number;
 /** How often `handleInboundWebhook` starts a sweep of a channel's stale records (one hour). */
 export const SWEEP_INTERVAL_MS: number;
+/** The most keys one sweep reads (10,000; the rest wait for the next sweep). */
+export const SWEEP_MAX_KEYS: number;
 
 /** Instantiates the WebAssembly module synchronously (idempotent); `bytes` defaults to the .wasm beside index.js. */
 export function load(bytes?: BufferSource | WebAssembly.Module): void;
@@ -97,7 +99,8 @@ export interface WebhookOutcome {
 export interface KeyValueStore {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<void>;
-  /** Keys (strings, `{key}` objects or `[key, value]` entries, or an object keyed by them), by prefix. */
+  /** Keys by prefix: strings, `{key}` or `{name}` objects or `[key, value]` entries (or such an array
+   * under `keys`), or an object keyed by them; one page. */
   list?(prefix?: string): Promise<unknown>;
   delete?(key: string): Promise<unknown>;
 }

@@ -23,6 +23,8 @@ export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 /** How often `handleInboundWebhook` starts a sweep of a channel's expired records: once an hour. */
 export const SWEEP_INTERVAL_MS = 3600 * 1000;
+/** The most keys one sweep reads (the rest wait for the next). */
+export const SWEEP_MAX_KEYS = 10_000;
 
 let loaded = false;
 
@@ -307,7 +309,10 @@ export class TwilioSmsChannel {
       try {
         const previous = await storage.get(key);
         const decision = JSON.parse(core.firstSighting(json(previous), now, ttlMs));
-        if (!decision.first) return result; // a duplicate: acknowledged, nothing delivered
+        if (!decision.first) {
+          this.#sweepNow(storage, now, ttlMs);
+          return result; // a duplicate: acknowledged, nothing delivered
+        }
         await storage.set(key, decision.record);
       } catch {
         // The store is unavailable: deliver (at least once), as the native channel does.
@@ -336,12 +341,14 @@ export class TwilioSmsChannel {
 
   /**
    * Deletes this channel's records from `storage` (`ctx.storage`, which keeps everything until deleted)
-   * that no longer count: de-duplication and status records older than `ttlMs`, and anything unreadable
-   * under their keys. Needs the store's `list` (whatever it returns: keys, `{key}` objects, entries or an
-   * object) and `delete`; without them it deletes nothing. Resolves to the number of records deleted.
+   * that no longer count: de-duplication and status records older than `ttlMs`, and anything under their
+   * keys that is not a record. Needs the store's `list` (whatever it returns: keys, `{key}` or `{name}`
+   * objects, `[key, value]` entries, `{keys: [...]}`, or an object keyed by them; one page, no cursor)
+   * and `delete`; without them it deletes nothing. At most `SWEEP_MAX_KEYS` keys a sweep; a key whose
+   * read or delete fails is left for the next. Resolves to the number of records deleted.
    * `handleInboundWebhook` starts one in the background at most every `SWEEP_INTERVAL_MS` (see
-   * `lastSweep`). A record rewritten between the sweep's read and its delete is lost: at worst one
-   * duplicate or one late status gets through, as after the TTL.
+   * `lastSweep`). A record rewritten between the sweep's read and its delete (a retry that came just as
+   * its record expired) is lost, so one more retry of that event would be delivered again.
    */
   async sweepStorage(storage, { now = Date.now(), ttlMs = DEFAULT_TTL_MS } = {}) {
     if (typeof storage?.list !== "function" || typeof storage?.delete !== "function") return 0;
@@ -349,26 +356,32 @@ export class TwilioSmsChannel {
     const keys = new Set();
     for (const prefix of prefixes) {
       for (const key of await listedKeys(await storage.list(prefix))) {
-        if (prefixes.some((p) => key.startsWith(p))) keys.add(key);
+        if (keys.size < SWEEP_MAX_KEYS && prefixes.some((p) => key.startsWith(p))) keys.add(key);
       }
     }
     let deleted = 0;
     for (const key of keys) {
-      if (core.isStale(json(await storage.get(key)), now, ttlMs)) {
-        await storage.delete(key);
-        deleted += 1;
+      try {
+        if (core.isStale(json(await storage.get(key)), now, ttlMs)) {
+          await storage.delete(key);
+          deleted += 1;
+        }
+      } catch {
+        // This key cannot be read or deleted now: the next sweep tries it again.
       }
     }
     return deleted;
   }
 
-  /** Starts a background `sweepStorage` unless one ran in the last `SWEEP_INTERVAL_MS` or is running. */
+  /** Starts a background `sweepStorage` unless one is running or one started in the last
+   * `SWEEP_INTERVAL_MS` (a `now` before the last start, as after a clock change, starts one). */
   #sweepNow(storage, now, ttlMs) {
-    if (this.#sweeping || now - this.#sweptAt < SWEEP_INTERVAL_MS) return;
+    const recent = now >= this.#sweptAt && now - this.#sweptAt < SWEEP_INTERVAL_MS;
+    if (this.#sweeping || recent) return;
     this.#sweeping = true;
     this.#sweptAt = now;
     this.lastSweep = this.sweepStorage(storage, { now, ttlMs })
-      .catch(() => 0) // the store is unavailable: try again at the next interval
+      .catch(() => 0) // the store cannot list: try again at the next interval
       .finally(() => {
         this.#sweeping = false;
       });
@@ -423,15 +436,17 @@ export class TwilioSmsChannel {
   }
 }
 
-/** The keys in what a store's `list` returned: an array or iterable of keys, `{key}` objects or
- * `[key, value]` entries, or an object whose own keys are the keys. */
+/** The keys in what a store's `list` returned: an array or iterable of keys, `{key}` or `{name}`
+ * objects or `[key, value]` entries, such an array under `keys`, or an object whose own keys are the
+ * keys. */
 async function listedKeys(listed) {
   if (listed == null) return [];
+  if (Array.isArray(listed.keys)) return listedKeys(listed.keys);
   const iterable = typeof listed[Symbol.iterator] === "function" || typeof listed[Symbol.asyncIterator] === "function";
   if (typeof listed === "object" && !iterable) return Object.keys(listed);
   const keys = [];
   for await (const item of listed) {
-    const key = typeof item === "string" ? item : Array.isArray(item) ? item[0] : item?.key;
+    const key = typeof item === "string" ? item : Array.isArray(item) ? item[0] : (item?.key ?? item?.name);
     if (typeof key === "string") keys.push(key);
   }
   return keys;

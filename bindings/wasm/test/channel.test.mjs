@@ -236,6 +236,7 @@ test("a sweep deletes this channel's stale records, whatever the store's list re
     "an async iterable": async function* (keys) {
       yield* [...keys];
     },
+    "a page of {name}": (keys) => ({ keys: [...keys].map((name) => ({ name })), list_complete: true }),
   };
   for (const [shape, list] of Object.entries(shapes)) {
     const storage = sweepableStorage(seed(), list);
@@ -244,6 +245,25 @@ test("a sweep deletes this channel's stale records, whatever the store's list re
     assert.deepEqual([...storage.map.keys()].sort(), [...kept].sort(), shape);
     ch.free();
   }
+  // A key that cannot be read (or deleted) is left for the next sweep; the others are swept.
+  const flaky = sweepableStorage(seed());
+  const get = flaky.get;
+  flaky.get = async (k) => {
+    if (k === `seen:${ID}:sms:old`) throw new Error("store hiccup");
+    return get(k);
+  };
+  const del = flaky.delete;
+  flaky.delete = async (k) => {
+    if (k === `seen:${ID}:junk`) throw new Error("store hiccup");
+    return del(k);
+  };
+  const sweeper = channel();
+  assert.equal(await sweeper.sweepStorage(flaky, { now }), 1);
+  assert.ok(!flaky.map.has(`status:${ID}:${SM1}`));
+  assert.ok(flaky.map.has(`seen:${ID}:sms:old`) && flaky.map.has(`seen:${ID}:junk`));
+  // The clock and the TTL are the caller's: with a 1-second TTL the record of a second ago goes too.
+  assert.equal(await sweeper.sweepStorage(sweepableStorage(seed()), { now, ttlMs: 1000 }), 4);
+  sweeper.free();
   // A store that cannot list or delete is left alone.
   const plain = memoryStorage(seed());
   const ch = channel();
@@ -257,14 +277,21 @@ test("a sweep deletes this channel's stale records, whatever the store's list re
 
 test("handleInboundWebhook sweeps stale records in the background, at most once an interval", async () => {
   const ch = channel();
-  const now = 1_800_000_000_000;
-  const storage = sweepableStorage(new Map([[`seen:${ID}:sms:old`, { at: 0 }]]));
+  const now = Date.now() + 30 * pkg.DEFAULT_TTL_MS;
+  // The sweep judges by the request's clock: the second record expired a moment before `now` (a month
+  // ahead of this machine's clock, by which it is not yet written).
+  const storage = sweepableStorage(
+    new Map([
+      [`seen:${ID}:sms:old`, { at: 0 }],
+      [`seen:${ID}:sms:expired`, { at: now - pkg.DEFAULT_TTL_MS - 1 }],
+    ]),
+  );
   // A refused webhook starts no sweep.
   const refused = await ch.handleInboundWebhook(webhook(inbound(), { token: OLD_TOKEN }), { tokens: TOKEN, storage, now });
   assert.equal(refused.response.status, 403);
   assert.equal(ch.lastSweep, undefined);
   await ch.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN, storage, now });
-  assert.equal(await ch.lastSweep, 1);
+  assert.equal(await ch.lastSweep, 2);
   assert.deepEqual([...storage.map.keys()], [`seen:${ID}:sms:${SM1}`], "the request's own record stays");
   // Within the interval, no new sweep; once it has passed, one.
   storage.map.set(`seen:${ID}:sms:older`, { at: 0 });
@@ -280,6 +307,32 @@ test("handleInboundWebhook sweeps stale records in the background, at most once 
     [...storage.map.keys()].sort(),
     [`seen:${ID}:sms:${SM1}`, `seen:${ID}:sms:${SM2}`, `seen:${ID}:status:${SM2}:delivered`, `status:${ID}:${SM2}`].sort(),
   );
+  // One sweep at a time: a request while one runs starts none, even past the interval.
+  let release;
+  const slow = sweepableStorage(new Map([[`seen:${ID}:sms:older`, { at: 0 }]]));
+  const list = slow.list;
+  slow.list = async (prefix) => {
+    await new Promise((resolve) => {
+      release = resolve;
+    });
+    return list(prefix);
+  };
+  const busy = channel();
+  await busy.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN, storage: slow, now });
+  const running = busy.lastSweep;
+  await busy.handleInboundWebhook(webhook(inbound({ MessageSid: SM2 })), { tokens: TOKEN, storage: slow, now: later + 1 });
+  assert.equal(busy.lastSweep, running);
+  slow.list = list;
+  release();
+  assert.equal(await running, 1);
+  // A clock set back (a `now` before the last sweep) does not hold the sweeps off; the request's TTL
+  // is the sweep's.
+  slow.map.set(`seen:${ID}:sms:recent`, { at: now - 5000 });
+  await busy.handleInboundWebhook(webhook(status(SM2, "sent")), { tokens: TOKEN, storage: slow, now: now - 1000, ttlMs: 1000 });
+  assert.notEqual(busy.lastSweep, running);
+  assert.equal(await busy.lastSweep, 1);
+  assert.ok(!slow.map.has(`seen:${ID}:sms:recent`));
+  busy.free();
   // A store that fails to list is tried again at the next interval; the webhook is unaffected.
   storage.list = async () => {
     throw new Error("store down");
