@@ -169,7 +169,12 @@ export class TwilioSmsChannel {
     options: {
       getSecret: (vaultKey: string, secret: "authToken" | "apiKeySecret") => Promise<string | null | undefined>;
       fetch?: typeof fetch;
+      /** Per attempt (15 s). */
       timeoutMs?: number;
+      /** Attempts at a part that surely was not sent: a 429 or no connection (4). */
+      maxAttempts?: number;
+      /** Time for a part's attempts and waits (30 s). */
+      deadlineMs?: number;
     },
   ): Promise<OutboundMessageResult>;
   free(): void;

@@ -390,10 +390,15 @@ export class TwilioSmsChannel {
   /**
    * Hivekeep's `sendMessage`: splits the text into SMS, sends each part in order with `fetch`, and
    * returns the `OutboundMessageResult`. `getSecret(vaultKey)` reads the Auth Token (or API key
-   * secret) from the vault (`ctx.vault.getSecret`). Throws a SendError whose text tells Hivekeep's
-   * retry logic whether a resend is safe.
+   * secret) from the vault (`ctx.vault.getSecret`). A part that Twilio rate-limited (429) or that could
+   * not connect is sent again after `Retry-After` or a backoff (250 ms, doubling), at most
+   * `maxAttempts` times within `deadlineMs`; `timeoutMs` bounds each attempt. Throws a SendError whose
+   * text tells Hivekeep's retry logic whether a resend is safe.
    */
-  async sendMessage(params, { getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+  async sendMessage(
+    params,
+    { getSecret, fetch = globalThis.fetch, timeoutMs = 15000, maxAttempts = 4, deadlineMs = 30000 } = {},
+  ) {
     const plan = this.inner.planSend(JSON.stringify(params));
     try {
       const parts = plan.parts();
@@ -406,29 +411,43 @@ export class TwilioSmsChannel {
           .catch(() => null);
         if (!secret) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
         const basic = Buffer.from(`${request.auth.username}:${secret}`, "utf8").toString("base64");
-        let outcome;
-        try {
-          const response = await fetch(request.url, {
-            method: request.method,
-            headers: { ...request.headers, authorization: `Basic ${basic}` },
-            body: request.body,
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-          const body = new Uint8Array(await response.arrayBuffer());
-          const h = response.headers;
-          outcome = plan.answer(i, response.status, h.get("content-type"), h.get("retry-after"), body, Date.now());
-        } catch (error) {
-          if (error instanceof SendError) throw error;
-          outcome = plan.failure(i, classifyFetchError(error), Math.ceil(timeoutMs / 1000));
+        // As the native client: a part that was surely not sent (a rate limit, no connection) is sent
+        // again after Retry-After or a backoff, within `maxAttempts` and `deadlineMs` for the part.
+        const deadline = Date.now() + deadlineMs;
+        for (let attempt = 1; ; attempt++) {
+          const read = JSON.parse(await this.#attempt(plan, i, request, basic, fetch, timeoutMs, attempt));
+          if (read.ok) break;
+          const cause = read.error.cause ?? {};
+          const wait = cause.retryAfterMs ?? 250 * 2 ** Math.min(attempt - 1, 4);
+          const retry = cause.retrySafety === "safe" && attempt < maxAttempts && Date.now() + wait < deadline;
+          if (!retry) throw new SendError(read.error);
+          await new Promise((resolve) => setTimeout(resolve, wait));
         }
-        const read = JSON.parse(outcome);
-        if (!read.ok) throw new SendError(read.error);
       }
       return JSON.parse(plan.result());
     } finally {
       plan.free();
     }
   }
+
+  /** One attempt at sending part `i`: the plan's reading of Twilio's answer, or of its absence. */
+  async #attempt(plan, i, request, basic, fetch, timeoutMs, attempt) {
+    try {
+      const response = await fetch(request.url, {
+        method: request.method,
+        headers: { ...request.headers, authorization: `Basic ${basic}` },
+        body: request.body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = new Uint8Array(await response.arrayBuffer());
+      const h = response.headers;
+      return plan.answer(i, response.status, h.get("content-type"), h.get("retry-after"), body, Date.now());
+    } catch (error) {
+      const kind = classifyFetchError(error);
+      return plan.failure(i, kind, kind === "connect" ? attempt : Math.ceil(timeoutMs / 1000));
+    }
+  }
+
 
   /** Releases the channel's wasm memory. */
   free() {

@@ -443,7 +443,7 @@ test("send errors carry their retry safety in words Hivekeep's retry logic reads
   const send = async (answers, content = "Hi") => {
     const twilio = mockTwilio(answers);
     try {
-      await ch.sendMessage({ chatId: USER, content }, { getSecret, fetch: twilio.fetch });
+      await ch.sendMessage({ chatId: USER, content }, { getSecret, fetch: twilio.fetch, maxAttempts: 1 });
       return null;
     } catch (error) {
       return error;
@@ -503,6 +503,40 @@ test("send errors carry their retry safety in words Hivekeep's retry logic reads
   assert.match(refusedLong.message, /too long for SMS: it would take more than ten messages; nothing was sent/);
   assert.ok(!hostWouldRetry(refusedLong.message), refusedLong.message);
   assert.equal(tooLong.calls.length, 0);
+  ch.free();
+});
+
+test("a part that surely was not sent is sent again, as the native client does", async () => {
+  const ch = channel();
+  const long = ("word ".repeat(300) + "\n\n").repeat(2).trim();
+  const limited = { status: 429, body: '{"code":20429,"message":"Too Many Requests","status":429}', headers: { "retry-after": "0" } };
+  // Part 2 rate-limited once: sent again, the reply whole.
+  const rate = mockTwilio([{}, limited, {}]);
+  const r = await ch.sendMessage({ chatId: USER, content: long }, { getSecret, fetch: rate.fetch });
+  assert.equal(rate.calls.length, 3);
+  assert.equal(r.deliveryMeta.twilio.parts.length, 2);
+  assert.equal(rate.calls[2].form.Body, rate.calls[1].form.Body);
+  // No connection twice, then Twilio: three attempts, after 250 and 500 ms.
+  const refused = Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
+  const flaky = mockTwilio([refused, refused, {}]);
+  const started = Date.now();
+  assert.equal((await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret, fetch: flaky.fetch })).platformMessageId, `SM${"3".repeat(32)}`);
+  assert.ok(Date.now() - started >= 700, "backoff");
+  // Never beyond the attempts or the deadline, and never after an answer that may have sent it.
+  const down = mockTwilio([refused]);
+  const gaveUp = await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret, fetch: down.fetch, maxAttempts: 2 }).catch((e) => e);
+  assert.equal(down.calls.length, 2);
+  assert.equal(gaveUp.retrySafety, "safe");
+  assert.match(gaveUp.message, /nothing was sent/);
+  const later = mockTwilio([{ ...limited, headers: { "retry-after": "60" } }]);
+  assert.equal((await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret, fetch: later.fetch }).catch((e) => e)).retrySafety, "safe");
+  assert.equal(later.calls.length, 1, "Retry-After beyond the deadline: Hivekeep retries later");
+  for (const maybeSent of [{ status: 503, body: '{"code":20503,"message":"Service Unavailable","status":503}' }, Object.assign(new Error("timed out"), { name: "TimeoutError" })]) {
+    const twilio = mockTwilio([maybeSent, {}]);
+    const error = await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret, fetch: twilio.fetch }).catch((e) => e);
+    assert.equal(error.retrySafety, "ambiguous");
+    assert.equal(twilio.calls.length, 1);
+  }
   ch.free();
 });
 
