@@ -151,8 +151,21 @@ impl core::fmt::Debug for IncomingMessage {
 }
 
 impl IncomingMessage {
+    /// The message to hand to the agent for a verified inbound SMS, or none for a `STOP` (an
+    /// [`OptOut::Stop`](crate::OptOut::Stop)): Twilio has unsubscribed the sender, so any answer would fail
+    /// with 21610. `START` and `HELP` are delivered, marked in `metadata.twilio.optOut`.
+    #[must_use]
+    pub fn for_agent(sms: &VerifiedInbound) -> Option<Self> {
+        if sms.opt_out() == Some(crate::OptOut::Stop) {
+            tracing::info!(target: "twilio_sms::channel", sid = %sms.message_sid(), "STOP received: the sender unsubscribed; not handed to the agent");
+            return None;
+        }
+        Some(Self::from_inbound(sms))
+    }
+
     /// The message for a verified inbound SMS: the sender is the user and the conversation, the
-    /// `MessageSid` the message id.
+    /// `MessageSid` the message id; an opt-out keyword is marked in `metadata.twilio.optOut` (`stop`,
+    /// `start` or `help`).
     #[must_use]
     pub fn from_inbound(sms: &VerifiedInbound) -> Self {
         let from = sms.from().as_str().to_owned();
@@ -166,6 +179,9 @@ impl IncomingMessage {
             (sms.webhook().param("FromCountry").filter(|c| !c.is_empty()), twilio.as_object_mut())
         {
             object.insert("fromCountry".to_owned(), json!(country));
+        }
+        if let (Some(opt_out), Some(object)) = (sms.opt_out(), twilio.as_object_mut()) {
+            object.insert("optOut".to_owned(), json!(opt_out));
         }
         Self {
             platform_user_id: from.clone(),
@@ -534,7 +550,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             }
         }
         match event {
-            WebhookEvent::Inbound(sms) => result.incoming = Some(IncomingMessage::from_inbound(&sms)),
+            WebhookEvent::Inbound(sms) => result.incoming = IncomingMessage::for_agent(&sms),
             WebhookEvent::Status(report) => {
                 let update = DeliveryStatusUpdate::from_report(&report, self.locale);
                 let (message, status) = report.for_message();

@@ -279,6 +279,33 @@ fn sms_json(message: &IncomingMessage) -> serde_json::Value {
     serde_json::to_value(message).unwrap()
 }
 
+/// Twilio's opt-out keywords: a `STOP` is acknowledged but not handed to the agent (Twilio has
+/// unsubscribed the sender, so any answer would fail with 21610); `START` and `HELP` are, marked.
+#[tokio::test]
+async fn a_stop_is_acknowledged_but_not_handed_to_the_agent() {
+    let h = harness().await;
+    let send = |params: Vec<(String, String)>| {
+        let url = url(&h.a);
+        let mock = &h.mock;
+        async move { Answer::from(mock.send_inbound(&url, &params).await.unwrap()) }
+    };
+    for body in ["STOP", " unsubscribe "] {
+        assert_eq!(send(inbound(AC_A, NUM_A, body)).await, accepted());
+    }
+    // Advanced Opt-Out names it, whatever the sender's words.
+    let mut named = inbound(AC_A, NUM_A, "Please stop texting me");
+    named.push(("OptOutType".to_owned(), "STOP".to_owned()));
+    assert_eq!(send(named).await, accepted());
+    assert!(h.sink.incoming().is_empty(), "{:?}", h.sink.events());
+
+    for body in ["start", "HELP", "stop sending me the weekly report"] {
+        assert_eq!(send(inbound(AC_A, NUM_A, body)).await, accepted());
+    }
+    let marks: Vec<serde_json::Value> =
+        h.sink.incoming().iter().map(|(_, m)| sms_json(m)["metadata"]["twilio"]["optOut"].clone()).collect();
+    assert_eq!(marks, [serde_json::json!("start"), serde_json::json!("help"), serde_json::Value::Null]);
+}
+
 #[tokio::test]
 async fn a_signed_inbound_sms_reaches_the_agent_once_even_when_twilio_retries() {
     let h = harness().await;

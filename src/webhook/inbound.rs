@@ -24,6 +24,48 @@ pub enum InboundError {
     NotANumber(&'static str),
 }
 
+/// What an inbound message says about the sender's consent to receive SMS: Twilio's opt-out keywords.
+///
+/// Twilio acts on them itself (it blocks messages to a sender who sent `STOP` until `START`, error
+/// 21610, and answers `HELP`); the channel only has to know, so that an agent does not answer a `STOP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OptOut {
+    /// The sender unsubscribed (`STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, `OPTOUT`,
+    /// `REVOKE`): nothing can be sent to them until they send `START`.
+    Stop,
+    /// The sender subscribed again (`START`, `YES`, `UNSTOP`).
+    Start,
+    /// The sender asked for help (`HELP`, `INFO`).
+    Help,
+}
+
+impl OptOut {
+    /// Twilio's `OptOutType` (Advanced Opt-Out) when it names one, else a body that is one of Twilio's
+    /// default keywords alone (in any case, surrounding spaces ignored).
+    fn read(opt_out_type: Option<&str>, body: &str) -> Option<Self> {
+        let keyword = |word: &str| {
+            const STOP: [&str; 8] =
+                ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"];
+            let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
+            if is(&STOP) {
+                Some(Self::Stop)
+            } else if is(&["START", "YES", "UNSTOP"]) {
+                Some(Self::Start)
+            } else if is(&["HELP", "INFO"]) {
+                Some(Self::Help)
+            } else {
+                None
+            }
+        };
+        match opt_out_type.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(named) => keyword(named),
+            None => keyword(body.trim()),
+        }
+    }
+}
+
 /// An inbound SMS (or MMS) read from a [`VerifiedWebhook`]. Only that conversion makes one.
 ///
 /// `From` and `To` are [`Address`]es: phone numbers are syntax-checked E.164 (Twilio signed them), and
@@ -129,8 +171,43 @@ impl VerifiedInbound {
         self.num_segments
     }
 
+    /// The opt-out keyword the message is, if any: Twilio's `OptOutType`, else the body alone.
+    #[must_use]
+    pub fn opt_out(&self) -> Option<OptOut> {
+        OptOut::read(self.webhook.param("OptOutType"), &self.body)
+    }
+
     /// The verified webhook, for every other parameter (`FromCountry`, `MediaUrl0`, ...).
     pub fn webhook(&self) -> &VerifiedWebhook {
         &self.webhook
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OptOut;
+
+    #[test]
+    fn opt_out_keywords_are_read_like_twilio() {
+        let body = |text: &str| OptOut::read(None, text);
+        for stop in
+            ["STOP", "  stop \n", "StopAll", "unsubscribe", "CANCEL", "end", "Quit", "optout", "REVOKE"]
+        {
+            assert_eq!(body(stop), Some(OptOut::Stop), "{stop:?}");
+        }
+        for start in ["START", "yes", "Unstop"] {
+            assert_eq!(body(start), Some(OptOut::Start), "{start:?}");
+        }
+        assert_eq!(body("help"), Some(OptOut::Help));
+        assert_eq!(body("INFO"), Some(OptOut::Help));
+        // A keyword inside a sentence, or near one, is a message.
+        for text in ["please stop", "STOP!", "stop it", "Stopp", "", "  ", "HELPME", "yes please"] {
+            assert_eq!(body(text), None, "{text:?}");
+        }
+        // Twilio's own reading wins when it gives one; an unknown or blank one falls back to the body.
+        assert_eq!(OptOut::read(Some("STOP"), "Stop texting me please"), Some(OptOut::Stop));
+        assert_eq!(OptOut::read(Some("START"), "stop"), Some(OptOut::Start));
+        assert_eq!(OptOut::read(Some("CUSTOM"), "stop"), None);
+        assert_eq!(OptOut::read(Some(""), "stop"), Some(OptOut::Stop));
     }
 }

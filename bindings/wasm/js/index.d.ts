@@ -67,7 +67,17 @@ export interface IncomingMessage {
   platformMessageId: string;
   platformChatId: string;
   content: string;
-  metadata: { twilio: { accountSid: string; toNumber: string; numMedia: number; numSegments: number; fromCountry?: string } };
+  metadata: {
+    twilio: {
+      accountSid: string;
+      toNumber: string;
+      numMedia: number;
+      numSegments: number;
+      fromCountry?: string;
+      /** An opt-out keyword (a `stop` is never handed over: Twilio unsubscribed the sender). */
+      optOut?: "start" | "help";
+    };
+  };
 }
 
 export type DeliveryStatus = "queued" | "sent" | "delivered" | "undelivered" | "failed" | "read" | "unknown";

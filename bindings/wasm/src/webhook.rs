@@ -532,7 +532,7 @@ impl Channel {
         match &event {
             WebhookEvent::Inbound(sms) => {
                 outcome.event = Some("inbound");
-                outcome.incoming = Some(IncomingMessage::from_inbound(sms));
+                outcome.incoming = IncomingMessage::for_agent(sms);
             }
             WebhookEvent::Status(report) => {
                 let (message, status) = report.for_message();

@@ -100,6 +100,23 @@ test("an inbound SMS becomes Hivekeep's IncomingMessage, once", async () => {
   ch.free();
 });
 
+test("a STOP is acknowledged but not handed to the agent; START and HELP are, marked", async () => {
+  const ch = channel();
+  const storage = memoryStorage();
+  const sids = ["SM" + "a".repeat(32), "SM" + "b".repeat(32), "SM" + "c".repeat(32), "SM" + "d".repeat(32)];
+  const send = (body, sid, extra = {}) => ch.handleInboundWebhook(webhook(inbound({ Body: body, MessageSid: sid, ...extra })), { tokens: TOKEN, storage });
+  const stop = await send("Stop", sids[0]);
+  assert.equal(stop.response.status, 200);
+  assert.equal(stop.incoming, null);
+  const named = await send("no more texts please", sids[1], { OptOutType: "STOP" });
+  assert.equal(named.incoming, null);
+  assert.equal((await send("START", sids[2])).incoming.metadata.twilio.optOut, "start");
+  const help = await send(" help ", sids[3]);
+  assert.equal(help.incoming.metadata.twilio.optOut, "help");
+  assert.equal(help.incoming.content, " help ");
+  ch.free();
+});
+
 test("refusals answer a bare 403 (or 404, 413) and deliver nothing", async () => {
   const ch = channel();
   const cases = [
