@@ -220,7 +220,7 @@ impl WebhookResult {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendMessageError {
-    /// `chatId` is not an E.164 number.
+    /// `chatId` is not a phone number (see [`E164::recipient`]).
     #[error("chatId is not a phone number in E.164 form (+ and country code)")]
     InvalidRecipient,
     /// Nothing to send: the content is blank (attachments are not sent over SMS).
@@ -472,7 +472,8 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         &self,
         params: &OutboundMessageParams,
     ) -> Result<OutboundMessageResult, SendMessageError> {
-        let to = E164::parse(params.chat_id.trim()).map_err(|_| SendMessageError::InvalidRecipient)?;
+        let to = E164::recipient(&params.chat_id, self.credentials.sender().number())
+            .map_err(|_| SendMessageError::InvalidRecipient)?;
         let bodies = reply_parts(&params.content)?;
         let total = bodies.len();
         let of = u32::try_from(total).unwrap_or(u32::MAX);

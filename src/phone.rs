@@ -75,7 +75,27 @@ impl E164 {
     pub fn normalize(input: &str, default_region: &str) -> Result<Self, PhoneError> {
         let region: phonenumber::country::Id =
             default_region.trim().to_ascii_uppercase().parse().map_err(|_| PhoneError::UnknownRegion)?;
-        let number = phonenumber::parse(Some(region), input.trim()).map_err(|_| PhoneError::Unparseable)?;
+        Self::normalize_in(input, Some(region))
+    }
+
+    /// A recipient as an agent or a person may write it: E.164 (`+14155550142`), the same with spaces,
+    /// dashes, dots or brackets (`+1 (415) 555-0142`), or a national number of the country of `home`
+    /// (the channel's own number), such as `(415) 555-0142` for a US channel.
+    ///
+    /// # Errors
+    /// [`PhoneError::Unparseable`] when no number can be read (a national number with no `home` among
+    /// them), [`PhoneError::InvalidNumber`] when the number read is not valid.
+    pub fn recipient(input: &str, home: Option<&E164>) -> Result<Self, PhoneError> {
+        if let Ok(number) = Self::parse(input.trim()) {
+            return Ok(number);
+        }
+        let region =
+            home.and_then(|n| phonenumber::parse(None, n.as_str()).ok()).and_then(|n| n.country().id());
+        Self::normalize_in(input, region)
+    }
+
+    fn normalize_in(input: &str, region: Option<phonenumber::country::Id>) -> Result<Self, PhoneError> {
+        let number = phonenumber::parse(region, input.trim()).map_err(|_| PhoneError::Unparseable)?;
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::InvalidNumber);
         }
@@ -303,6 +323,23 @@ mod tests {
         let a = Address::from_signed("+14155550100");
         assert_eq!(format!("{a:?}"), "Number(+141••••••00)");
         assert_eq!(Address::from_signed("1234").redacted().to_string(), "••••");
+    }
+
+    #[test]
+    fn recipients_are_read_as_people_write_them() {
+        let home = E164::parse("+14155550100").unwrap();
+        let read = |s: &str| E164::recipient(s, Some(&home)).map(|n| n.as_str().to_owned());
+        for written in
+            ["+14155550142", " +1 (415) 555-0142 ", "+1.415.555.0142", "(415) 555-0142", "415-555-0142"]
+        {
+            assert_eq!(read(written).as_deref(), Ok("+14155550142"), "{written:?}");
+        }
+        assert_eq!(read("+44 20 7946 0958").as_deref(), Ok("+442079460958"));
+        let paris = E164::parse("+33142685300").unwrap();
+        assert_eq!(E164::recipient("01 42 68 53 00", Some(&paris)).unwrap().as_str(), "+33142685300");
+        assert_eq!(E164::recipient("(415) 555-0142", None).unwrap_err(), PhoneError::Unparseable);
+        assert_eq!(read("hello").unwrap_err(), PhoneError::Unparseable);
+        assert_eq!(read("+1 555 123 4567").unwrap_err(), PhoneError::InvalidNumber);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::body::Body;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
-use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChannel};
+use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, SendMessageError, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::DeliveryStatusUpdate;
 use twilio_sms::mock::{MockTwilio, Outcome, SignedWebhook, WebhookReply};
@@ -645,6 +645,23 @@ async fn out_of_order_and_duplicate_callbacks_leave_the_newest_status_once() {
     assert_eq!(h.deliver(&callback("read")).await, accepted());
     assert_eq!(h.sink.updates_for(other).len(), 2);
     assert!(h.sink.incoming().is_empty());
+}
+
+/// A recipient written as people write it (spaces, brackets, or a national number of the channel's
+/// country) is sent to in E.164; something that is not a number is refused before anything is sent.
+#[tokio::test]
+async fn a_recipient_is_read_as_people_write_it() {
+    let h = harness().await;
+    for written in [" +1 (415) 555-0142 ", "415.555.0142"] {
+        h.a.send_message(&OutboundMessageParams::text(written, "Hi")).await.unwrap();
+    }
+    let sent: Vec<String> = h.mock.messages().iter().map(|m| m.to.clone()).collect();
+    assert_eq!(sent, [CUSTOMER, CUSTOMER]);
+    for refused in ["call me", "+1 555 123 4567", ""] {
+        let error = h.a.send_message(&OutboundMessageParams::text(refused, "Hi")).await.unwrap_err();
+        assert_eq!(error, SendMessageError::InvalidRecipient, "{refused:?}");
+    }
+    assert_eq!(h.mock.messages().len(), 2);
 }
 
 /// The last part's `delivered` can come in before an earlier part's failure (each part has its own

@@ -168,10 +168,10 @@ fn error_text(error: SendMessageError) -> JsError {
 pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsError> {
     let params: OutboundMessageParams =
         serde_json::from_str(params_json).map_err(|_| JsError::new("sendMessage params: not valid JSON"))?;
-    let to =
-        E164::parse(params.chat_id.trim()).map_err(|_| error_text(SendMessageError::InvalidRecipient))?;
-    let bodies = twilio_sms::adapter::reply_parts(&params.content).map_err(error_text)?;
     let config = channel.config();
+    let to = E164::recipient(&params.chat_id, config.sender().number())
+        .map_err(|_| error_text(SendMessageError::InvalidRecipient))?;
+    let bodies = twilio_sms::adapter::reply_parts(&params.content).map_err(error_text)?;
     let auth = match config.api_key() {
         Some((sid, key)) => json!({"username": sid.as_str(), "secret": "apiKeySecret", "vaultKey": key}),
         None => json!({

@@ -513,6 +513,10 @@ test("send errors carry their retry safety in words Hivekeep's retry logic reads
   assert.equal(missing.retrySafety, "final");
   assert.ok(!hostWouldRetry(missing.message), missing.message);
   await assert.rejects(ch.sendMessage({ chatId: "+1555", content: "x" }, { getSecret }), /E\.164/);
+  // A recipient as people write it, in the channel's country (US) when national.
+  const written = mockTwilio([{}]);
+  for (const chatId of ["+1 (415) 555-0142", "415-555-0142"]) await ch.sendMessage({ chatId, content: "x" }, { getSecret, fetch: written.fetch });
+  assert.deepEqual(written.calls.map((c) => c.form.To), [USER, USER]);
   await assert.rejects(ch.sendMessage({ chatId: USER, content: "  " }, { getSecret }), /blank/);
   // More than ten SMS (about 13 here): refused before anything is sent, in words that invite no retry.
   const tooLong = mockTwilio([{}]);
