@@ -135,8 +135,41 @@ pub struct IncomingMessage {
     pub platform_chat_id: String,
     /// The text.
     pub content: String,
-    /// `{"twilio": {accountSid, toNumber, numMedia, numSegments, fromCountry?}}`.
+    /// The media of an MMS (none for an SMS, and then left out of the JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<IncomingAttachment>,
+    /// `{"twilio": {accountSid, toNumber, numMedia, numSegments, fromCountry?, optOut?}}`.
     pub metadata: Value,
+}
+
+/// Hivekeep's `IncomingAttachment` for a media item of an inbound MMS.
+///
+/// Hivekeep downloads `url`. Twilio serves media URLs without credentials unless the account enforces
+/// HTTP authentication on them; then the host adds the account's Basic credentials itself (no output of
+/// this crate carries a secret, so `headers` is never set).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IncomingAttachment {
+    /// The media's SID (`ME…`, the URL's last segment), or the URL when it has none.
+    pub platform_file_id: String,
+    /// `MediaContentType{N}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// `MediaUrl{N}`.
+    pub url: String,
+}
+
+impl IncomingAttachment {
+    fn from_media(media: crate::webhook::Media<'_>) -> Self {
+        let last =
+            media.url.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty() && !s.contains('?'));
+        Self {
+            platform_file_id: last.unwrap_or(media.url).to_owned(),
+            mime_type: media.content_type.map(str::to_owned),
+            url: media.url.to_owned(),
+        }
+    }
 }
 
 impl core::fmt::Debug for IncomingMessage {
@@ -146,6 +179,7 @@ impl core::fmt::Debug for IncomingMessage {
             .field("platform_message_id", &self.platform_message_id)
             .field("platform_chat_id", &crate::phone::Redacted::new(&self.platform_chat_id))
             .field("content_len", &self.content.len())
+            .field("attachments", &self.attachments.len())
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +222,7 @@ impl IncomingMessage {
             platform_message_id: sms.message_sid().to_string(),
             platform_chat_id: from,
             content: sms.body().to_owned(),
+            attachments: sms.media().map(IncomingAttachment::from_media).collect(),
             metadata: json!({ "twilio": twilio }),
         }
     }

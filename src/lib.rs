@@ -81,6 +81,6 @@ pub use status::{HivekeepStatus, MessageStatus};
 pub use token::{ApiKeySecret, AuthToken, AuthTokenError};
 pub use url::{PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{
-    BodyLimit, InboundError, OptOut, PreparedWebhook, Signature, UnverifiedWebhook, UrlForm, VerifiedInbound,
-    VerifiedWebhook, VerifyError, WebhookVerifier,
+    BodyLimit, InboundError, Media, OptOut, PreparedWebhook, Signature, UnverifiedWebhook, UrlForm,
+    VerifiedInbound, VerifiedWebhook, VerifyError, WebhookVerifier,
 };

@@ -279,6 +279,48 @@ fn sms_json(message: &IncomingMessage) -> serde_json::Value {
     serde_json::to_value(message).unwrap()
 }
 
+/// An inbound MMS hands its media to the agent as attachments Hivekeep downloads: the media SID, the
+/// content type and Twilio's URL, in order, and never a credential.
+#[tokio::test]
+async fn an_inbound_mms_carries_its_media_as_attachments() {
+    let h = harness().await;
+    let mut params = inbound(AC_A, NUM_A, "");
+    let message = param(&params, "MessageSid").to_owned();
+    let media = |n: u32| {
+        format!(
+            "https://api.twilio.com/2010-04-01/Accounts/{AC_A}/Messages/{message}/Media/ME{n}{}",
+            "0".repeat(31)
+        )
+    };
+    params.retain(|(k, _)| k != "NumMedia");
+    for (k, v) in [
+        ("NumMedia", "3".to_owned()),
+        ("MediaUrl0", media(1)),
+        ("MediaContentType0", "image/jpeg".to_owned()),
+        ("MediaUrl1", media(2)),
+        ("MediaContentType1", "video/mp4".to_owned()),
+        // Not https: left out.
+        ("MediaUrl2", "http://api.twilio.com/x/Media/ME3".to_owned()),
+        ("MediaContentType2", "image/png".to_owned()),
+    ] {
+        params.push((k.to_owned(), v));
+    }
+    let reply = h.mock.send_inbound(&url(&h.a), &params).await.unwrap();
+    assert_eq!(Answer::from(reply), accepted());
+    let incoming = h.sink.incoming();
+    let json = sms_json(&incoming[0].1);
+    assert_eq!(json["content"], "");
+    assert_eq!(json["metadata"]["twilio"]["numMedia"], 3);
+    assert_eq!(
+        json["attachments"],
+        serde_json::json!([
+            {"platformFileId": format!("ME1{}", "0".repeat(31)), "mimeType": "image/jpeg", "url": media(1)},
+            {"platformFileId": format!("ME2{}", "0".repeat(31)), "mimeType": "video/mp4", "url": media(2)},
+        ])
+    );
+    assert!(!json.to_string().contains(TOKEN_A));
+}
+
 /// Twilio's opt-out keywords: a `STOP` is acknowledged but not handed to the agent (Twilio has
 /// unsubscribed the sender, so any answer would fail with 21610); `START` and `HELP` are, marked.
 #[tokio::test]

@@ -66,6 +66,19 @@ impl OptOut {
     }
 }
 
+/// A media item of an inbound MMS: where Twilio keeps it, and its content type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Media<'a> {
+    /// `MediaUrl{N}`: an `https` URL on Twilio's API.
+    pub url: &'a str,
+    /// `MediaContentType{N}`, when given.
+    pub content_type: Option<&'a str>,
+}
+
+/// The most media an MMS carries.
+const MAX_MEDIA: u32 = 10;
+
 /// An inbound SMS (or MMS) read from a [`VerifiedWebhook`]. Only that conversion makes one.
 ///
 /// `From` and `To` are [`Address`]es: phone numbers are syntax-checked E.164 (Twilio signed them), and
@@ -169,6 +182,16 @@ impl VerifiedInbound {
     #[must_use]
     pub fn num_segments(&self) -> u32 {
         self.num_segments
+    }
+
+    /// The media of an MMS, in order: `MediaUrl{N}` and `MediaContentType{N}` for each `N` below
+    /// `NumMedia` (at most 10); an item whose URL is missing or not `https` is left out.
+    pub fn media(&self) -> impl Iterator<Item = Media<'_>> + '_ {
+        (0..self.num_media.min(MAX_MEDIA)).filter_map(move |n| {
+            let url = self.webhook.param(&format!("MediaUrl{n}")).filter(|u| u.starts_with("https://"))?;
+            let content_type = self.webhook.param(&format!("MediaContentType{n}")).filter(|t| !t.is_empty());
+            Some(Media { url, content_type })
+        })
     }
 
     /// The opt-out keyword the message is, if any: Twilio's `OptOutType`, else the body alone.

@@ -21,7 +21,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 use sha2::Digest as _;
 
 pub use form::FormError;
-pub use inbound::{InboundError, OptOut, VerifiedInbound};
+pub use inbound::{InboundError, Media, OptOut, VerifiedInbound};
 
 use crate::token::{AuthToken, HmacSha1};
 use crate::url::{PublicUrl, UrlError, WebhookUrl};

@@ -67,6 +67,8 @@ export interface IncomingMessage {
   platformMessageId: string;
   platformChatId: string;
   content: string;
+  /** An MMS's media (absent for an SMS): Hivekeep downloads `url` (Twilio's; no credentials are given). */
+  attachments?: { platformFileId: string; mimeType?: string; url: string }[];
   metadata: {
     twilio: {
       accountSid: string;

@@ -100,6 +100,19 @@ test("an inbound SMS becomes Hivekeep's IncomingMessage, once", async () => {
   ch.free();
 });
 
+test("an inbound MMS carries its media as attachments", async () => {
+  const ch = channel();
+  const url = (n) => `https://api.twilio.com/2010-04-01/Accounts/${AC}/Messages/${SM1}/Media/ME${n}${"f".repeat(31)}`;
+  const params = inbound({ Body: "", NumMedia: "2", MediaUrl0: url(1), MediaContentType0: "image/gif", MediaUrl1: url(2) });
+  const result = await ch.handleInboundWebhook(webhook(params), { tokens: TOKEN });
+  assert.deepEqual(result.incoming.attachments, [
+    { platformFileId: `ME1${"f".repeat(31)}`, mimeType: "image/gif", url: url(1) },
+    { platformFileId: `ME2${"f".repeat(31)}`, url: url(2) },
+  ]);
+  assert.equal(result.incoming.metadata.twilio.numMedia, 2);
+  ch.free();
+});
+
 test("a STOP is acknowledged but not handed to the agent; START and HELP are, marked", async () => {
   const ch = channel();
   const storage = memoryStorage();
