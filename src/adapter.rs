@@ -151,7 +151,7 @@ pub struct IncomingMessage {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct IncomingAttachment {
-    /// The media's SID (`ME…`, the URL's last segment), or the URL when it has none.
+    /// The media's SID (`ME…`, the last segment of the URL's path), or the URL when it has none.
     pub platform_file_id: String,
     /// `MediaContentType{N}`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,8 +162,8 @@ pub struct IncomingAttachment {
 
 impl IncomingAttachment {
     fn from_media(media: crate::webhook::Media<'_>) -> Self {
-        let last =
-            media.url.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty() && !s.contains('?'));
+        let path = media.url.split(['?', '#']).next().unwrap_or_default();
+        let last = path.trim_end_matches('/').rsplit('/').next().filter(|s| s.starts_with("ME"));
         Self {
             platform_file_id: last.unwrap_or(media.url).to_owned(),
             mime_type: media.content_type.map(str::to_owned),
@@ -240,12 +240,43 @@ pub struct WebhookResult {
     pub delivery_update: Option<DeliveryStatusUpdate>,
     /// The event's idempotency key (for hosts that de-duplicate themselves).
     pub idempotency_key: Option<String>,
+    /// An inbound message's opt-out keyword and sender: with [`OptOut::Stop`](crate::OptOut::Stop) the
+    /// message is not in `incoming`, and this is how the host learns that the sender unsubscribed.
+    pub opt_out: Option<OptOutNotice>,
+}
+
+/// Who sent an opt-out keyword, and which (see [`VerifiedInbound::opt_out`]). Its `Debug` masks the
+/// sender's number.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct OptOutNotice {
+    /// The keyword's meaning.
+    pub keyword: crate::OptOut,
+    /// The sender (`From`).
+    pub sender: String,
+}
+
+impl OptOutNotice {
+    /// The notice for a verified inbound message, when it is an opt-out keyword.
+    #[must_use]
+    pub fn of(sms: &VerifiedInbound) -> Option<Self> {
+        Some(Self { keyword: sms.opt_out()?, sender: sms.from().as_str().to_owned() })
+    }
+}
+
+impl core::fmt::Debug for OptOutNotice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OptOutNotice")
+            .field("keyword", &self.keyword)
+            .field("sender", &crate::phone::Redacted::new(&self.sender))
+            .finish()
+    }
 }
 
 #[cfg(feature = "client")]
 impl WebhookResult {
     fn answer(response: Response<&'static str>) -> Self {
-        Self { incoming: None, response, delivery_update: None, idempotency_key: None }
+        Self { incoming: None, response, delivery_update: None, idempotency_key: None, opt_out: None }
     }
 }
 
@@ -256,7 +287,9 @@ impl WebhookResult {
 #[non_exhaustive]
 pub enum SendMessageError {
     /// `chatId` is not a phone number (see [`E164::recipient`]).
-    #[error("chatId is not a phone number in E.164 form (+ and country code)")]
+    #[error(
+        "chatId is not a phone number: write it in E.164 form (+ and country code), or as a national number of the channel's country"
+    )]
     InvalidRecipient,
     /// Nothing to send: the content is blank (attachments are not sent over SMS).
     #[error("nothing to send: the reply is blank (attachments are not sent over SMS)")]
@@ -586,7 +619,10 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             }
         }
         match event {
-            WebhookEvent::Inbound(sms) => result.incoming = IncomingMessage::for_agent(&sms),
+            WebhookEvent::Inbound(sms) => {
+                result.opt_out = OptOutNotice::of(&sms);
+                result.incoming = IncomingMessage::for_agent(&sms);
+            }
             WebhookEvent::Status(report) => {
                 let update = DeliveryStatusUpdate::from_report(&report, self.locale);
                 let (message, status) = report.for_message();

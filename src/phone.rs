@@ -79,19 +79,26 @@ impl E164 {
     }
 
     /// A recipient as an agent or a person may write it: E.164 (`+14155550142`), the same with spaces,
-    /// dashes, dots or brackets (`+1 (415) 555-0142`), or a national number of the country of `home`
-    /// (the channel's own number), such as `(415) 555-0142` for a US channel.
+    /// dashes, dots, brackets or a `(0)` trunk prefix (`+1 (415) 555-0142`, `+44 (0)20 7946 0958`), or a
+    /// national number of the country of `home` (the channel's own number), such as `(415) 555-0142`
+    /// for a US channel. Nothing else: letters (keypad words, `tel:` or `whatsapp:` prefixes,
+    /// extensions) are refused rather than read into some other number.
     ///
     /// # Errors
-    /// [`PhoneError::Unparseable`] when no number can be read (a national number with no `home` among
-    /// them), [`PhoneError::InvalidNumber`] when the number read is not valid.
+    /// [`PhoneError::Unparseable`] when no number can be read (other characters, or a national number
+    /// with no `home` among them), [`PhoneError::InvalidNumber`] when the number read is not valid.
     pub fn recipient(input: &str, home: Option<&E164>) -> Result<Self, PhoneError> {
-        if let Ok(number) = Self::parse(input.trim()) {
+        let input = input.trim();
+        if let Ok(number) = Self::parse(input) {
             return Ok(number);
         }
+        if !input.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')')) {
+            return Err(PhoneError::Unparseable);
+        }
+        let input = if input.starts_with('+') { input.replacen("(0)", "", 1) } else { input.to_owned() };
         let region =
             home.and_then(|n| phonenumber::parse(None, n.as_str()).ok()).and_then(|n| n.country().id());
-        Self::normalize_in(input, region)
+        Self::normalize_in(&input, region)
     }
 
     fn normalize_in(input: &str, region: Option<phonenumber::country::Id>) -> Result<Self, PhoneError> {
@@ -339,6 +346,18 @@ mod tests {
         assert_eq!(E164::recipient("01 42 68 53 00", Some(&paris)).unwrap().as_str(), "+33142685300");
         assert_eq!(E164::recipient("(415) 555-0142", None).unwrap_err(), PhoneError::Unparseable);
         assert_eq!(read("hello").unwrap_err(), PhoneError::Unparseable);
+        assert_eq!(read("+44 (0) 20 7946 0958").as_deref(), Ok("+442079460958"));
+        // Only digits and separators: nothing is read into some other number.
+        for other in [
+            "+1 (415) CALL-NOW",
+            "415-555-0142 ext. 99",
+            "415-555-0142 x99",
+            "whatsapp:+14155550142",
+            "tel:+14155550142",
+            "415,555,0142",
+        ] {
+            assert_eq!(read(other).unwrap_err(), PhoneError::Unparseable, "{other:?}");
+        }
         assert_eq!(read("+1 555 123 4567").unwrap_err(), PhoneError::InvalidNumber);
     }
 

@@ -62,7 +62,7 @@ use axum::response::Response;
 use axum::routing::post;
 use http::{StatusCode, header};
 
-use crate::adapter::{IncomingMessage, TwilioSmsChannel, WEBHOOK_PATH_PREFIX, WebhookResult};
+use crate::adapter::{IncomingMessage, OptOutNotice, TwilioSmsChannel, WEBHOOK_PATH_PREFIX, WebhookResult};
 use crate::channel::ChannelId;
 use crate::delivery::DeliveryStatusUpdate;
 use crate::store::{ChannelStore, MemoryStore};
@@ -72,7 +72,7 @@ pub const WEBHOOK_ROUTE: &str = "/api/channels/plugin/twilio-sms/webhook/{channe
 
 /// Where the router hands what accepted webhooks mean to the host application.
 ///
-/// Both methods are called on the request's task, before Twilio gets its `200`: they must not block
+/// Its methods are called on the request's task, before Twilio gets its `200`: they must not block
 /// (push to a queue, such as a `tokio::sync::mpsc` sender, and return). A webhook reaches the sink at
 /// most once while the channel's store remembers it.
 pub trait WebhookSink: Send + Sync + 'static {
@@ -82,6 +82,12 @@ pub trait WebhookSink: Send + Sync + 'static {
     /// A delivery status to show on a message `channel` sent (already ordered: a status older than the
     /// one applied never comes here).
     fn on_delivery_update(&self, channel: ChannelId, update: DeliveryStatusUpdate);
+
+    /// A sender of `channel` sent an opt-out keyword. After a `STOP` (not given to `on_incoming`: any
+    /// answer would fail) Twilio refuses to send to them until they send `START`. Ignored by default.
+    fn on_opt_out(&self, channel: ChannelId, notice: OptOutNotice) {
+        let _ = (channel, notice);
+    }
 }
 
 /// Discards everything (webhooks are still verified, de-duplicated and answered).
@@ -96,6 +102,9 @@ impl<T: WebhookSink + ?Sized> WebhookSink for Arc<T> {
     }
     fn on_delivery_update(&self, channel: ChannelId, update: DeliveryStatusUpdate) {
         T::on_delivery_update(self, channel, update);
+    }
+    fn on_opt_out(&self, channel: ChannelId, notice: OptOutNotice) {
+        T::on_opt_out(self, channel, notice);
     }
 }
 
@@ -234,7 +243,10 @@ where
         }
     };
     let result = channel.handle_inbound_webhook(segment, http::Request::from_parts(parts, bytes)).await;
-    let WebhookResult { incoming, response, delivery_update, .. } = result;
+    let WebhookResult { incoming, response, delivery_update, opt_out, .. } = result;
+    if let Some(notice) = opt_out {
+        shared.sink.on_opt_out(id, notice);
+    }
     if let Some(message) = incoming {
         shared.sink.on_incoming(id, message);
     }

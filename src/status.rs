@@ -180,7 +180,11 @@ mod tests {
         assert!(MessageStatus::Sent.rank() < MessageStatus::Delivered.rank());
         assert!(MessageStatus::Delivered.rank() < MessageStatus::Read.rank());
         assert!(MessageStatus::Read.rank() < MessageStatus::Failed.rank());
-        assert_eq!(MessageStatus::Failed.rank(), MessageStatus::Undelivered.rank());
+        for failure in
+            [MessageStatus::Undelivered, MessageStatus::PartiallyDelivered, MessageStatus::Canceled]
+        {
+            assert_eq!(failure.rank(), MessageStatus::Failed.rank(), "{failure:?}");
+        }
         assert!(MessageStatus::Read.is_final() && MessageStatus::Canceled.is_final());
         assert!(!MessageStatus::Sent.is_final());
         assert_eq!(MessageStatus::PartiallyDelivered.hivekeep(), HivekeepStatus::Undelivered);

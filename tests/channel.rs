@@ -12,7 +12,9 @@ use axum::body::Body;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
-use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, SendMessageError, TwilioSmsChannel};
+use twilio_sms::adapter::{
+    IncomingMessage, OptOutNotice, OutboundMessageParams, SendMessageError, TwilioSmsChannel,
+};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::DeliveryStatusUpdate;
 use twilio_sms::mock::{MockTwilio, Outcome, SignedWebhook, WebhookReply};
@@ -40,6 +42,7 @@ const WAIT: Duration = Duration::from_secs(10);
 enum Event {
     Incoming(ChannelId, IncomingMessage),
     Update(ChannelId, DeliveryStatusUpdate),
+    OptOut(ChannelId, OptOutNotice),
 }
 
 /// The host application: records what the router hands it.
@@ -55,6 +58,9 @@ impl WebhookSink for Recorder {
     fn on_delivery_update(&self, channel: ChannelId, update: DeliveryStatusUpdate) {
         self.events.lock().unwrap().push(Event::Update(channel, update));
     }
+    fn on_opt_out(&self, channel: ChannelId, notice: OptOutNotice) {
+        self.events.lock().unwrap().push(Event::OptOut(channel, notice));
+    }
 }
 
 impl Recorder {
@@ -68,7 +74,21 @@ impl Recorder {
             .into_iter()
             .filter_map(|e| match e {
                 Event::Incoming(c, m) => Some((c, m)),
-                Event::Update(..) => None,
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The opt-out keywords received, as `(keyword, sender)`, in order.
+    fn opt_outs(&self) -> Vec<(String, String)> {
+        let events = self.events();
+        let keyword =
+            |n: &OptOutNotice| serde_json::to_value(n).unwrap()["keyword"].as_str().unwrap().to_owned();
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::OptOut(_, n) => Some((keyword(&n), n.sender)),
+                _ => None,
             })
             .collect()
     }
@@ -297,7 +317,7 @@ async fn an_inbound_mms_carries_its_media_as_attachments() {
         ("NumMedia", "3".to_owned()),
         ("MediaUrl0", media(1)),
         ("MediaContentType0", "image/jpeg".to_owned()),
-        ("MediaUrl1", media(2)),
+        ("MediaUrl1", format!("{}?x=1/2", media(2))),
         ("MediaContentType1", "video/mp4".to_owned()),
         // Not https: left out.
         ("MediaUrl2", "http://api.twilio.com/x/Media/ME3".to_owned()),
@@ -315,10 +335,19 @@ async fn an_inbound_mms_carries_its_media_as_attachments() {
         json["attachments"],
         serde_json::json!([
             {"platformFileId": format!("ME1{}", "0".repeat(31)), "mimeType": "image/jpeg", "url": media(1)},
-            {"platformFileId": format!("ME2{}", "0".repeat(31)), "mimeType": "video/mp4", "url": media(2)},
+            {"platformFileId": format!("ME2{}", "0".repeat(31)), "mimeType": "video/mp4", "url": format!("{}?x=1/2", media(2))},
         ])
     );
     assert!(!json.to_string().contains(TOKEN_A));
+
+    // No more than ten media, whatever NumMedia says (it is signed, but an MMS carries ten at most).
+    let mut many = inbound(AC_A, NUM_A, "many");
+    many.retain(|(k, _)| k != "NumMedia");
+    many.push(("NumMedia".to_owned(), "12".to_owned()));
+    many.extend((0..12).map(|n| (format!("MediaUrl{n}"), media(n))));
+    assert_eq!(Answer::from(h.mock.send_inbound(&url(&h.a), &many).await.unwrap()), accepted());
+    let incoming = h.sink.incoming();
+    assert_eq!(sms_json(&incoming[1].1)["attachments"].as_array().unwrap().len(), 10);
 }
 
 /// Twilio's opt-out keywords: a `STOP` is acknowledged but not handed to the agent (Twilio has
@@ -346,6 +375,12 @@ async fn a_stop_is_acknowledged_but_not_handed_to_the_agent() {
     let marks: Vec<serde_json::Value> =
         h.sink.incoming().iter().map(|(_, m)| sms_json(m)["metadata"]["twilio"]["optOut"].clone()).collect();
     assert_eq!(marks, [serde_json::json!("start"), serde_json::json!("help"), serde_json::Value::Null]);
+    // The host learns every keyword and its sender, the STOPs included.
+    let keywords: Vec<(String, String)> = ["stop", "stop", "stop", "start", "help"]
+        .iter()
+        .map(|k| ((*k).to_owned(), CUSTOMER.to_owned()))
+        .collect();
+    assert_eq!(h.sink.opt_outs(), keywords);
 }
 
 #[tokio::test]

@@ -59,10 +59,7 @@ impl OptOut {
                 None
             }
         };
-        match opt_out_type.map(str::trim).filter(|t| !t.is_empty()) {
-            Some(named) => keyword(named),
-            None => keyword(body.trim()),
-        }
+        opt_out_type.and_then(|named| keyword(named.trim())).or_else(|| keyword(body.trim()))
     }
 }
 
@@ -70,7 +67,7 @@ impl OptOut {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Media<'a> {
-    /// `MediaUrl{N}`: an `https` URL on Twilio's API.
+    /// `MediaUrl{N}`: an `https` URL on a host of `twilio.com`.
     pub url: &'a str,
     /// `MediaContentType{N}`, when given.
     pub content_type: Option<&'a str>,
@@ -78,6 +75,17 @@ pub struct Media<'a> {
 
 /// The most media an MMS carries.
 const MAX_MEDIA: u32 = 10;
+
+/// Whether `url` is `https` on `twilio.com` or one of its subdomains (a plain host name, any port).
+fn is_twilio_media(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "0"));
+    let host = host.to_ascii_lowercase();
+    let plain = host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    plain && port_ok && (host == "twilio.com" || host.ends_with(".twilio.com"))
+}
 
 /// An inbound SMS (or MMS) read from a [`VerifiedWebhook`]. Only that conversion makes one.
 ///
@@ -185,10 +193,11 @@ impl VerifiedInbound {
     }
 
     /// The media of an MMS, in order: `MediaUrl{N}` and `MediaContentType{N}` for each `N` below
-    /// `NumMedia` (at most 10); an item whose URL is missing or not `https` is left out.
+    /// `NumMedia` (at most 10); an item whose URL is missing, not `https` or not on a host of
+    /// `twilio.com` is left out (the host downloads these URLs).
     pub fn media(&self) -> impl Iterator<Item = Media<'_>> + '_ {
         (0..self.num_media.min(MAX_MEDIA)).filter_map(move |n| {
-            let url = self.webhook.param(&format!("MediaUrl{n}")).filter(|u| u.starts_with("https://"))?;
+            let url = self.webhook.param(&format!("MediaUrl{n}")).filter(|u| is_twilio_media(u))?;
             let content_type = self.webhook.param(&format!("MediaContentType{n}")).filter(|t| !t.is_empty());
             Some(Media { url, content_type })
         })
@@ -230,7 +239,32 @@ mod tests {
         // Twilio's own reading wins when it gives one; an unknown or blank one falls back to the body.
         assert_eq!(OptOut::read(Some("STOP"), "Stop texting me please"), Some(OptOut::Stop));
         assert_eq!(OptOut::read(Some("START"), "stop"), Some(OptOut::Start));
-        assert_eq!(OptOut::read(Some("CUSTOM"), "stop"), None);
+        assert_eq!(OptOut::read(Some("CUSTOM"), "stop"), Some(OptOut::Stop));
+        assert_eq!(OptOut::read(Some("CUSTOM"), "hello"), None);
         assert_eq!(OptOut::read(Some(""), "stop"), Some(OptOut::Stop));
+    }
+
+    #[test]
+    fn media_urls_must_be_twilios() {
+        for ok in [
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+            "https://API.Twilio.com:443/x",
+            "https://media.dublin.ie1.twilio.com/x?a=b",
+        ] {
+            assert!(super::is_twilio_media(ok), "{ok}");
+        }
+        for bad in [
+            "http://api.twilio.com/x",
+            "https://evil.example/api.twilio.com/x",
+            "https://api.twilio.com.evil.example/x",
+            "https://eviltwilio.com/x",
+            "https://api.twilio.com@evil.example/x",
+            "https://evil.example?.twilio.com",
+            "https://evil.example#.twilio.com",
+            "https://evil.example:.twilio.com/x",
+            "",
+        ] {
+            assert!(!super::is_twilio_media(bad), "{bad}");
+        }
     }
 }

@@ -105,6 +105,7 @@ export interface WebhookOutcome {
   /** The message a status applies to (the first part's SID) and the status's rank. */
   statusMessageId: string | null;
   statusRank: number | null;
+  optOut: OptOutNotice | null;
 }
 
 /** `ctx.storage`, or anything with the same get/set (and list/delete, for sweeping stale records). */
@@ -117,12 +118,20 @@ export interface KeyValueStore {
   delete?(key: string): Promise<unknown>;
 }
 
+/** An opt-out keyword and who sent it: after a "stop" Twilio refuses to send to them until "start". */
+export interface OptOutNotice {
+  keyword: "stop" | "start" | "help";
+  sender: string;
+}
+
 export interface WebhookResult {
   incoming: IncomingMessage | null;
   response: Response;
   deliveryUpdate?: DeliveryStatusUpdate;
   idempotencyKey?: string;
   reason?: string;
+  /** Set for an opt-out keyword; a "stop" is not in `incoming`. */
+  optOut?: OptOutNotice;
 }
 
 export interface OutboundMessageParams {
@@ -185,7 +194,7 @@ export class TwilioSmsChannel {
       timeoutMs?: number;
       /** Attempts at a part that surely was not sent: a 429 or no connection (4). */
       maxAttempts?: number;
-      /** Time for a part's attempts and waits (30 s). */
+      /** Time for a part's attempts and waits (30 s): an attempt gets at most the time left. */
       deadlineMs?: number;
     },
   ): Promise<OutboundMessageResult>;

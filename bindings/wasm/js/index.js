@@ -302,6 +302,9 @@ export class TwilioSmsChannel {
       deliveryUpdate: undefined,
       idempotencyKey: outcome.idempotencyKey ?? undefined,
       reason: outcome.reason ?? undefined,
+      // `{keyword, sender}` for an opt-out keyword: after a "stop" (not in `incoming`: any answer would
+      // fail) Twilio refuses to send to the sender until they send "start".
+      optOut: outcome.optOut ?? undefined,
     };
     if (!outcome.verified) return result;
     if (outcome.idempotencyKey && storage) {
@@ -415,7 +418,9 @@ export class TwilioSmsChannel {
         // again after Retry-After or a backoff, within `maxAttempts` and `deadlineMs` for the part.
         const deadline = Date.now() + deadlineMs;
         for (let attempt = 1; ; attempt++) {
-          const read = JSON.parse(await this.#attempt(plan, i, request, basic, fetch, timeoutMs, attempt));
+          // Each attempt gets at most the time left, as the native client's do.
+          const budget = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
+          const read = JSON.parse(await this.#attempt(plan, i, request, basic, fetch, budget, attempt));
           if (read.ok) break;
           const cause = read.error.cause ?? {};
           const wait = cause.retryAfterMs ?? 250 * 2 ** Math.min(attempt - 1, 4);

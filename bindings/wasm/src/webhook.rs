@@ -12,7 +12,7 @@ use core::fmt;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
-use twilio_sms::adapter::IncomingMessage;
+use twilio_sms::adapter::{IncomingMessage, OptOutNotice};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, WebhookEvent};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
@@ -294,6 +294,7 @@ struct Outcome {
     idempotency_key: Option<String>,
     status_message_id: Option<String>,
     status_rank: Option<u8>,
+    opt_out: Option<OptOutNotice>,
 }
 
 /// The HTTP answer of an [`Outcome`].
@@ -324,6 +325,7 @@ impl Outcome {
             idempotency_key: None,
             status_message_id: None,
             status_rank: None,
+            opt_out: None,
         }
     }
 
@@ -528,11 +530,13 @@ impl Channel {
             idempotency_key: key,
             status_message_id: None,
             status_rank: None,
+            opt_out: None,
         };
         match &event {
             WebhookEvent::Inbound(sms) => {
                 outcome.event = Some("inbound");
                 outcome.incoming = IncomingMessage::for_agent(sms);
+                outcome.opt_out = OptOutNotice::of(sms);
             }
             WebhookEvent::Status(report) => {
                 let (message, status) = report.for_message();

@@ -121,9 +121,13 @@ test("a STOP is acknowledged but not handed to the agent; START and HELP are, ma
   const stop = await send("Stop", sids[0]);
   assert.equal(stop.response.status, 200);
   assert.equal(stop.incoming, null);
+  assert.deepEqual(stop.optOut, { keyword: "stop", sender: USER });
   const named = await send("no more texts please", sids[1], { OptOutType: "STOP" });
   assert.equal(named.incoming, null);
-  assert.equal((await send("START", sids[2])).incoming.metadata.twilio.optOut, "start");
+  const start = await send("START", sids[2]);
+  assert.equal(start.incoming.metadata.twilio.optOut, "start");
+  assert.deepEqual(start.optOut, { keyword: "start", sender: USER });
+  assert.equal((await send("Hello", "SM" + "e".repeat(32))).optOut, undefined);
   const help = await send(" help ", sids[3]);
   assert.equal(help.incoming.metadata.twilio.optOut, "help");
   assert.equal(help.incoming.content, " help ");
@@ -562,6 +566,25 @@ test("a part that surely was not sent is sent again, as the native client does",
   assert.equal(down.calls.length, 2);
   assert.equal(gaveUp.retrySafety, "safe");
   assert.match(gaveUp.message, /nothing was sent/);
+  // The deadline bounds the attempts too: a refusal, then an attempt that hangs is cut at the deadline
+  // (not after `timeoutMs`), and, sent but unanswered, is not tried again.
+  let tries = 0;
+  const hangs = async (url, init) => {
+    if (++tries === 1) throw refused;
+    // A pending request keeps the process alive (the abort timer alone does not).
+    const alive = setTimeout(() => {}, 20000);
+    return new Promise((_, reject) =>
+      init.signal.addEventListener("abort", () => {
+        clearTimeout(alive);
+        reject(init.signal.reason);
+      }),
+    );
+  };
+  const t0 = Date.now();
+  const cut = await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret, fetch: hangs, deadlineMs: 600 }).catch((e) => e);
+  assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+  assert.equal(tries, 2);
+  assert.equal(cut.retrySafety, "ambiguous");
   const later = mockTwilio([{ ...limited, headers: { "retry-after": "60" } }]);
   assert.equal((await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret, fetch: later.fetch }).catch((e) => e)).retrySafety, "safe");
   assert.equal(later.calls.length, 1, "Retry-After beyond the deadline: Hivekeep retries later");
