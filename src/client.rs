@@ -12,8 +12,8 @@ use http::StatusCode;
 use crate::api_error::TwilioApiError;
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
-pub use crate::outbound::RequestError;
-use crate::outbound::{self, AccountInfo, Answer, NumberOwnership, SentMessage, Sms, StatusCallback};
+use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
+pub use crate::outbound::{BotInfo, RequestError, ValidationError};
 use crate::phone::E164;
 
 /// Limits and endpoints of a [`TwilioClient`].
@@ -102,48 +102,6 @@ pub struct PartialSendError {
     pub total: usize,
     /// Why it failed.
     pub error: RequestError,
-}
-
-/// Why [`TwilioClient::validate_config`] refused a channel's credentials.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValidationError {
-    /// A request failed (for instance bad credentials: HTTP 401, code 20003).
-    #[error("{0}")]
-    Request(RequestError),
-    /// The account exists but is not active.
-    #[error("the Twilio account is {status}, not active")]
-    AccountNotActive {
-        /// Twilio's account status.
-        status: String,
-    },
-    /// The From number does not belong to the account.
-    #[error(
-        "the From number is not a phone number of this Twilio account (check the number in the Twilio Console)"
-    )]
-    NumberNotOwned,
-    /// The From number cannot send SMS.
-    #[error("the From number of this account cannot send SMS (it has no SMS capability)")]
-    NumberNotSmsCapable,
-}
-
-/// What [`TwilioClient::bot_info`] reports. Its `Debug` masks the sender.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BotInfo {
-    /// The account's friendly name.
-    pub name: String,
-    /// The sender: the From number, or the Messaging Service SID.
-    pub username: Option<String>,
-}
-
-impl fmt::Debug for BotInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BotInfo")
-            .field("name", &self.name)
-            .field("username", &self.username.as_deref().map(crate::phone::Redacted::new))
-            .finish()
-    }
 }
 
 /// A Twilio REST client. Cheap to clone; every clone shares one connection pool, so one client serves
@@ -322,24 +280,13 @@ impl TwilioClient {
     /// `Request(Api(..))` with HTTP 401 and code 20003.
     pub async fn validate_config(&self, credentials: &Credentials) -> Result<AccountInfo, ValidationError> {
         let account = self.account(credentials).await.map_err(ValidationError::Request)?;
-        match account.status.as_deref() {
-            Some("active") | None => {}
-            Some(other) => return Err(ValidationError::AccountNotActive { status: other.to_owned() }),
-        }
+        let account = outbound::check_account(account)?;
         if let Some(number) = credentials.sender().number() {
-            let query = serde_urlencoded::to_string([("PhoneNumber", number.as_str())]).unwrap_or_default();
-            let path = format!(
-                "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?{query}",
-                credentials.account_sid()
-            );
+            let path = outbound::number_path(credentials.account_sid(), number);
             let received = self.get(credentials, &path).await.map_err(ValidationError::Request)?;
             let answer =
                 outbound::parse_number_ownership(received.status, &received.headers, &received.body, number);
-            match into_result(answer).map_err(ValidationError::Request)? {
-                NumberOwnership::SmsCapable => {}
-                NumberOwnership::NotSmsCapable => return Err(ValidationError::NumberNotSmsCapable),
-                NumberOwnership::NotOwned => return Err(ValidationError::NumberNotOwned),
-            }
+            into_result(answer).map_err(ValidationError::Request)?.check()?;
         }
         Ok(account)
     }
@@ -350,16 +297,11 @@ impl TwilioClient {
     /// A [`RequestError`].
     pub async fn bot_info(&self, credentials: &Credentials) -> Result<BotInfo, RequestError> {
         let account = self.account(credentials).await?;
-        let username = match (credentials.sender().number(), credentials.sender().service()) {
-            (Some(number), _) => Some(number.as_str().to_owned()),
-            (None, Some(service)) => Some(service.as_str().to_owned()),
-            (None, None) => None,
-        };
-        Ok(BotInfo { name: account.friendly_name.unwrap_or_else(|| "Twilio SMS".to_owned()), username })
+        Ok(BotInfo::new(&account, credentials.sender()))
     }
 
     async fn account(&self, credentials: &Credentials) -> Result<AccountInfo, RequestError> {
-        let path = format!("/2010-04-01/Accounts/{}.json", credentials.account_sid());
+        let path = outbound::account_path(credentials.account_sid());
         let received = self.get(credentials, &path).await?;
         into_result(outbound::parse_account(received.status, &received.headers, &received.body))
     }

@@ -245,10 +245,20 @@ pub fn get_request(
     credentials: &Credentials,
     path: &str,
 ) -> Result<Request<String>, http::Error> {
+    let mut request = get_request_without_auth(api_base, path)?;
+    request.headers_mut().insert(header::AUTHORIZATION, credentials.authorization());
+    Ok(request)
+}
+
+/// The same request as [`get_request`] without its `Authorization` header, for a host that adds the
+/// Basic credential itself (the WebAssembly package).
+///
+/// # Errors
+/// Only if `api_base` and `path` make an invalid URI.
+pub fn get_request_without_auth(api_base: &str, path: &str) -> Result<Request<String>, http::Error> {
     Request::builder()
         .method(Method::GET)
         .uri(api_url(api_base, path))
-        .header(header::AUTHORIZATION, credentials.authorization())
         .header(header::ACCEPT, "application/json")
         .body(String::new())
 }
@@ -502,6 +512,88 @@ pub struct AccountInfo {
     pub status: Option<String>,
 }
 
+/// Why a channel's credentials were refused by the checks of `TwilioClient::validate_config` (the same
+/// checks a host makes with [`check_account`] and [`NumberOwnership::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A request failed (for instance bad credentials: HTTP 401, code 20003).
+    #[error("{0}")]
+    Request(RequestError),
+    /// The account exists but is not active.
+    #[error("the Twilio account is {status}, not active")]
+    AccountNotActive {
+        /// Twilio's account status.
+        status: String,
+    },
+    /// The From number does not belong to the account.
+    #[error(
+        "the From number is not a phone number of this Twilio account (check the number in the Twilio Console)"
+    )]
+    NumberNotOwned,
+    /// The From number cannot send SMS.
+    #[error("the From number of this account cannot send SMS (it has no SMS capability)")]
+    NumberNotSmsCapable,
+}
+
+/// What `TwilioClient::bot_info` reports ([`BotInfo::new`]). Its `Debug` masks the sender.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BotInfo {
+    /// The account's friendly name.
+    pub name: String,
+    /// The sender: the From number, or the Messaging Service SID.
+    pub username: Option<String>,
+}
+
+impl core::fmt::Debug for BotInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BotInfo")
+            .field("name", &self.name)
+            .field("username", &self.username.as_deref().map(crate::phone::Redacted::new))
+            .finish()
+    }
+}
+
+impl BotInfo {
+    /// Hivekeep's `getBotInfo` for an account and a channel's sender: the account's friendly name (or
+    /// "Twilio SMS"), and the From number or the Messaging Service SID.
+    #[must_use]
+    pub fn new(account: &AccountInfo, sender: &Sender) -> Self {
+        let username = match (sender.number(), sender.service()) {
+            (Some(number), _) => Some(number.as_str().to_owned()),
+            (None, Some(service)) => Some(service.as_str().to_owned()),
+            (None, None) => None,
+        };
+        Self { name: account.friendly_name.clone().unwrap_or_else(|| "Twilio SMS".to_owned()), username }
+    }
+}
+
+/// The API path of an account: `GET` it to check the credentials and the account.
+#[must_use]
+pub fn account_path(account: &AccountSid) -> String {
+    format!("/2010-04-01/Accounts/{account}.json")
+}
+
+/// The API path that lists the account's numbers equal to `number` (read with
+/// [`parse_number_ownership`]).
+#[must_use]
+pub fn number_path(account: &AccountSid, number: &E164) -> String {
+    let query = serde_urlencoded::to_string([("PhoneNumber", number.as_str())]).unwrap_or_default();
+    format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json?{query}")
+}
+
+/// The account, when it is active (or says nothing of its status).
+///
+/// # Errors
+/// [`ValidationError::AccountNotActive`] for a suspended or closed account.
+pub fn check_account(account: AccountInfo) -> Result<AccountInfo, ValidationError> {
+    match account.status.as_deref() {
+        Some("active") | None => Ok(account),
+        Some(other) => Err(ValidationError::AccountNotActive { status: other.to_owned() }),
+    }
+}
+
 /// Reads the answer to `GET /Accounts/{sid}.json`.
 #[must_use]
 pub fn parse_account(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> Answer<AccountInfo> {
@@ -536,6 +628,20 @@ pub enum NumberOwnership {
     NotSmsCapable,
     /// The account does not own it.
     NotOwned,
+}
+
+impl NumberOwnership {
+    /// Whether the channel can send from the number.
+    ///
+    /// # Errors
+    /// [`ValidationError::NumberNotOwned`] or [`ValidationError::NumberNotSmsCapable`].
+    pub fn check(self) -> Result<(), ValidationError> {
+        match self {
+            Self::SmsCapable => Ok(()),
+            Self::NotSmsCapable => Err(ValidationError::NumberNotSmsCapable),
+            Self::NotOwned => Err(ValidationError::NumberNotOwned),
+        }
+    }
 }
 
 /// Reads the answer to `GET /Accounts/{sid}/IncomingPhoneNumbers.json?PhoneNumber=…` for `number`.

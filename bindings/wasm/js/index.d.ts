@@ -198,8 +198,32 @@ export class TwilioSmsChannel {
       deadlineMs?: number;
     },
   ): Promise<OutboundMessageResult>;
+  /** Hivekeep's validateConfig: the credentials, the account's status, the From number's ownership and SMS capability. */
+  validateConfig(options: CheckOptions): Promise<{ valid: true } | { valid: false; error: string }>;
+  /** Hivekeep's getBotInfo: the account's friendly name and the sender, or null. */
+  getBotInfo(options: CheckOptions): Promise<{ name: string; username?: string | null } | null>;
   free(): void;
 }
+
+/** The options of the channel checks. */
+export interface CheckOptions {
+  getSecret: (vaultKey: string, secret: "authToken" | "apiKeySecret") => Promise<string | null | undefined>;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  /** For `validateConfig(config, ...)` and `getBotInfo(config, ...)`: the API base (tests, mocks). */
+  apiBase?: string;
+}
+
+/** Hivekeep's `validateConfig(config)`: `TwilioSmsChannel.validateConfig` for a stored config alone. */
+export function validateConfig(
+  storedConfig: StoredChannelConfig | string,
+  options: CheckOptions,
+): Promise<{ valid: true } | { valid: false; error: string }>;
+/** Hivekeep's `getBotInfo(config)`: `TwilioSmsChannel.getBotInfo` for a stored config alone. */
+export function getBotInfo(
+  storedConfig: StoredChannelConfig | string,
+  options: CheckOptions,
+): Promise<{ name: string; username?: string | null } | null>;
 
 export interface SegmentInfo {
   encoding: "GSM-7" | "UCS-2";

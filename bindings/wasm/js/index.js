@@ -409,11 +409,8 @@ export class TwilioSmsChannel {
         const request = JSON.parse(plan.request(i));
         // A vault that fails (or lacks the secret) must not surface its own words: "fetch failed" or
         // "network" in them would make Hivekeep resend the parts already sent.
-        const secret = await Promise.resolve()
-          .then(() => getSecret(request.auth.vaultKey, request.auth.secret))
-          .catch(() => null);
-        if (!secret) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
-        const basic = Buffer.from(`${request.auth.username}:${secret}`, "utf8").toString("base64");
+        const basic = await basicCredential(request.auth, getSecret);
+        if (!basic) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
         // As the native client: a part that was surely not sent (a rate limit, no connection) is sent
         // again after Retry-After or a backoff, within `maxAttempts` and `deadlineMs` for the part.
         const deadline = Date.now() + deadlineMs;
@@ -433,6 +430,49 @@ export class TwilioSmsChannel {
     } finally {
       plan.free();
     }
+  }
+
+  /**
+   * Hivekeep's `validateConfig`, with the native client's checks: the credentials work, the account is
+   * active, and the From number belongs to it and can send SMS. `getSecret` and `fetch` as for
+   * `sendMessage`. Resolves to `{valid: true}` or `{valid: false, error}` (never a secret or the number).
+   */
+  async validateConfig({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+    const checked = await this.#check({ getSecret, fetch, timeoutMs }, true);
+    return checked.ok ? { valid: true } : { valid: false, error: checked.error };
+  }
+
+  /**
+   * Hivekeep's `getBotInfo`: `{name, username}` (the account's friendly name; the From number or the
+   * Messaging Service SID), or null when the account cannot be read.
+   */
+  async getBotInfo({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+    const checked = await this.#check({ getSecret, fetch, timeoutMs }, false);
+    return checked.ok ? checked.botInfo : null;
+  }
+
+  /** The account check, then (with `number`) the From number's: the first failure, or the account's. */
+  async #check({ getSecret, fetch, timeoutMs }, number) {
+    const requests = JSON.parse(this.inner.setupRequests());
+    const get = async (request, read) => {
+      const basic = await basicCredential(request.auth, getSecret);
+      if (!basic) return { ok: false, error: "the Twilio secret could not be read from the vault" };
+      try {
+        const response = await fetch(request.url, {
+          method: request.method,
+          headers: { ...request.headers, authorization: `Basic ${basic}` },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        const body = new Uint8Array(await response.arrayBuffer());
+        return JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
+      } catch {
+        return { ok: false, error: "Twilio could not be reached to check the account" };
+      }
+    };
+    const account = await get(requests.account, (...a) => this.inner.readAccount(...a));
+    if (!account.ok || !number || !requests.number) return account;
+    const owned = await get(requests.number, (...a) => this.inner.readNumber(...a));
+    return owned.ok ? account : owned;
   }
 
   /** One attempt at sending part `i`: the plan's reading of Twilio's answer, or of its absence. */
@@ -458,6 +498,34 @@ export class TwilioSmsChannel {
   free() {
     this.inner.free();
   }
+}
+
+/** A channel id for checks that use no webhook URL (a fixed version-4 UUID). */
+const CHECK_CHANNEL_ID = "00000000-0000-4000-8000-000000000000";
+
+/** Runs `check` on a channel made for a stored config alone (its id shapes no request of the checks). */
+async function checkStored(storedConfig, options, check) {
+  const channel = new TwilioSmsChannel(CHECK_CHANNEL_ID, storedConfig, { apiBase: options?.apiBase });
+  try {
+    return await check(channel);
+  } finally {
+    channel.free();
+  }
+}
+
+/** `TwilioSmsChannel.validateConfig` for a stored config alone, as Hivekeep's `validateConfig(config)`. */
+export const validateConfig = (storedConfig, options) => checkStored(storedConfig, options, (c) => c.validateConfig(options));
+
+/** `TwilioSmsChannel.getBotInfo` for a stored config alone, as Hivekeep's `getBotInfo(config)`. */
+export const getBotInfo = (storedConfig, options) => checkStored(storedConfig, options, (c) => c.getBotInfo(options));
+
+/** `base64(username:secret)` for a request's `auth`, the secret read with `getSecret`; null when the
+ * vault fails or lacks it (its own error is dropped: its words could mislead Hivekeep's retry logic). */
+async function basicCredential(auth, getSecret) {
+  const secret = await Promise.resolve()
+    .then(() => getSecret(auth.vaultKey, auth.secret))
+    .catch(() => null);
+  return secret ? Buffer.from(`${auth.username}:${secret}`, "utf8").toString("base64") : null;
 }
 
 /** The keys in what a store's `list` returned: an array or iterable of keys, `{key}` or `{name}`

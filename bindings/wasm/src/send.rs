@@ -11,7 +11,8 @@ use twilio_sms::api_error::{parse_error_response, parse_retry_after, redact_phon
 use twilio_sms::delivery::{Locale, PartTag};
 use twilio_sms::outbound::{self, Answer, RequestError, SentMessage};
 use twilio_sms::{
-    AccountSid, E164, ErrorKind, RetrySafety, Sender, Sms, SmsBody, StatusCallback, TwilioApiError,
+    AccountSid, E164, ErrorKind, RetrySafety, Sender, Sms, SmsBody, StatusCallback, StoredChannelConfig,
+    TwilioApiError,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -172,14 +173,7 @@ pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsE
     let to = E164::recipient(&params.chat_id, config.sender().number())
         .map_err(|_| error_text(SendMessageError::InvalidRecipient))?;
     let bodies = twilio_sms::adapter::reply_parts(&params.content).map_err(error_text)?;
-    let auth = match config.api_key() {
-        Some((sid, key)) => json!({"username": sid.as_str(), "secret": "apiKeySecret", "vaultKey": key}),
-        None => json!({
-            "username": config.account_sid().as_str(),
-            "secret": "authToken",
-            "vaultKey": config.auth_token_vault_key(),
-        }),
-    };
+    let auth = auth_json(config);
     Ok(SendPlan {
         to,
         bodies,
@@ -191,6 +185,36 @@ pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsE
         api_base: channel.api_base().to_owned(),
         locale: Locale::parse(params.locale.as_deref()),
     })
+}
+
+/// Whose Basic credential a request needs: `{username, secret, vaultKey}`, where `secret` names the
+/// secret (`authToken` or `apiKeySecret`) the host reads from the vault under `vaultKey`.
+pub(crate) fn auth_json(config: &StoredChannelConfig) -> Value {
+    match config.api_key() {
+        Some((sid, key)) => json!({"username": sid.as_str(), "secret": "apiKeySecret", "vaultKey": key}),
+        None => json!({
+            "username": config.account_sid().as_str(),
+            "secret": "authToken",
+            "vaultKey": config.auth_token_vault_key(),
+        }),
+    }
+}
+
+/// A request as the host sends it: `{method, url, headers, body, auth}` (no secret in it).
+pub(crate) fn request_json(request: &http::Request<String>, auth: &Value) -> String {
+    let headers: serde_json::Map<String, Value> = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), Value::from(value.to_str().ok()?))))
+        .collect();
+    json!({
+        "method": request.method().as_str(),
+        "url": request.uri().to_string(),
+        "headers": headers,
+        "body": request.body(),
+        "auth": auth,
+    })
+    .to_string()
 }
 
 fn count(n: usize) -> u32 {
@@ -247,19 +271,7 @@ impl SendPlan {
             callback.as_ref(),
         )
         .map_err(|_| JsError::new("the API base URL is not a valid URL"))?;
-        let headers: serde_json::Map<String, Value> = request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), Value::from(value.to_str().ok()?))))
-            .collect();
-        Ok(json!({
-            "method": request.method().as_str(),
-            "url": request.uri().to_string(),
-            "headers": headers,
-            "body": request.body(),
-            "auth": self.auth,
-        })
-        .to_string())
+        Ok(request_json(&request, &self.auth))
     }
 
     fn outcome(&mut self, index: u32, read: Result<SentMessage, RequestError>) -> String {

@@ -597,6 +597,59 @@ test("a part that surely was not sent is sent again, as the native client does",
   ch.free();
 });
 
+test("validateConfig and getBotInfo check the account and the From number, as the native client does", async () => {
+  const ch = channel();
+  const twilio = (route) => {
+    const calls = [];
+    const fetch = async (url, init) => {
+      calls.push({ url, authorization: init.headers.authorization });
+      const { status = 200, body } = route(url);
+      return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    };
+    return { calls, fetch };
+  };
+  const account = (status) => ({ body: { sid: AC, friendly_name: "Hivekeep prod", status, auth_token: TOKEN } });
+  const numbers = (list) => ({ body: { incoming_phone_numbers: list } });
+  const owned = (sms) => (url) => (url.includes("IncomingPhoneNumbers") ? numbers([{ phone_number: FROM, capabilities: { sms } }]) : account("active"));
+  const ok = twilio(owned(true));
+  assert.deepEqual(await ch.validateConfig({ getSecret, fetch: ok.fetch }), { valid: true });
+  assert.deepEqual(
+    ok.calls.map((c) => c.url),
+    [`https://api.twilio.com/2010-04-01/Accounts/${AC}.json`, `https://api.twilio.com/2010-04-01/Accounts/${AC}/IncomingPhoneNumbers.json?PhoneNumber=%2B14155550100`],
+  );
+  assert.equal(ok.calls[0].authorization, `Basic ${Buffer.from(`${AC}:${TOKEN}`).toString("base64")}`);
+  assert.deepEqual(await ch.getBotInfo({ getSecret, fetch: ok.fetch }), { name: "Hivekeep prod", username: FROM });
+  // The same from a stored config alone, as Hivekeep calls them.
+  assert.deepEqual(await pkg.validateConfig(CONFIG, { getSecret, fetch: twilio(owned(false)).fetch }), {
+    valid: false,
+    error: "the From number of this account cannot send SMS (it has no SMS capability)",
+  });
+  assert.deepEqual(await pkg.getBotInfo(JSON.stringify(CONFIG), { getSecret, fetch: ok.fetch }), { name: "Hivekeep prod", username: FROM });
+  const refusals = [
+    [twilio(() => ({ status: 401, body: { code: 20003, message: "Authenticate", status: 401 } })), /20003/],
+    [twilio(() => account("suspended")), /suspended, not active/],
+    [twilio((url) => (url.includes("IncomingPhoneNumbers") ? numbers([]) : account("active"))), /not a phone number of this Twilio account/],
+    [twilio(owned(false)), /cannot send SMS/],
+  ];
+  for (const [mock, error] of refusals) {
+    const result = await ch.validateConfig({ getSecret, fetch: mock.fetch });
+    assert.equal(result.valid, false);
+    assert.match(result.error, error);
+    assert.ok(!result.error.includes(TOKEN) && !result.error.includes("4155550100"), result.error);
+  }
+  // The vault or the network failing: invalid, in words of their own; no bot info.
+  assert.deepEqual(await ch.validateConfig({ getSecret: async () => null, fetch: ok.fetch }), {
+    valid: false,
+    error: "the Twilio secret could not be read from the vault",
+  });
+  const down = async () => {
+    throw Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
+  };
+  assert.equal((await ch.validateConfig({ getSecret, fetch: down })).valid, false);
+  assert.equal(await ch.getBotInfo({ getSecret, fetch: down }), null);
+  ch.free();
+});
+
 test("Twilio's answers read alone, with their retry safety", () => {
   const ok = pkg.parseSendAnswer(201, "application/json", null, JSON.stringify({ sid: SM1, status: "queued", num_segments: "2", to: USER }));
   assert.deepEqual({ sid: ok.ok.sid, status: ok.ok.status, numSegments: ok.ok.numSegments }, { sid: SM1, status: "queued", numSegments: 2 });
