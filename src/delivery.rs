@@ -24,7 +24,7 @@ pub const FIRST_PARAM: &str = "first";
 /// that URL, so the tag is as trustworthy as the callback. A part's status then maps onto the message:
 /// a failed, undelivered or canceled part is the message's failure; `delivered` (or `read`) counts only
 /// for the last part, earlier parts' `delivered` show as `sent`; other statuses map as they are. With
-/// the ordering rule (a status applies only when its rank is strictly higher, and a failure outranks
+/// the ordering rule (a status applies when its rank is higher, or equal and final, and a failure outranks
 /// `delivered`), the message shows `sent`, then `delivered` once the last part is delivered, or the
 /// first failure of any part, even one reported after the last part's `delivered`. Stateless: nothing
 /// is stored per part.

@@ -100,8 +100,8 @@ impl MessageStatus {
         }
     }
 
-    /// The delivery rank: a status supersedes another only when its rank is strictly higher.
-    /// `None` for inbound statuses and unknown values, which never supersede anything.
+    /// The delivery rank: a status supersedes another when its rank is higher, or equal and final (see
+    /// [`supersedes`]). `None` for inbound statuses and unknown values, which never supersede anything.
     ///
     /// The final statuses rank above the others, and a failure (`undelivered`, `partially_delivered`,
     /// `failed`, `canceled`) above `delivered` and `read`: the parts of a multi-part message report
@@ -122,10 +122,10 @@ impl MessageStatus {
         })
     }
 
-    /// Whether the status is final (rank 5 or more).
+    /// Whether the status is final (rank [`FINAL_RANK`] or more).
     #[must_use]
     pub fn is_final(&self) -> bool {
-        self.rank().is_some_and(|r| r >= 5)
+        self.rank().is_some_and(|r| r >= FINAL_RANK)
     }
 
     /// The status Hivekeep shows.
@@ -147,6 +147,20 @@ impl fmt::Display for MessageStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The rank of the lowest final status (`delivered`).
+pub const FINAL_RANK: u8 = 5;
+
+/// Whether a status of rank `rank` is applied over the rank `applied` so far: when it is higher, or
+/// equal and final. A final status is applied again by its equal because Hivekeep may have missed the
+/// first: it drops an update that comes before it has linked the message, which happens to the parts
+/// of a multi-part reply that fail while later parts are still being sent (all parts to a landline fail
+/// alike; the last part's failure then still reaches Hivekeep). An exact repeat of a callback never
+/// gets here: it is a duplicate.
+#[must_use]
+pub fn supersedes(rank: u8, applied: u8) -> bool {
+    rank > applied || (rank == applied && rank >= FINAL_RANK)
 }
 
 #[cfg(test)]

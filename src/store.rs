@@ -20,8 +20,8 @@ pub trait ChannelStore: Send + Sync {
     /// When the store cannot be reached; the channel then delivers the event (at least once).
     fn first_sighting(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Applies delivery rank `rank` to `message` when it is strictly higher than the rank applied so far
-    /// (or none was), and says whether it did.
+    /// Applies delivery rank `rank` to `message` when it [`supersedes`](crate::supersedes) the
+    /// rank applied so far (or none was), and says whether it did.
     ///
     /// # Errors
     /// When the store cannot be reached; the channel then applies the update.
@@ -117,7 +117,11 @@ impl MemoryStore {
         let (ttl, capacity) = (self.ttl, self.capacity);
         self.with(|inner, now| {
             inner.ranks.evict(now, ttl, capacity);
-            if inner.ranks.get(message, now, ttl).is_some_and(|applied| *applied >= rank) {
+            if inner
+                .ranks
+                .get(message, now, ttl)
+                .is_some_and(|applied| !crate::status::supersedes(rank, *applied))
+            {
                 return false;
             }
             inner.ranks.insert(message, rank, now);
@@ -162,8 +166,12 @@ mod tests {
         assert_eq!(store.advance_now("SM1", 4), Ok(true));
         assert_eq!(store.advance_now("SM1", 5), Ok(true));
         assert_eq!(store.advance_now("SM1", 4), Ok(false), "a late sent never overwrites delivered");
-        assert_eq!(store.advance_now("SM1", 5), Ok(false), "the first final status stays");
+        assert_eq!(store.advance_now("SM1", 5), Ok(true), "an equal final status is applied again");
         assert_eq!(store.advance_now("SM1", 6), Ok(true), "read after delivered");
+        assert_eq!(store.advance_now("SM1", 5), Ok(false), "delivered never overwrites read");
+        assert_eq!(store.advance_now("SM1", 7), Ok(true), "a failure overwrites read");
+        assert_eq!(store.advance_now("SM1", 7), Ok(true), "and another part's failure comes through too");
+        assert_eq!(store.advance_now("SM1", 4), Ok(false));
         assert_eq!(store.advance_now("SM2", 5), Ok(true), "a message never seen is applied");
     }
 }

@@ -774,6 +774,28 @@ async fn a_part_failure_replaces_delivered_whichever_callback_comes_first() {
     );
 }
 
+/// Every part to a landline fails alike, and part 1's failure may come while part 2 is still being
+/// sent, before Hivekeep has linked the message (it then drops the update): part 2's failure is reported
+/// too, so one reaches Hivekeep. A late `sent` still changes nothing.
+#[tokio::test]
+async fn each_parts_failure_is_reported_in_case_hivekeep_missed_the_first() {
+    let h = harness().await;
+    let (first, second) = ("SM41414141414141414141414141414141", "SM42424242424242424242424242424242");
+    let url_a = url(&h.a);
+    let part = |sid: &str, status: &str, query: String| {
+        let mut params = status_params(AC_A, sid, status, NUM_A);
+        params.push(("ErrorCode", "30006".to_owned()));
+        h.mock.sign_webhook(&format!("{url_a}?{query}"), &params).unwrap()
+    };
+    assert_eq!(h.deliver(&part(first, "undelivered", "part=1&of=2".to_owned())).await, accepted());
+    let tag2 = format!("part=2&of=2&first={first}");
+    assert_eq!(h.deliver(&part(second, "undelivered", tag2.clone())).await, accepted());
+    assert_eq!(h.deliver(&part(second, "sent", tag2)).await, accepted());
+    let statuses: Vec<serde_json::Value> =
+        h.sink.updates_for(first).iter().map(|(_, u)| json(u)["status"].clone()).collect();
+    assert_eq!(statuses, ["undelivered", "undelivered"]);
+}
+
 /// Sends a two-part reply whose parts end with `first` and `second`, waits for their four callbacks,
 /// and returns the message id and the updates it got.
 async fn two_parts(h: &Harness, first: Outcome, second: Outcome) -> (String, Vec<DeliveryStatusUpdate>) {

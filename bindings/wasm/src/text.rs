@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use twilio_sms::delivery::{self, Locale};
 use twilio_sms::sms_text::{self, SegmentInfo};
-use twilio_sms::{E164, MessageStatus};
+use twilio_sms::{E164, MessageStatus, supersedes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 fn info_json(info: SegmentInfo) -> Value {
@@ -110,14 +110,15 @@ pub fn first_sighting(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> Str
 
 /// The status-ordering decision for a message, with the state the plugin keeps per message:
 /// `previous` is the stored record (JSON `{rank, at}`, or nothing). Returns `{applies, record}`: the
-/// update applies when `rank` is strictly higher than the stored rank (or none is stored within
+/// update applies when `rank` supersedes the stored rank (is higher, or equal and final; or none is stored within
 /// `ttlMs`); then store `record` under the message. A late `sent` never overwrites `delivered`.
 #[wasm_bindgen(js_name = advanceStatus)]
 #[must_use]
 pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: f64) -> String {
     let applied = fresh(previous.as_deref(), now_ms, ttl_ms)
         .and_then(|record| record.get("rank").and_then(Value::as_u64));
-    if applied.is_some_and(|applied| applied >= u64::from(rank)) {
+    let superseded = |applied: u64| u8::try_from(applied).is_ok_and(|applied| !supersedes(rank, applied));
+    if applied.is_some_and(superseded) {
         return json!({"applies": false, "record": null}).to_string();
     }
     json!({"applies": true, "record": {"rank": rank, "at": now_ms}}).to_string()

@@ -386,13 +386,17 @@ test("the decisions take and return the state the plugin keeps", () => {
   let a = pkg.advanceStatus(null, pkg.statusRank("delivered"), now);
   assert.equal(a.applies, true);
   assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("sent"), now).applies, false);
-  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("delivered"), now).applies, false);
+  assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("delivered"), now).applies, true, "a final tie is applied again");
   assert.equal(pkg.advanceStatus(a.record, pkg.statusRank("read"), now).applies, true);
-  // A failure (of another part) replaces delivered; nothing replaces a failure.
+  // A failure (of another part) replaces delivered; only another failure comes after it (Hivekeep may
+  // have missed the first, sent before it linked the message).
   const f = pkg.advanceStatus(a.record, pkg.statusRank("failed"), now);
   assert.equal(f.applies, true);
   assert.equal(pkg.advanceStatus(f.record, pkg.statusRank("read"), now).applies, false);
-  assert.equal(pkg.advanceStatus(f.record, pkg.statusRank("undelivered"), now).applies, false);
+  assert.equal(pkg.advanceStatus(f.record, pkg.statusRank("undelivered"), now).applies, true);
+  assert.equal(pkg.advanceStatus(f.record, pkg.statusRank("sent"), now).applies, false);
+  const s = pkg.advanceStatus(null, pkg.statusRank("sent"), now);
+  assert.equal(pkg.advanceStatus(s.record, pkg.statusRank("sent"), now).applies, false, "non-final ties stay");
   assert.equal(pkg.statusRank("received"), undefined);
   assert.equal(pkg.statusRank("teleported"), undefined);
   assert.equal(pkg.hivekeepStatus("partially_delivered"), "undelivered");
