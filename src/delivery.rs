@@ -25,9 +25,9 @@ pub const FIRST_PARAM: &str = "first";
 /// a failed, undelivered or canceled part is the message's failure; `delivered` (or `read`) counts only
 /// for the last part, earlier parts' `delivered` show as `sent`; other statuses map as they are. With
 /// the ordering rule (a status applies when its rank is higher, or equal and final, and a failure outranks
-/// `delivered`), the message shows `sent`, then `delivered` once the last part is delivered, or the
-/// first failure of any part, even one reported after the last part's `delivered`. Stateless: nothing
-/// is stored per part.
+/// `delivered`), the message shows `sent`, then `delivered` once the last part is delivered, or a
+/// failure of a part (the latest reported), even one reported after the last part's `delivered`.
+/// Stateless: nothing is stored per part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartTag {
     /// The part's index, from 1.

@@ -700,6 +700,17 @@ mod tests {
     }
 
     #[test]
+    fn check_paths_encode_the_number() {
+        let account = AccountSid::parse("AC0123456789abcdef0123456789abcdef").unwrap();
+        let number = E164::parse("+14155550100").unwrap();
+        assert_eq!(account_path(&account), "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef.json");
+        assert_eq!(
+            number_path(&account, &number),
+            "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/IncomingPhoneNumbers.json?PhoneNumber=%2B14155550100"
+        );
+    }
+
+    #[test]
     fn status_callback_urls_are_the_channel_webhook() {
         let public = PublicUrl::parse("https://agents.example.com/hk/").unwrap();
         let channel = ChannelId::parse("3f2504e0-4f89-41d3-9a0c-0305e82c3301").unwrap();

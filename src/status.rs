@@ -156,8 +156,9 @@ pub const FINAL_RANK: u8 = 5;
 /// equal and final. A final status is applied again by its equal because Hivekeep may have missed the
 /// first: it drops an update that comes before it has linked the message, which happens to the parts
 /// of a multi-part reply that fail while later parts are still being sent (all parts to a landline fail
-/// alike; the last part's failure then still reaches Hivekeep). An exact repeat of a callback never
-/// gets here: it is a duplicate.
+/// alike; the last part's failure then still reaches Hivekeep). An exact repeat of a callback must be
+/// dropped before, as a duplicate (the channel does, by its idempotency key; a host that calls
+/// `advanceStatus` itself calls `firstSighting` first).
 #[must_use]
 pub fn supersedes(rank: u8, applied: u8) -> bool {
     rank > applied || (rank == applied && rank >= FINAL_RANK)

@@ -172,6 +172,8 @@ mod tests {
         assert_eq!(store.advance_now("SM1", 7), Ok(true), "a failure overwrites read");
         assert_eq!(store.advance_now("SM1", 7), Ok(true), "and another part's failure comes through too");
         assert_eq!(store.advance_now("SM1", 4), Ok(false));
+        assert_eq!(store.advance_now("SM3", 4), Ok(true));
+        assert_eq!(store.advance_now("SM3", 4), Ok(false), "a non-final tie changes nothing");
         assert_eq!(store.advance_now("SM2", 5), Ok(true), "a message never seen is applied");
     }
 }

@@ -409,8 +409,9 @@ export class TwilioSmsChannel {
         const request = JSON.parse(plan.request(i));
         // A vault that fails (or lacks the secret) must not surface its own words: "fetch failed" or
         // "network" in them would make Hivekeep resend the parts already sent.
-        const basic = await basicCredential(request.auth, getSecret);
-        if (!basic) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
+        const secret = await readSecret(getSecret, request.auth, timeoutMs);
+        if (!secret) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
+        const basic = basicCredential(request.auth, secret);
         // As the native client: a part that was surely not sent (a rate limit, no connection) is sent
         // again after Retry-After or a backoff, within `maxAttempts` and `deadlineMs` for the part.
         const deadline = Date.now() + deadlineMs;
@@ -448,29 +449,57 @@ export class TwilioSmsChannel {
    */
   async getBotInfo({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
     const checked = await this.#check({ getSecret, fetch, timeoutMs }, false);
-    return checked.ok ? checked.botInfo : null;
+    return checked.botInfo ?? null;
   }
 
-  /** The account check, then (with `number`) the From number's: the first failure, or the account's. */
-  async #check({ getSecret, fetch, timeoutMs }, number) {
+  /**
+   * The checks, within `timeoutMs`: with `full` (validateConfig), the Auth Token first (it checks every
+   * webhook, even on a channel that sends with an API key), then the account, then the From number.
+   * Gives the first failure, or the account's reading (with `botInfo` whenever the account was read).
+   * Each secret is read once; a read is retried, as the native client's, after a 429, a 5xx or no answer.
+   */
+  async #check({ getSecret, fetch, timeoutMs }, full) {
+    const deadline = Date.now() + timeoutMs;
     const requests = JSON.parse(this.inner.setupRequests());
+    const secrets = new Map();
+    const secretOf = (auth) => {
+      const key = `${auth.secret}:${auth.vaultKey}`;
+      if (!secrets.has(key)) secrets.set(key, readSecret(getSecret, auth, timeoutMs));
+      return secrets.get(key);
+    };
+    if (full) {
+      const token = await secretOf({ secret: "authToken", vaultKey: this.authTokenVaultKey });
+      if (!token) return { ok: false, error: "the Auth Token could not be read from the vault (it checks every webhook)" };
+      const unusable = core.authTokenError(token);
+      if (unusable) return { ok: false, error: `${unusable} (as read from the vault)` };
+    }
     const get = async (request, read) => {
-      const basic = await basicCredential(request.auth, getSecret);
-      if (!basic) return { ok: false, error: "the Twilio secret could not be read from the vault" };
-      try {
-        const response = await fetch(request.url, {
-          method: request.method,
-          headers: { ...request.headers, authorization: `Basic ${basic}` },
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const body = new Uint8Array(await response.arrayBuffer());
-        return JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
-      } catch {
-        return { ok: false, error: "Twilio could not be reached to check the account" };
+      const secret = await secretOf(request.auth);
+      if (!secret) return { ok: false, error: "the Twilio secret could not be read from the vault" };
+      for (let attempt = 1; ; attempt++) {
+        let status;
+        try {
+          const response = await fetch(request.url, {
+            method: request.method,
+            headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+            signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+          });
+          status = response.status;
+          const body = new Uint8Array(await response.arrayBuffer());
+          const transient = status === 429 || status >= 500;
+          if (!transient || attempt >= 3 || Date.now() + 250 * 2 ** attempt >= deadline) {
+            return JSON.parse(read(status, response.headers.get("content-type") ?? undefined, body));
+          }
+        } catch {
+          if (attempt >= 3 || Date.now() + 250 * 2 ** attempt >= deadline) {
+            return { ok: false, error: "Twilio could not be reached to check the account" };
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
       }
     };
     const account = await get(requests.account, (...a) => this.inner.readAccount(...a));
-    if (!account.ok || !number || !requests.number) return account;
+    if (!account.ok || !full || !requests.number) return account;
     const owned = await get(requests.number, (...a) => this.inner.readNumber(...a));
     return owned.ok ? account : owned;
   }
@@ -504,8 +533,13 @@ export class TwilioSmsChannel {
 const CHECK_CHANNEL_ID = "00000000-0000-4000-8000-000000000000";
 
 /** Runs `check` on a channel made for a stored config alone (its id shapes no request of the checks). */
-async function checkStored(storedConfig, options, check) {
-  const channel = new TwilioSmsChannel(CHECK_CHANNEL_ID, storedConfig, { apiBase: options?.apiBase });
+async function checkStored(storedConfig, options, check, unusable) {
+  let channel;
+  try {
+    channel = new TwilioSmsChannel(CHECK_CHANNEL_ID, storedConfig, { apiBase: options?.apiBase });
+  } catch (error) {
+    return unusable(error instanceof Error ? error.message : "the channel config is not usable");
+  }
   try {
     return await check(channel);
   } finally {
@@ -513,19 +547,39 @@ async function checkStored(storedConfig, options, check) {
   }
 }
 
-/** `TwilioSmsChannel.validateConfig` for a stored config alone, as Hivekeep's `validateConfig(config)`. */
-export const validateConfig = (storedConfig, options) => checkStored(storedConfig, options, (c) => c.validateConfig(options));
+/** `TwilioSmsChannel.validateConfig` for a stored config alone, as Hivekeep's `validateConfig(config)`:
+ * a config the channel cannot use is `{valid: false, error}` too. */
+export const validateConfig = (storedConfig, options) =>
+  checkStored(storedConfig, options, (c) => c.validateConfig(options), (error) => ({ valid: false, error }));
 
-/** `TwilioSmsChannel.getBotInfo` for a stored config alone, as Hivekeep's `getBotInfo(config)`. */
-export const getBotInfo = (storedConfig, options) => checkStored(storedConfig, options, (c) => c.getBotInfo(options));
+/** `TwilioSmsChannel.getBotInfo` for a stored config alone, as Hivekeep's `getBotInfo(config)` (null for
+ * a config the channel cannot use). */
+export const getBotInfo = (storedConfig, options) => checkStored(storedConfig, options, (c) => c.getBotInfo(options), () => null);
 
-/** `base64(username:secret)` for a request's `auth`, the secret read with `getSecret`; null when the
- * vault fails or lacks it (its own error is dropped: its words could mislead Hivekeep's retry logic). */
-async function basicCredential(auth, getSecret) {
-  const secret = await Promise.resolve()
+/**
+ * The secret `auth` names (`{secret, vaultKey}`), read with `getSecret` within `timeoutMs`; null when the
+ * vault fails, lacks it or does not answer in time (its own error is dropped: its words could mislead
+ * Hivekeep's retry logic).
+ */
+async function readSecret(getSecret, auth, timeoutMs) {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, null);
+  });
+  const read = Promise.resolve()
     .then(() => getSecret(auth.vaultKey, auth.secret))
     .catch(() => null);
-  return secret ? Buffer.from(`${auth.username}:${secret}`, "utf8").toString("base64") : null;
+  try {
+    const secret = await Promise.race([read, late]);
+    return typeof secret === "string" && secret ? secret : null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `base64(username:secret)`, for `Authorization: Basic`. */
+function basicCredential(auth, secret) {
+  return Buffer.from(`${auth.username}:${secret}`, "utf8").toString("base64");
 }
 
 /** The keys in what a store's `list` returned: an array or iterable of keys, `{key}` or `{name}`

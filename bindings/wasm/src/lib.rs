@@ -31,6 +31,7 @@ mod text;
 mod webhook;
 
 pub use send::{SendPlan, parse_send_answer};
+pub use setup::auth_token_error;
 pub use text::{
     advance_status, first_sighting, hivekeep_status, is_stale, is_valid_phone, normalize_phone, segment_info,
     split_text, status_hint, status_rank,

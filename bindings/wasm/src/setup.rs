@@ -12,6 +12,14 @@ use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 use crate::send::{auth_json, request_json};
 use crate::webhook::Channel;
 
+/// Why `token` cannot be an Auth Token (empty, surrounding spaces, control characters), or nothing:
+/// the text never repeats the token.
+#[wasm_bindgen(js_name = authTokenError)]
+#[must_use]
+pub fn auth_token_error(token: &str) -> Option<String> {
+    twilio_sms::AuthToken::new(token).err().map(|error| error.to_string())
+}
+
 /// An answer read as `T`, or the request error it is.
 fn answer<T>(
     status: u16,
@@ -58,21 +66,25 @@ impl Channel {
         Ok(json!({"account": parse(&account), "number": number.as_deref().map(parse)}).to_string())
     }
 
-    /// Reads the answer to the account request: `{ok: true, botInfo: {name, username}}` when the
-    /// credentials work and the account is active, else `{ok: false, error}` with `validateConfig`'s
-    /// text (bad credentials, a suspended account...).
+    /// Reads the answer to the account request: `{ok, error?, botInfo?}`: `ok` when the credentials
+    /// work and the account is active, else `error` with `validateConfig`'s text (bad credentials, a
+    /// suspended account...); `botInfo` (`{name, username}`) whenever the account could be read, active
+    /// or not, as the native `bot_info` gives it.
     #[wasm_bindgen(js_name = readAccount)]
     #[must_use]
     pub fn read_account(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
         let read = answer(status, content_type.as_deref(), body, |code, body| {
             outbound::parse_account(code, &HeaderMap::new(), body)
         });
-        match read.map_err(ValidationError::Request).and_then(outbound::check_account) {
-            Ok(account) => {
-                let info = BotInfo::new(&account, self.config().sender());
-                json!({"ok": true, "botInfo": {"name": info.name, "username": info.username}}).to_string()
-            }
-            Err(error) => refused(error),
+        let account = match read {
+            Ok(account) => account,
+            Err(error) => return refused(ValidationError::Request(error)),
+        };
+        let info = BotInfo::new(&account, self.config().sender());
+        let bot_info = json!({"name": info.name, "username": info.username});
+        match outbound::check_account(account) {
+            Ok(_) => json!({"ok": true, "botInfo": bot_info}).to_string(),
+            Err(error) => json!({"ok": false, "error": error.to_string(), "botInfo": bot_info}).to_string(),
         }
     }
 

@@ -59,8 +59,8 @@ pub fn split_text(text: &str) -> String {
     .to_string()
 }
 
-/// The delivery rank of a Twilio status (a status supersedes another only when its rank is strictly
-/// higher): 0 scheduled … 4 sent, 5 delivered, 6 read, 7 for every failure (a part's failure replaces
+/// The delivery rank of a Twilio status (a status supersedes another when its rank is higher, or equal
+/// and final): 0 scheduled … 4 sent, 5 delivered, 6 read, 7 for every failure (a part's failure replaces
 /// the message's `delivered`); nothing for inbound and unknown statuses, which never supersede anything.
 #[wasm_bindgen(js_name = statusRank)]
 #[must_use]

@@ -623,6 +623,7 @@ test("validateConfig and getBotInfo check the account and the From number, as th
   );
   assert.equal(ok.calls[0].authorization, `Basic ${Buffer.from(`${AC}:${TOKEN}`).toString("base64")}`);
   assert.deepEqual(await ch.getBotInfo({ getSecret, fetch: ok.fetch }), { name: "Hivekeep prod", username: FROM });
+  assert.equal(ok.calls.length, 3, "getBotInfo reads the account only");
   // The same from a stored config alone, as Hivekeep calls them.
   assert.deepEqual(await pkg.validateConfig(CONFIG, { getSecret, fetch: twilio(owned(false)).fetch }), {
     valid: false,
@@ -644,14 +645,57 @@ test("validateConfig and getBotInfo check the account and the From number, as th
   // The vault or the network failing: invalid, in words of their own; no bot info.
   assert.deepEqual(await ch.validateConfig({ getSecret: async () => null, fetch: ok.fetch }), {
     valid: false,
-    error: "the Twilio secret could not be read from the vault",
+    error: "the Auth Token could not be read from the vault (it checks every webhook)",
   });
   const down = async () => {
     throw Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
   };
   assert.equal((await ch.validateConfig({ getSecret, fetch: down })).valid, false);
   assert.equal(await ch.getBotInfo({ getSecret, fetch: down }), null);
+  // getBotInfo reads the account only, and names a suspended one too (as the native bot_info does).
+  const suspended = twilio(() => account("suspended"));
+  assert.deepEqual(await ch.getBotInfo({ getSecret, fetch: suspended.fetch }), { name: "Hivekeep prod", username: FROM });
+  assert.equal(suspended.calls.length, 1);
+  // A 503, then the answer: read again, as the native client reads.
+  let busy = 0;
+  const flaky = twilio((url) => (busy++ === 0 ? { status: 503, body: { code: 20503, message: "busy", status: 503 } } : owned(true)(url)));
+  assert.deepEqual(await ch.validateConfig({ getSecret, fetch: flaky.fetch }), { valid: true });
+  assert.equal(flaky.calls.length, 3);
+  // A vault that does not answer: the check ends within its time.
+  const hanging = () => new Promise(() => {});
+  const started = Date.now();
+  assert.deepEqual(await ch.validateConfig({ getSecret: hanging, fetch: ok.fetch, timeoutMs: 300 }), {
+    valid: false,
+    error: "the Auth Token could not be read from the vault (it checks every webhook)",
+  });
+  assert.ok(Date.now() - started < 2000);
   ch.free();
+  // A channel that sends with an API key still needs its Auth Token (it checks every webhook); the
+  // requests use the key. A Messaging Service channel has no number to check.
+  const keyed = { ...CONFIG, apiKeySid: "SK" + "1".repeat(32), apiKeySecretVaultKey: "key-vault" };
+  const keyOnly = async (key, kind) => (key === "key-vault" && kind === "apiKeySecret" ? "key-secret" : null);
+  assert.deepEqual(await pkg.validateConfig(keyed, { getSecret: keyOnly, fetch: ok.fetch }), {
+    valid: false,
+    error: "the Auth Token could not be read from the vault (it checks every webhook)",
+  });
+  const both = async (key, kind) => (await keyOnly(key, kind)) ?? (await getSecret(key, kind));
+  const keyedCalls = twilio(owned(true));
+  assert.deepEqual(await pkg.validateConfig(keyed, { getSecret: both, fetch: keyedCalls.fetch }), { valid: true });
+  assert.equal(keyedCalls.calls[0].authorization, `Basic ${Buffer.from(`SK${"1".repeat(32)}:key-secret`).toString("base64")}`);
+  assert.deepEqual(await pkg.validateConfig({ ...CONFIG, authTokenVaultKey: "blank" }, { getSecret: async () => " x", fetch: ok.fetch }), {
+    valid: false,
+    error: "the Auth Token has leading or trailing white space (as read from the vault)",
+  });
+  const service = { accountSid: AC, authTokenVaultKey: CONFIG.authTokenVaultKey, messagingServiceSid: "MG" + "2".repeat(32) };
+  const serviceCalls = twilio(owned(true));
+  assert.deepEqual(await pkg.validateConfig(service, { getSecret, fetch: serviceCalls.fetch }), { valid: true });
+  assert.equal(serviceCalls.calls.length, 1);
+  assert.deepEqual(await pkg.getBotInfo(service, { getSecret, fetch: serviceCalls.fetch }), { name: "Hivekeep prod", username: "MG" + "2".repeat(32) });
+  // A config the channel cannot use: invalid (or no bot info), never a throw.
+  const broken = await pkg.validateConfig({ ...CONFIG, accountSid: "nope" }, { getSecret, fetch: ok.fetch });
+  assert.equal(broken.valid, false);
+  assert.match(broken.error, /accountSid/);
+  assert.equal(await pkg.getBotInfo("{not json", { getSecret, fetch: ok.fetch }), null);
 });
 
 test("Twilio's answers read alone, with their retry safety", () => {
