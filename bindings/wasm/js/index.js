@@ -414,18 +414,12 @@ export class TwilioSmsChannel {
         const basic = basicCredential(request.auth, secret);
         // As the native client: a part that was surely not sent (a rate limit, no connection) is sent
         // again after Retry-After or a backoff, within `maxAttempts` and `deadlineMs` for the part.
-        const deadline = Date.now() + deadlineMs;
-        for (let attempt = 1; ; attempt++) {
-          // Each attempt gets at most the time left, as the native client's do.
-          const budget = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
+        const read = await withRetries({ maxAttempts, deadlineMs, timeoutMs }, async (attempt, budget) => {
           const read = JSON.parse(await this.#attempt(plan, i, request, basic, fetch, budget, attempt));
-          if (read.ok) break;
-          const cause = read.error.cause ?? {};
-          const wait = cause.retryAfterMs ?? 250 * 2 ** Math.min(attempt - 1, 4);
-          const retry = cause.retrySafety === "safe" && attempt < maxAttempts && Date.now() + wait < deadline;
-          if (!retry) throw new SendError(read.error);
-          await new Promise((resolve) => setTimeout(resolve, wait));
-        }
+          const cause = read.ok ? {} : (read.error.cause ?? {});
+          return { value: read, retry: cause.retrySafety === "safe", retryAfterMs: cause.retryAfterMs };
+        });
+        if (!read.ok) throw new SendError(read.error);
       }
       return JSON.parse(plan.result());
     } finally {
@@ -476,27 +470,21 @@ export class TwilioSmsChannel {
     const get = async (request, read) => {
       const secret = await secretOf(request.auth);
       if (!secret) return { ok: false, error: "the Twilio secret could not be read from the vault" };
-      for (let attempt = 1; ; attempt++) {
-        let status;
+      const remaining = Math.max(1, deadline - Date.now());
+      return withRetries({ maxAttempts: 3, deadlineMs: remaining, timeoutMs: remaining }, async (_, budget) => {
         try {
           const response = await fetch(request.url, {
             method: request.method,
             headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
-            signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+            signal: AbortSignal.timeout(budget),
           });
-          status = response.status;
           const body = new Uint8Array(await response.arrayBuffer());
-          const transient = status === 429 || status >= 500;
-          if (!transient || attempt >= 3 || Date.now() + 250 * 2 ** attempt >= deadline) {
-            return JSON.parse(read(status, response.headers.get("content-type") ?? undefined, body));
-          }
+          const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
+          return { value, retry: response.status === 429 || response.status >= 500 };
         } catch {
-          if (attempt >= 3 || Date.now() + 250 * 2 ** attempt >= deadline) {
-            return { ok: false, error: "Twilio could not be reached to check the account" };
-          }
+          return { value: { ok: false, error: "Twilio could not be reached to check the account" }, retry: true };
         }
-        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
-      }
+      });
     };
     const account = await get(requests.account, (...a) => this.inner.readAccount(...a));
     if (!account.ok || !full || !requests.number) return account;
@@ -574,6 +562,23 @@ async function readSecret(getSecret, auth, timeoutMs) {
     return typeof secret === "string" && secret ? secret : null;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs `attempt(n, budgetMs)` (from 1), which resolves to `{value, retry, retryAfterMs?}`, until it
+ * gives a value not to retry, or no attempt or time is left: a retry waits `retryAfterMs`, or a backoff
+ * of 250 ms doubling, and each attempt gets at most `timeoutMs` and the time left of `deadlineMs`.
+ * Resolves to the last value.
+ */
+async function withRetries({ maxAttempts, deadlineMs, timeoutMs }, attempt) {
+  const deadline = Date.now() + deadlineMs;
+  for (let n = 1; ; n++) {
+    const budget = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
+    const { value, retry, retryAfterMs } = await attempt(n, budget);
+    const wait = retryAfterMs ?? 250 * 2 ** Math.min(n - 1, 4);
+    if (!retry || n >= maxAttempts || Date.now() + wait >= deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
