@@ -32,7 +32,9 @@ while [ $# -gt 0 ]; do
 done
 
 out="$here/wasm"
-if [ -n "$pkg" ]; then
+if [ -n "$pkg" ] && [ "$(cd "$pkg" && pwd)" = "$out" ]; then
+  echo "== using the WebAssembly package already in $out"
+elif [ -n "$pkg" ]; then
   pkg="$(cd "$pkg" && pwd)"
   echo "== taking the WebAssembly package from $pkg"
   rm -rf "$out"
@@ -47,6 +49,7 @@ fi
 node --input-type=module - "$here" <<'EOF'
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 const dir = process.argv[2];
 const manifest = JSON.parse(readFileSync(join(dir, "plugin.json"), "utf8"));
 const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
@@ -58,9 +61,9 @@ if (Object.keys(pkg.dependencies ?? {}).length) fail("package.json must have no 
 for (const file of pkg.files) if (!existsSync(join(dir, file))) fail(`package.json lists ${file}, which is missing`);
 if (!pkg.files.includes(manifest.main)) fail(`package.json files must list ${manifest.main}`);
 const core = await import(join(dir, "wasm", "index.js"));
-const schema = JSON.stringify(core.configSchema());
-if (JSON.stringify(manifest.channels["twilio-sms"].configSchema) !== schema) {
-  fail(`plugin.json's configSchema is not the core's: ${schema}`);
+const schema = core.configSchema();
+if (!isDeepStrictEqual(manifest.channels?.["twilio-sms"]?.configSchema, schema)) {
+  fail(`plugin.json's configSchema is not the core's: ${JSON.stringify(schema)}`);
 }
 console.log(`== plugin ${pkg.name} ${pkg.version}: manifests agree, core ${core.version()}`);
 EOF
