@@ -34,7 +34,7 @@ async function freePort() {
 
 /** Masks digit runs that could be phone numbers, and anything that looks like a token, in log output. */
 export function scrub(text) {
-  return text.replace(/\+?\d[\d ()-]{5,}\d/g, "<number>").replace(/\b[0-9a-f]{32}\b/g, "<hex>");
+  return String(text).replace(/\x1b\[[0-9;]*m/g, "").replace(/\+?\d[\d ()-]{5,}\d/g, "<number>").replace(/\b[0-9a-f]{32}\b/g, "<hex>");
 }
 
 export class Instance {
@@ -71,7 +71,7 @@ export class Instance {
       BETTER_AUTH_SECRET: "test-only-secret-of-more-than-32-characters-0000",
       HIVEKEEP_TERMINAL_ENABLED: "false", VERSION_CHECK_ENABLED: "false", HIVEKEEP_MODEL_REGISTRY: "false",
       WEB_BROWSING_HEADLESS_ENABLED: "false", BROWSER_SESSIONS_ENABLED: "false", MINI_APPS_BACKEND_ENABLED: "false",
-      HIVEKEEP_EXTERNAL_API_ENABLED: "false", NODE_ENV: "development", LOG_LEVEL: process.env.HOST_LOG_LEVEL ?? "info",
+      HIVEKEEP_EXTERNAL_API_ENABLED: "false", NODE_ENV: "development", NO_COLOR: "1", LOG_LEVEL: process.env.HOST_LOG_LEVEL ?? "info",
       npm_config_cache: join(this.dir, "npm-cache"), npm_config_update_notifier: "false", GIT_TERMINAL_PROMPT: "0",
       ...this.env,
       ...env,

@@ -2,6 +2,8 @@
 // the channel, classification, de-duplication, status ordering, splitting, retry safety, the checks of
 // the "test" button) is taken by the Rust core in ./wasm; this file hands it what Hivekeep gives
 // (the request, the stored config, ctx.vault, ctx.storage, PUBLIC_URL) and returns what it decided.
+// (The entry is index.mjs, not index.js: Bun, which runs Hivekeep, maps an import of index.js to the
+// index.ts that 0.5.1 had, from a stale directory cache, right after the update route replaced the files.)
 import { TwilioSmsChannel, configSchema, getBotInfo, validateConfig, warmUp } from "./wasm/index.js";
 
 const PLATFORM = "twilio-sms";
