@@ -439,6 +439,8 @@ try {
   }, { timeoutMs: 300000 });
 
   await check("the channel made under 0.5.1 keeps working after the update route installs 0.6.0", async () => {
+    // The latency run queued one Agent turn per webhook: let them finish first.
+    await waitFor("the Agent's queue to drain", () => U.query("SELECT count(*) AS n FROM queue_items WHERE status != 'done'")[0].n === 0, { timeoutMs: 120000, everyMs: 500 });
     const before = U.query("SELECT platform_config FROM channels WHERE id = ?", chU)[0].platform_config;
     await U.api("POST", "/api/plugins/twilio-sms/update", undefined, { timeoutMs: 120000 });
     const plugins = (await U.api("GET", "/api/plugins")).body;
@@ -450,7 +452,7 @@ try {
     assert(after.replies[0].statusCallback?.startsWith(webhookUrl(chU)), "no StatusCallback");
     const forged = await postWebhook({ hostBase: U.base, url: webhookUrl(chU), token: "x".repeat(32), params: inboundParams({ from: sender(), body: "forged" }) });
     eq(forged.status, 403, "forged after the upgrade");
-  }, { timeoutMs: 180000 });
+  }, { timeoutMs: 300000 });
 
   const stat = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
