@@ -403,6 +403,7 @@ async fn a_signed_inbound_sms_reaches_the_agent_once_even_when_twilio_retries() 
             "platformUserId": CUSTOMER,
             "platformMessageId": message_sid,
             "platformChatId": CUSTOMER,
+            "platformDisplayName": CUSTOMER,
             "content": "Hello agent + café ✓",
             "metadata": {"twilio": {"accountSid": AC_A, "toNumber": NUM_A, "numMedia": 0, "numSegments": 1}},
         })

@@ -38,9 +38,9 @@ fi
 bindgen="$tools/bin/wasm-bindgen"
 if [ "$("$bindgen" --version 2>/dev/null || true)" != "wasm-bindgen $version" ]; then
   echo "== installing wasm-bindgen-cli $version into $tools (about 5 minutes, once)"
-  # --locked first; when the registry lacks a locked version, let cargo pick compatible ones.
-  cargo install --root "$tools" wasm-bindgen-cli --version "$version" --locked \
-    || cargo install --root "$tools" wasm-bindgen-cli --version "$version"
+  # Not --locked: its lock file names dependency versions the registry may no longer serve, so cargo
+  # picks compatible ones (the CLI's own version is pinned, which is what must match).
+  cargo install --root "$tools" wasm-bindgen-cli --version "$version"
 fi
 
 echo "== building the core for wasm32-unknown-unknown (profile wasm-release)"

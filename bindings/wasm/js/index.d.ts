@@ -66,6 +66,8 @@ export interface IncomingMessage {
   platformUserId: string;
   platformMessageId: string;
   platformChatId: string;
+  /** The sender's number, as the contact's name. */
+  platformDisplayName: string;
   content: string;
   /** An MMS's media (absent for an SMS): Hivekeep downloads `url` (Twilio's; no credentials are given). */
   attachments?: { platformFileId: string; mimeType?: string; url: string }[];

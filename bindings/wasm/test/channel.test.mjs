@@ -87,6 +87,7 @@ test("an inbound SMS becomes Hivekeep's IncomingMessage, once", async () => {
     platformUserId: USER,
     platformMessageId: SM1,
     platformChatId: USER,
+    platformDisplayName: USER,
     content: "Hello, agent",
     metadata: { twilio: { accountSid: AC, toNumber: FROM, numMedia: 0, numSegments: 1, fromCountry: "US" } },
   });
