@@ -1,7 +1,4 @@
 // Types of the twilio-sms WebAssembly package (index.js). Shapes follow @hivekeep/sdk.
-import type * as core from "./twilio_sms_wasm.js";
-
-export { core };
 
 /** How long de-duplication and status records count (24 h). */
 export const DEFAULT_TTL_MS: number;
@@ -25,17 +22,21 @@ export function rawTarget(url: string): string;
 /** Reads at most `limit + 1` bytes of a request body. */
 export function readBounded(request: Request, limit: number): Promise<Uint8Array>;
 
-export type MacMode = "wasm" | "host";
 /** The Auth Token, or [primary, secondary] while rotating (missing ones are skipped). */
 export type TokenSource = string | null | undefined | (string | null | undefined)[];
 export type HeadersLike = Headers | Record<string, string | undefined>;
 export type BodyLike = Uint8Array | ArrayBuffer | string | null | undefined;
 
-/** Verifies a request at an exact URL: undefined when verified, else the reason (no secret, no number). */
+/**
+ * Verifies a request at an exact `url`, or at `publicUrl` + `target` (its raw path and query), the MAC
+ * computed in the core: undefined when verified, else the reason (no secret, no number). Without a token
+ * every request is refused; an unusable token (empty, padded, holding a control character) throws.
+ */
 export function verifyRequest(
-  request: { url: string; method?: string; headers: HeadersLike; body: BodyLike },
+  request:
+    | { url: string; method?: string; headers: HeadersLike; body: BodyLike }
+    | { publicUrl: string; target: string; method?: string; headers: HeadersLike; body: BodyLike },
   tokens: string[],
-  options?: { mac?: MacMode },
 ): string | undefined;
 
 /** Hivekeep's stored channel config (no secret: the Auth Token stays in the vault). */
@@ -163,13 +164,15 @@ export class TwilioSmsChannel {
   /** The URL to paste in the Twilio Console (undefined without a public URL). */
   readonly webhookUrl: string | undefined;
   readonly authTokenVaultKey: string;
-  /** Verifies and classifies a webhook (synchronously); nothing is de-duplicated. */
+  /**
+   * Verifies (the MAC computed in the core) and classifies a webhook, synchronously; nothing is
+   * de-duplicated. Without a token every webhook is refused; an unusable token throws.
+   */
   verify(
     request: { target: string; method?: string; headers: HeadersLike; body: BodyLike },
     tokens: string[],
-    options?: { mac?: MacMode },
   ): WebhookOutcome;
-  /** Hivekeep's handleInboundWebhook. */
+  /** Hivekeep's handleInboundWebhook (a token the core finds unusable is not used: then 403). */
   handleInboundWebhook(
     request: Request,
     options: {
@@ -177,7 +180,6 @@ export class TwilioSmsChannel {
       storage?: KeyValueStore;
       now?: number;
       ttlMs?: number;
-      mac?: MacMode;
     },
   ): Promise<WebhookResult>;
   /** Deletes this channel's stale de-duplication and status records; resolves to how many. */

@@ -1,0 +1,127 @@
+// What the package must never do, whatever its caller passes: verify a webhook under a token anyone
+// can sign with (empty, white space, NULs), or hand out anything that turns an unsigned request into a
+// verified one.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import path from "node:path";
+import { loadPackage, pkgDir } from "./support.mjs";
+
+const pkg = await loadPackage();
+pkg.load();
+
+const ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const AC = "AC0123456789abcdef0123456789abcdef";
+const TOKEN = "0123456789abcdef0123456789abcdef";
+const FROM = "+14155550100";
+const USER = "+14155550142";
+const SM1 = "SM11111111111111111111111111111111";
+const PUBLIC = "https://agents.example.com";
+const PATH = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
+const CONFIG = { accountSid: AC, authTokenVaultKey: `channel_twilio-sms_${ID}_authToken`, fromNumber: FROM };
+const FORM = "application/x-www-form-urlencoded";
+/** Tokens anyone can sign with: an HMAC key of nothing, or of bytes HMAC pads with anyway. */
+const UNUSABLE = ["", "\0", " ", "\0\0\0", "\t", "\n"];
+
+const params = Object.entries({ MessageSid: SM1, AccountSid: AC, From: USER, To: FROM, Body: "forged", NumMedia: "0" });
+const body = new URLSearchParams(params).toString();
+
+/** Twilio's signature over `url` and the form parameters, under `token`. */
+function sign(token, url) {
+  const sorted = [...params].sort(([a, x], [b, y]) => Buffer.compare(Buffer.from(a), Buffer.from(b)) || Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  return createHmac("sha1", token).update(url + sorted.map(([k, v]) => k + v).join(""), "utf8").digest("base64");
+}
+
+function channel(options = {}) {
+  return new pkg.TwilioSmsChannel(ID, CONFIG, { publicUrl: PUBLIC, ...options });
+}
+
+/** `fn()`, or `{threw}` when it throws: a refusal either way, never a verification. */
+function attempt(fn) {
+  try {
+    return fn();
+  } catch (error) {
+    return { threw: String(error) };
+  }
+}
+
+test("a request signed with an unusable token is never verified, by any path or option", () => {
+  const ch = channel();
+  for (const token of UNUSABLE) {
+    const headers = { "content-type": FORM, "x-twilio-signature": sign(token, PUBLIC + PATH) };
+    // The options a caller may still pass (the removed host-MAC path took `{mac: "host"}`) change nothing.
+    for (const options of [undefined, { mac: "host" }, { mac: "wasm" }]) {
+      const what = `${JSON.stringify(token)} ${JSON.stringify(options)}`;
+      const outcome = attempt(() => ch.verify({ target: PATH, headers, body }, [token], options));
+      assert.notEqual(outcome.verified, true, what);
+      assert.equal(outcome.incoming ?? null, null, what);
+      const atUrl = attempt(() => pkg.verifyRequest({ url: PUBLIC + PATH, headers, body }, [token], options));
+      assert.notEqual(atUrl, undefined, what);
+      // As the secondary of a usable token (which did not sign it), and alone in the list.
+      const rotated = attempt(() => ch.verify({ target: PATH, headers, body }, [TOKEN, token], options));
+      assert.notEqual(rotated.verified, true, what);
+    }
+  }
+  // The keyed state of a usable token is not kept for a request that comes with an unusable one, or none.
+  const headers = { "content-type": FORM, "x-twilio-signature": sign(TOKEN, PUBLIC + PATH) };
+  assert.equal(ch.verify({ target: PATH, headers, body }, [TOKEN]).verified, true);
+  assert.notEqual(attempt(() => ch.verify({ target: PATH, headers, body }, ["\0"])).verified, true);
+  assert.equal(ch.verify({ target: PATH, headers, body }, []).verified, false);
+  assert.equal(ch.verify({ target: PATH, headers, body }, [TOKEN]).verified, true);
+  ch.free();
+});
+
+test("handleInboundWebhook with a vault giving an unusable token answers 403 and delivers nothing", async () => {
+  for (const secret of [...UNUSABLE, [" ", "\0"], null]) {
+    for (const signer of [...UNUSABLE, "no usable Auth Token"]) {
+      for (const options of [{}, { mac: "host" }]) {
+        const ch = channel();
+        const stored = new Map();
+        const storage = { get: async (k) => stored.get(k) ?? null, set: async (k, v) => void stored.set(k, v) };
+        const request = new Request(`http://127.0.0.1:3000${PATH}`, {
+          method: "POST",
+          headers: { "content-type": FORM, "x-twilio-signature": sign(signer, PUBLIC + PATH) },
+          body,
+        });
+        const what = `vault ${JSON.stringify(secret)}, signed with ${JSON.stringify(signer)}, ${JSON.stringify(options)}`;
+        const result = await ch.handleInboundWebhook(request, { tokens: async () => secret, storage, ...options });
+        assert.equal(result.response.status, 403, what);
+        assert.equal(result.incoming, null, what);
+        assert.equal(result.deliveryUpdate, undefined, what);
+        assert.equal(stored.size, 0, what);
+        ch.free();
+      }
+    }
+  }
+});
+
+test("nothing the package exports takes a MAC from its caller", async () => {
+  assert.equal("core" in pkg, false, "the low-level bindings are not exported");
+  const ch = channel();
+  assert.equal(ch.inner, undefined, "the channel's handle on the core is private");
+  assert.deepEqual(Object.keys(ch).filter((k) => /inner|primary|secondary|token/i.test(k)), []);
+  // Nor the wasm-bindgen glue, imported directly: the split check does not exist in the core at all.
+  const glue = await import(path.join(pkgDir, "twilio_sms_wasm.js"));
+  const forbidden = /prepare|finish|variantdata|hostmac/i;
+  const offenders = [];
+  const names = (value) => [
+    ...Object.getOwnPropertyNames(value),
+    ...(typeof value === "function" && value.prototype ? Object.getOwnPropertyNames(value.prototype) : []),
+  ];
+  for (const [file, module] of [["index.js", pkg], ["twilio_sms_wasm.js", glue]]) {
+    for (const [name, value] of Object.entries(module)) {
+      if (forbidden.test(name)) offenders.push(`${file}: ${name}`);
+      if (typeof value === "function" || (typeof value === "object" && value !== null)) {
+        for (const key of names(value)) if (forbidden.test(key)) offenders.push(`${file}: ${name}.${key}`);
+      }
+    }
+  }
+  for (const key of names(Object.getPrototypeOf(ch))) if (forbidden.test(key)) offenders.push(`TwilioSmsChannel.${key}`);
+  assert.deepEqual(offenders, []);
+  // The raw glue classes still verify only with a token: a request's own signature proves nothing.
+  const headers = { "x-twilio-signature": sign("anyone", PUBLIC + PATH) };
+  const verifier = new glue.Verifier();
+  assert.notEqual(verifier.verifyUrl(PUBLIC + PATH, "POST", headers["x-twilio-signature"], FORM, false, Buffer.from(body)), undefined);
+  verifier.free();
+  ch.free();
+});
