@@ -81,6 +81,6 @@ pub use status::{FINAL_RANK, HivekeepStatus, MessageStatus, supersedes};
 pub use token::{ApiKeySecret, AuthToken, AuthTokenError};
 pub use url::{PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{
-    BodyLimit, InboundError, Media, OptOut, PreparedWebhook, Signature, UnverifiedWebhook, UrlForm,
-    VerifiedInbound, VerifiedWebhook, VerifyError, WebhookVerifier,
+    BodyLimit, InboundError, Media, OptOut, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook,
+    VerifyError, WebhookVerifier,
 };
