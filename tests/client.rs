@@ -46,7 +46,7 @@ async fn setup_with(config: impl FnOnce(&mut ClientConfig)) -> Setup {
     let sid = AccountSid::parse(AC).unwrap();
     mock.add_account(&sid, TOKEN).unwrap();
     mock.add_number(&sid, &number(FROM), true).unwrap();
-    let mut cfg = ClientConfig::default().with_api_base(mock.base_url());
+    let mut cfg = ClientConfig::default().with_api_base(mock.api_base());
     config(&mut cfg);
     let client = TwilioClient::with_config(cfg).unwrap();
     Setup { mock, client, credentials: credentials(TOKEN) }
@@ -270,15 +270,27 @@ async fn resets_and_truncations_are_ambiguous_and_sent_once() {
 #[tokio::test]
 async fn a_refused_connection_is_safe_and_retried() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let client =
-        TwilioClient::with_config(ClientConfig::default().with_api_base(format!("http://127.0.0.1:{port}")))
-            .unwrap();
+    let client = TwilioClient::with_config(
+        ClientConfig::default().with_api_base(format!("http://127.0.0.1:{port}").parse().unwrap()),
+    )
+    .unwrap();
     let started = Instant::now();
     let e = client.send(&credentials(TOKEN), &sms("hi"), None).await.unwrap_err();
     assert_eq!(e, RequestError::Connect { attempts: 4 });
     assert_eq!(e.retry_safety(), RetrySafety::Safe);
     // 250 + 500 + 1000 ms of backoff between the four attempts.
     assert!(started.elapsed() >= Duration::from_millis(1700), "{:?}", started.elapsed());
+}
+
+#[test]
+fn the_api_base_is_checked_before_a_client_exists() {
+    use twilio_sms::{ApiBase, UrlError};
+    assert_eq!(ClientConfig::default().api_base, ApiBase::twilio());
+    assert_eq!("http://api.example.com".parse::<ApiBase>(), Err(UrlError::InsecureApiBase));
+    assert_eq!("https://AC1:secret@api.twilio.com".parse::<ApiBase>(), Err(UrlError::Userinfo));
+    let local = ClientConfig::default().with_api_base("http://127.0.0.1:4010".parse().unwrap());
+    assert!(local.api_base.is_loopback());
+    assert_eq!(TwilioClient::with_config(local).unwrap().config().api_base.as_str(), "http://127.0.0.1:4010");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,7 +469,8 @@ async fn the_request_head_carries_the_user_agent_and_basic_auth() {
         stream.write_all(body).await.unwrap();
         String::from_utf8_lossy(&head).to_lowercase()
     });
-    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(base)).unwrap();
+    let client =
+        TwilioClient::with_config(ClientConfig::default().with_api_base(base.parse().unwrap())).unwrap();
     let receipt = client.send(&credentials(TOKEN), &sms("hi"), None).await.unwrap();
     assert_eq!(receipt.message.sid.as_str(), "SM33333333333333333333333333333333");
     let head = server.await.unwrap();

@@ -59,7 +59,11 @@ export interface ChannelOptions {
   locale?: string;
   /** Webhook body limit in bytes (default 64 KiB). */
   bodyLimit?: number;
-  /** Twilio's REST base URL (default https://api.twilio.com). */
+  /**
+   * Twilio's REST base URL (default https://api.twilio.com): https, or plain http only to a loopback
+   * host (localhost, 127.0.0.0/8, [::1]); no user:password@, query or fragment. Anything else makes the
+   * constructor throw.
+   */
   apiBase?: string;
 }
 

@@ -14,8 +14,8 @@ use twilio_sms::adapter::{IncomingMessage, OptOutNotice};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, WebhookEvent};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
-    AuthToken, BodyLimit, ChannelId, PublicUrl, StoredChannelConfig, UnverifiedWebhook, VerifiedWebhook,
-    VerifyError, WebhookUrl, WebhookVerifier,
+    ApiBase, AuthToken, BodyLimit, ChannelId, PublicUrl, StoredChannelConfig, UnverifiedWebhook,
+    VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -194,7 +194,7 @@ struct Options {
     public_url: Option<PublicUrl>,
     locale: Locale,
     limit: BodyLimit,
-    api_base: String,
+    api_base: ApiBase,
 }
 
 fn options(json: Option<&str>) -> Result<Options, JsError> {
@@ -215,12 +215,13 @@ fn options(json: Option<&str>) -> Result<Options, JsError> {
         .and_then(Value::as_u64)
         .and_then(|n| usize::try_from(n).ok())
         .map_or(BodyLimit::DEFAULT, BodyLimit::bytes);
-    Ok(Options {
-        public_url,
-        locale: Locale::parse(text("locale")),
-        limit,
-        api_base: text("apiBase").unwrap_or(twilio_sms::outbound::DEFAULT_API_BASE).to_owned(),
-    })
+    // The Basic credential of every request goes there: https, or http only to this machine.
+    let api_base = text("apiBase")
+        .map(ApiBase::parse)
+        .transpose()
+        .map_err(|e| JsError::new(&format!("apiBase: {e}")))?
+        .unwrap_or_default();
+    Ok(Options { public_url, locale: Locale::parse(text("locale")), limit, api_base })
 }
 
 /// One Hivekeep twilio-sms channel: its id, stored config (no secret), public URL and locale. It
@@ -233,7 +234,7 @@ pub struct Channel {
     public_url: Option<PublicUrl>,
     locale: Locale,
     limit: BodyLimit,
-    api_base: String,
+    api_base: ApiBase,
     keys: Option<WebhookVerifier>,
 }
 
@@ -321,7 +322,8 @@ impl Channel {
     ///
     /// # Errors
     /// A channel id that is not a version-4 UUID, an unusable config (a plaintext `authToken` is
-    /// refused) or public URL. The message holds no secret.
+    /// refused), public URL or `apiBase` (https, or plain http only to a loopback host; no
+    /// `user:password@`). The message holds no secret.
     #[wasm_bindgen(constructor)]
     pub fn new(
         channel_id: &str,
@@ -494,7 +496,7 @@ impl Channel {
     pub(crate) fn public_url(&self) -> Option<&PublicUrl> {
         self.public_url.as_ref()
     }
-    pub(crate) fn api_base(&self) -> &str {
+    pub(crate) fn api_base(&self) -> &ApiBase {
         &self.api_base
     }
 }

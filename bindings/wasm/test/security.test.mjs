@@ -1,6 +1,6 @@
 // What the package must never do, whatever its caller passes: verify a webhook under a token anyone
-// can sign with (empty, white space, NULs), or hand out anything that turns an unsigned request into a
-// verified one.
+// can sign with (empty, white space, NULs), hand out anything that turns an unsigned request into a
+// verified one, or send credentials to an API base over plain http (except on this machine).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
@@ -124,4 +124,35 @@ test("nothing the package exports takes a MAC from its caller", async () => {
   assert.notEqual(verifier.verifyUrl(PUBLIC + PATH, "POST", headers["x-twilio-signature"], FORM, false, Buffer.from(body)), undefined);
   verifier.free();
   ch.free();
+});
+
+test("the API base is https, or plain http only to this machine, checked when the channel is made", async () => {
+  const refused = [
+    ["http://example.com", /apiBase: the API base must use https \(plain http is allowed only to a loopback host/],
+    ["http://api.twilio.com", /must use https/],
+    ["http://10.0.0.1:8080", /must use https/],
+    ["http://127.0.0.1.example.com", /must use https/],
+    ["https://AC1:secret@api.twilio.com", /apiBase: the API base must not have a user:password@$/],
+    ["https://api.twilio.com?x=1", /apiBase: the base URL must not have a \?query$/],
+    ["https://api.twilio.com/#x", /apiBase: the URL has a #fragment/],
+    ["ftp://api.twilio.com", /apiBase: the URL must start with https:/],
+  ];
+  for (const [apiBase, message] of refused) {
+    // The error's text (an Error's string is "Error: " and its message).
+    assert.throws(() => channel({ apiBase }), message, apiBase);
+    let calls = 0;
+    const fetch = async () => {
+      calls += 1;
+      return new Response("{}", { status: 500 });
+    };
+    const checked = await pkg.validateConfig(CONFIG, { apiBase, getSecret: async () => TOKEN, fetch });
+    assert.equal(checked.valid, false, apiBase);
+    assert.match(checked.error, /^apiBase: /, apiBase);
+    assert.ok(!checked.error.includes("secret"), checked.error);
+    assert.equal(await pkg.getBotInfo(CONFIG, { apiBase, getSecret: async () => TOKEN, fetch }), null);
+    assert.equal(calls, 0, apiBase);
+  }
+  for (const apiBase of ["https://api.twilio.com", "https://api.twilio.com/", "http://127.0.0.1:4010", "http://localhost:1", "http://[::1]:3000/mock"]) {
+    channel({ apiBase }).free();
+  }
 });
