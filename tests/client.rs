@@ -282,6 +282,51 @@ async fn a_refused_connection_is_safe_and_retried() {
     assert!(started.elapsed() >= Duration::from_millis(1700), "{:?}", started.elapsed());
 }
 
+/// A server on loopback that answers every request with `307` to the same path on `target`.
+async fn redirector(target: String) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}{path}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_with_the_credentials() {
+    // Where the redirect leads: a Twilio that would accept the send, the reads and the credentials.
+    let s = setup().await;
+    let base = redirector(s.mock.base_url()).await;
+    let client =
+        TwilioClient::with_config(ClientConfig::default().with_api_base(base.parse().unwrap())).unwrap();
+    let e = client.send(&s.credentials, &sms("hi"), None).await.unwrap_err();
+    assert_eq!(e.http_status(), Some(307), "{e:?}");
+    assert_eq!(e.retry_safety(), RetrySafety::Ambiguous);
+    assert!(client.validate_config(&s.credentials).await.is_err());
+    assert!(client.bot_info(&s.credentials).await.is_err());
+    assert!(s.mock.requests().is_empty(), "the redirect's target was reached: {:?}", s.mock.requests());
+    assert!(s.mock.messages().is_empty());
+}
+
 #[test]
 fn the_api_base_is_checked_before_a_client_exists() {
     use twilio_sms::{ApiBase, UrlError};

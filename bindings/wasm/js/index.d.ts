@@ -62,7 +62,7 @@ export interface ChannelOptions {
   /**
    * Twilio's REST base URL (default https://api.twilio.com): https, or plain http only to a loopback
    * host (localhost, 127.0.0.0/8, [::1]); no user:password@, query or fragment. Anything else makes the
-   * constructor throw.
+   * constructor throw. No request follows a redirect.
    */
   apiBase?: string;
 }

@@ -2,7 +2,8 @@
 //
 // The .wasm (the crate's sans-I/O core) decides, the webhook's HMAC-SHA1 included; this file does the
 // I/O: it reads the request body (bounded), hands the core the Auth Token(s) read from the vault, keeps
-// the de-duplication and status-ordering state in the plugin's key-value store, and sends with fetch.
+// the de-duplication and status-ordering state in the plugin's key-value store, and sends with fetch
+// (never following a redirect, as the native client does not).
 //
 // The low-level bindings (twilio_sms_wasm.js) are not exported, and a channel's handle on them is
 // private: nothing this package exports takes a MAC from its caller, so nothing turns an unsigned
@@ -19,6 +20,11 @@ const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
 export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
 /** The default body limit, in bytes (as the native crate's). */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/**
+ * Every fetch the package makes carries a Basic credential: a redirect is never followed (the native
+ * client's policy), its 3xx answer is read as Twilio's answer, a failure.
+ */
+const NO_REDIRECT = "manual";
 /** How often `handleInboundWebhook` starts a sweep of a channel's expired records: once an hour. */
 export const SWEEP_INTERVAL_MS = 3600 * 1000;
 /** The most keys one sweep reads (the rest wait for the next). */
@@ -450,6 +456,7 @@ export class TwilioSmsChannel {
           const response = await fetch(request.url, {
             method: request.method,
             headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+            redirect: NO_REDIRECT,
             signal: AbortSignal.timeout(budget),
           });
           const body = new Uint8Array(await response.arrayBuffer());
@@ -473,6 +480,7 @@ export class TwilioSmsChannel {
         method: request.method,
         headers: { ...request.headers, authorization: `Basic ${basic}` },
         body: request.body,
+        redirect: NO_REDIRECT,
         signal: AbortSignal.timeout(timeoutMs),
       });
       const body = new Uint8Array(await response.arrayBuffer());

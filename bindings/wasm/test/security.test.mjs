@@ -1,9 +1,11 @@
 // What the package must never do, whatever its caller passes: verify a webhook under a token anyone
 // can sign with (empty, white space, NULs), hand out anything that turns an unsigned request into a
-// verified one, or send credentials to an API base over plain http (except on this machine).
+// verified one, send credentials to an API base over plain http (except on this machine), or follow
+// a redirect with them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
 import path from "node:path";
 import { loadPackage, pkgDir } from "./support.mjs";
 
@@ -154,5 +156,58 @@ test("the API base is https, or plain http only to this machine, checked when th
   }
   for (const apiBase of ["https://api.twilio.com", "https://api.twilio.com/", "http://127.0.0.1:4010", "http://localhost:1", "http://[::1]:3000/mock"]) {
     channel({ apiBase }).free();
+  }
+});
+
+/** A server on this machine; `handler(req, res, body)`. */
+async function listen(handler) {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => handler(req, res, Buffer.concat(chunks).toString("utf8")));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections?.();
+    });
+  return { url: `http://127.0.0.1:${server.address().port}`, close };
+}
+
+test("no request the package makes follows a redirect", async () => {
+  // Where a redirect would lead: a stand-in that accepts everything, as a thief of the credentials would.
+  const reached = [];
+  const elsewhere = await listen((req, res, text) => {
+    reached.push(`${req.method} ${req.url} ${text}`);
+    res.writeHead(req.method === "POST" ? 201 : 200, { "content-type": "application/json" });
+    const answer = req.url.includes("/Messages.json")
+      ? { sid: SM1, status: "queued", num_segments: "1", to: USER }
+      : req.url.includes("IncomingPhoneNumbers")
+        ? { incoming_phone_numbers: [{ phone_number: FROM, capabilities: { sms: true } }] }
+        : { sid: AC, friendly_name: "elsewhere", status: "active" };
+    res.end(JSON.stringify(answer));
+  });
+  const redirector = await listen((req, res) => {
+    res.writeHead(307, { location: elsewhere.url + req.url, "content-length": "0" });
+    res.end();
+  });
+  try {
+    const ch = channel({ apiBase: redirector.url });
+    const getSecret = async () => TOKEN;
+    const sent = await ch.sendMessage({ chatId: USER, content: "Hi" }, { getSecret }).then(
+      (result) => result,
+      (error) => error,
+    );
+    assert.ok(sent instanceof pkg.SendError, `the send must fail, not follow: ${JSON.stringify(sent)}`);
+    assert.equal(sent.retrySafety, "ambiguous");
+    const checked = await ch.validateConfig({ getSecret });
+    assert.equal(checked.valid, false);
+    assert.equal(await ch.getBotInfo({ getSecret }), null);
+    assert.deepEqual(reached, [], "nothing reached the redirect's target");
+    ch.free();
+  } finally {
+    await redirector.close();
+    await elsewhere.close();
   }
 });
