@@ -36,7 +36,7 @@ export function verifyRequest(
   request:
     | { url: string; method?: string; headers: HeadersLike; body: BodyLike }
     | { publicUrl: string; target: string; method?: string; headers: HeadersLike; body: BodyLike },
-  tokens: string[],
+  tokens: string | string[],
 ): string | undefined;
 
 /** Hivekeep's stored channel config (no secret: the Auth Token stays in the vault). */
@@ -174,7 +174,7 @@ export class TwilioSmsChannel {
    */
   verify(
     request: { target: string; method?: string; headers: HeadersLike; body: BodyLike },
-    tokens: string[],
+    tokens: string | string[],
   ): WebhookOutcome;
   /** Hivekeep's handleInboundWebhook (a token the core finds unusable is not used: then 403). */
   handleInboundWebhook(

@@ -118,6 +118,12 @@ export async function readBounded(request, limit) {
   return body;
 }
 
+/** The tokens as a list: one token alone is a list of one (never its characters), nothing is none. */
+function tokenList(tokens) {
+  if (typeof tokens === "string") return [tokens];
+  return Array.isArray(tokens) ? tokens : [];
+}
+
 function bytes(body) {
   if (body == null) return new Uint8Array(0);
   if (typeof body === "string") return Buffer.from(body, "utf8");
@@ -146,7 +152,8 @@ export function verifyRequest({ url, publicUrl, target, method = "POST", headers
   load();
   const verifier = new core.Verifier();
   try {
-    verifier.setTokens(tokens?.[0], tokens?.[1]);
+    const [primary, secondary] = tokenList(tokens);
+    verifier.setTokens(primary, secondary);
     const sig = header(headers, SIGNATURE_HEADER);
     const ct = header(headers, "content-type");
     const shared = hasHeader(headers, SHARED_KEY_HEADER);
@@ -240,7 +247,7 @@ export class TwilioSmsChannel {
     const ct = header(headers, "content-type");
     const shared = hasHeader(headers, SHARED_KEY_HEADER);
     const idem = header(headers, IDEMPOTENCY_HEADER);
-    this.#useTokens(tokens ?? []);
+    this.#useTokens(tokenList(tokens));
     return JSON.parse(this.#inner.handle(target, method, sig, ct, shared, idem, bytes(body)));
   }
 

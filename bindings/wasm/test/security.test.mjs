@@ -70,6 +70,12 @@ test("a request signed with an unusable token is never verified, by any path or 
   assert.notEqual(attempt(() => ch.verify({ target: PATH, headers, body }, ["\0"])).verified, true);
   assert.equal(ch.verify({ target: PATH, headers, body }, []).verified, false);
   assert.equal(ch.verify({ target: PATH, headers, body }, [TOKEN]).verified, true);
+  // A token given alone, not in a list, is the whole token: never its first character as the key.
+  const byFirst = { "content-type": FORM, "x-twilio-signature": sign(TOKEN[0], PUBLIC + PATH) };
+  assert.equal(ch.verify({ target: PATH, headers: byFirst, body }, TOKEN).verified, false);
+  assert.notEqual(pkg.verifyRequest({ url: PUBLIC + PATH, headers: byFirst, body }, TOKEN), undefined);
+  assert.equal(ch.verify({ target: PATH, headers, body }, TOKEN).verified, true);
+  assert.equal(pkg.verifyRequest({ url: PUBLIC + PATH, headers, body }, TOKEN), undefined);
   ch.free();
 });
 
