@@ -3,7 +3,7 @@
 //!
 //! Examples cannot be imported, so these tests run their binaries. `cargo test` builds the examples, but
 //! `cargo test --test examples` does not, so each test first runs `$CARGO build --example demo --example
-//! simulate_inbound` (same profile; a no-op when they are fresh; cargo has released its lock by the time
+//! simulate_inbound --example send_sms` (same profile; a no-op when they are fresh; cargo has released its lock by the time
 //! tests run). Without `$CARGO` (the test binary run by hand) the binaries already built are used. A
 //! missing binary fails the test with a clear message.
 
@@ -88,7 +88,7 @@ fn run(command: &mut Command, timeout: Duration) -> Finished {
     Finished { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
 }
 
-/// `target/<profile>/examples`, after making sure the two examples are built and fresh.
+/// `target/<profile>/examples`, after making sure the examples run here are built and fresh.
 fn examples_dir() -> &'static Path {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
@@ -106,6 +106,8 @@ fn examples_dir() -> &'static Path {
                 "demo",
                 "--example",
                 "simulate_inbound",
+                "--example",
+                "send_sms",
             ]);
             match profile_dir.file_name().and_then(|n| n.to_str()) {
                 Some("debug") | None => {}
@@ -456,4 +458,28 @@ fn simulate_inbound_refuses_bad_arguments_with_exit_2() {
     );
     assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
     assert!(!done.stderr.contains("padded"), "{}", done.stderr);
+}
+
+#[test]
+fn send_sms_refuses_an_api_base_that_would_carry_credentials_in_the_clear_with_exit_2() {
+    for base in ["http://twilio-api.invalid", "https://AC1:secret@twilio-api.invalid"] {
+        let mut command = example("send_sms");
+        command
+            .env("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+            .env("TWILIO_AUTH_TOKEN", TOKEN)
+            .env("TWILIO_FROM_NUMBER", "+14155550100")
+            .env("TWILIO_API_BASE", base)
+            .env_remove("PUBLIC_URL")
+            .env_remove("CHANNEL_ID")
+            .args(["--to", "+14155550142", "--body", "hello"]);
+        // Were the base used, the request would go to a dead local proxy, never out.
+        for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+            command.env(proxy, "http://127.0.0.1:9");
+        }
+        let done = run(&mut command, TOOL_TIMEOUT);
+        assert_eq!(done.status.code(), Some(2), "{base}: {}", done.stderr);
+        assert!(done.stderr.contains("TWILIO_API_BASE: the API base must"), "{base}: {}", done.stderr);
+        assert!(!done.stderr.contains("secret"), "{}", done.stderr);
+        assert!(done.stdout.is_empty(), "{base}: {}", done.stdout);
+    }
 }

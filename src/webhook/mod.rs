@@ -3,7 +3,7 @@
 //! The flow is one-way: an [`UnverifiedWebhook`] holds a raw request and gives no access to its
 //! parameters; [`WebhookVerifier::verify`] consumes it and returns a [`VerifiedWebhook`], the only type
 //! that reads signed parameters, or a [`VerifyError`]. Nothing else constructs a `VerifiedWebhook` or a
-//! [`VerifiedInbound`]: the MAC is always computed here, under the verifier's own tokens.
+//! [`VerifiedInbound`]: the MAC is always computed here, under a validated [`AuthToken`].
 //!
 //! The rules are the strict ones of the conformance suite: the exact URL and one port variant, the raw
 //! query byte for byte, keys then distinct values in byte order, strict form decoding, `bodySHA256`
