@@ -11,9 +11,9 @@
 # about 10% smaller); WASM_OPT=0 skips it, and when it cannot be installed or fails the module is kept
 # as wasm-bindgen wrote it.
 #
-# The module uses WebAssembly SIMD (simd128: the form decoder's first stage and the UTF-8 validation of
-# form bodies), which Node 16.4+ and Bun support; set CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="" to
-# build without it (the portable decoder is then used).
+# The module is built with WebAssembly SIMD (simd128), which Node 16.4+ and Bun support: the compiler and
+# memchr use it on their own (the crate has one portable form decoder). Set
+# CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="" to build without it.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

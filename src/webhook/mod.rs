@@ -232,6 +232,12 @@ impl UnverifiedWebhook {
     /// request's path and raw query (the request's own scheme and host are ignored: behind a proxy they
     /// are the internal ones).
     ///
+    /// A `#fragment` in the request target cannot be seen here: `http` drops it when it parses the
+    /// target, so `POST /hook#x` arrives as `/hook`. That admits nothing new (the signature is still
+    /// checked over the URL without it, so such a request is a replay of a signed one, which the
+    /// channel's de-duplication absorbs). Where the raw target is at hand, build the URL with
+    /// [`PublicUrl::join`], which refuses a fragment (the WebAssembly package does).
+    ///
     /// # Errors
     /// [`VerifyError::BodyTooLarge`], or [`VerifyError::InvalidUrl`] when the request target cannot be
     /// joined to the public URL.

@@ -217,3 +217,27 @@ test("no request the package makes follows a redirect", async () => {
     await elsewhere.close();
   }
 });
+
+test("a fragment in the request target is refused, never dropped", async () => {
+  // Twilio never sends one; a target with one is not the URL that was signed (the signature here is a
+  // genuine one over the URL without it).
+  const ch = channel();
+  const headers = { "content-type": FORM, "x-twilio-signature": sign(TOKEN, PUBLIC + PATH) };
+  assert.equal(ch.verify({ target: PATH, headers, body }, [TOKEN]).verified, true);
+  for (const target of [`${PATH}#x`, `${PATH}#`, `${PATH}?a=1#x`]) {
+    const outcome = attempt(() => ch.verify({ target, headers, body }, [TOKEN]));
+    assert.notEqual(outcome.verified, true, target);
+    assert.equal(outcome.incoming ?? null, null, target);
+  }
+  assert.notEqual(pkg.verifyRequest({ url: `${PUBLIC}${PATH}#x`, headers, body }, [TOKEN]), undefined);
+  // Through Hivekeep's entry point the Request's URL keeps the fragment: after the channel id it makes
+  // another channel's path (404), after the query a URL that was not signed (403); nothing is delivered.
+  assert.equal(pkg.rawTarget(`http://127.0.0.1:3000${PATH}#x`), `${PATH}#x`);
+  for (const [target, status] of [[`${PATH}#x`, 404], [`${PATH}?a=1#x`, 403]]) {
+    const request = new Request(`http://127.0.0.1:3000${target}`, { method: "POST", headers, body });
+    const result = await ch.handleInboundWebhook(request, { tokens: [TOKEN] });
+    assert.equal(result.response.status, status, target);
+    assert.equal(result.incoming, null, target);
+  }
+  ch.free();
+});
