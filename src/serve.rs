@@ -15,7 +15,8 @@
 //!   client stopped reading, and the socket's buffers are full) closes the connection
 //!   (`tokio-io-timeout`);
 //! - **the number of open connections** is bounded: at the bound no more are accepted, and new ones wait
-//!   in the kernel's listen queue (which is bounded too) until one closes;
+//!   in the kernel's listen queue until one closes (the queue holds 128 with tokio's
+//!   `TcpListener::bind`; past it the kernel drops connection attempts and clients retry them);
 //! - **request heads** are at most 64 KiB (hyper's read buffer; its default is about 400 KiB). Twilio's
 //!   are about 1 KiB.
 //!
