@@ -46,7 +46,7 @@ fn main() {
             let sid = AccountSid::parse(AC).expect("sid");
             mock.add_account(&sid, TOKEN).expect("account");
             mock.add_number(&sid, &E164::parse("+14155550100").expect("number"), true).expect("number");
-            tx.send(mock.base_url()).expect("send url");
+            tx.send(mock.api_base()).expect("send url");
             std::future::pending::<()>().await;
         });
     });

@@ -18,7 +18,8 @@
 //! just read; the timed call checks the URL, builds the `UnverifiedWebhook` and verifies it. The floor
 //! keys its HMAC on every call, as the peer scripts' floors do (a pre-keyed HMAC, as `verify` uses,
 //! measured the same within noise). A pass's mean is the sum of its timed calls over their number. A
-//! breakdown by kind of case goes to stderr.
+//! breakdown by kind of case (by `traffic` on a corpus that has it, such as
+//! `../shared/bench/realistic.jsonl`) goes to stderr.
 
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
@@ -205,7 +206,9 @@ fn main() {
                     verifiers.len() - 1
                 }
             };
-            let kind = case["kind"].as_str().unwrap_or_default().to_owned();
+            // Realistic traffic is reported by its `traffic` (inbound SMS, MMS, status callback), the
+            // stress corpus by its `kind`.
+            let kind = case["traffic"].as_str().or(case["kind"].as_str()).unwrap_or_default().to_owned();
             let prepared = Prepared {
                 verifier,
                 kind,

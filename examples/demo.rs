@@ -226,7 +226,7 @@ async fn run(story: &mut Story) -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| format!("webhook server: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let public_url = PublicUrl::parse(&format!("http://127.0.0.1:{port}")).map_err(|e| e.to_string())?;
-    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(mock.base_url()))
+    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(mock.api_base()))
         .map_err(|e| e.to_string())?;
     let token = AuthToken::new(token_text).map_err(|e| e.to_string())?;
     let credentials = Credentials::new(account.clone(), token, Sender::Number(channel_number.clone()));

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 
 use twilio_sms::client::{ClientConfig, StatusUpdates, TwilioClient};
 use twilio_sms::{
-    AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender, Sms, SmsBody, StatusCallback,
+    AccountSid, ApiBase, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender, Sms, SmsBody,
+    StatusCallback,
 };
 
 fn usage(problem: &str) -> ExitCode {
@@ -90,7 +91,10 @@ async fn main() -> ExitCode {
     };
     let mut config = ClientConfig::default();
     if let Some(base) = env("TWILIO_API_BASE") {
-        config = config.with_api_base(base);
+        match ApiBase::parse(&base) {
+            Ok(base) => config = config.with_api_base(base),
+            Err(e) => return usage(&format!("TWILIO_API_BASE: {e}")),
+        }
     }
     let client = match TwilioClient::with_config(config) {
         Ok(client) => client,

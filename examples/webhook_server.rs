@@ -194,7 +194,13 @@ async fn shutdown_signal() {
 async fn serve(config: Config) -> ExitCode {
     let mut client_config = ClientConfig::default();
     if let Some(base) = config.api_base {
-        client_config = client_config.with_api_base(base);
+        client_config = client_config.with_api_base(match base.parse() {
+            Ok(base) => base,
+            Err(error) => {
+                eprintln!("webhook_server: TWILIO_API_BASE: {error}");
+                return ExitCode::from(2);
+            }
+        });
     }
     let client = match TwilioClient::with_config(client_config) {
         Ok(client) => client,

@@ -133,6 +133,9 @@ pub struct IncomingMessage {
     pub platform_message_id: String,
     /// The sender's number (the conversation).
     pub platform_chat_id: String,
+    /// The sender's number again, as the name Hivekeep gives the contact and shows in the prompt
+    /// (without it Hivekeep names the sender `twilio-sms:<number>`).
+    pub platform_display_name: String,
     /// The text.
     pub content: String,
     /// The media of an MMS (none for an SMS, and then left out of the JSON).
@@ -178,6 +181,7 @@ impl core::fmt::Debug for IncomingMessage {
             .field("platform_user_id", &crate::phone::Redacted::new(&self.platform_user_id))
             .field("platform_message_id", &self.platform_message_id)
             .field("platform_chat_id", &crate::phone::Redacted::new(&self.platform_chat_id))
+            .field("platform_display_name", &crate::phone::Redacted::new(&self.platform_display_name))
             .field("content_len", &self.content.len())
             .field("attachments", &self.attachments.len())
             .finish_non_exhaustive()
@@ -220,7 +224,8 @@ impl IncomingMessage {
         Self {
             platform_user_id: from.clone(),
             platform_message_id: sms.message_sid().to_string(),
-            platform_chat_id: from,
+            platform_chat_id: from.clone(),
+            platform_display_name: from,
             content: sms.body().to_owned(),
             attachments: sms.media().map(IncomingAttachment::from_media).collect(),
             metadata: json!({ "twilio": twilio }),

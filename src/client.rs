@@ -15,13 +15,15 @@ use crate::ids::MessageSid;
 use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
 pub use crate::outbound::{BotInfo, RequestError, ValidationError};
 use crate::phone::E164;
+use crate::url::ApiBase;
 
 /// Limits and endpoints of a [`TwilioClient`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// The API base URL (default `https://api.twilio.com`; a local mock in tests and the demo).
-    pub api_base: String,
+    /// The API base URL (default `https://api.twilio.com`; a local mock in tests and the demo): https,
+    /// or plain http only to this machine, checked when it was parsed.
+    pub api_base: ApiBase,
     /// Time to establish a connection (default 5 s).
     pub connect_timeout: Duration,
     /// Time for one attempt, from connecting to the end of the answer (default 15 s).
@@ -37,7 +39,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         Self {
-            api_base: outbound::DEFAULT_API_BASE.to_owned(),
+            api_base: ApiBase::twilio(),
             connect_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(15),
             max_attempts: 4,
@@ -48,10 +50,10 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// The defaults, pointed at another API base URL.
+    /// The defaults, pointed at another API base URL (see [`ApiBase::parse`]).
     #[must_use]
-    pub fn with_api_base(mut self, api_base: impl Into<String>) -> Self {
-        self.api_base = api_base.into();
+    pub fn with_api_base(mut self, api_base: ApiBase) -> Self {
+        self.api_base = api_base;
         self
     }
 }
@@ -156,7 +158,7 @@ impl TwilioClient {
             .user_agent(concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none());
-        if is_loopback(&config.api_base) {
+        if config.api_base.is_loopback() {
             builder = builder.no_proxy();
         }
         let http = builder.build().map_err(|e| RequestError::Build(e.to_string()))?;
@@ -419,34 +421,4 @@ fn classify(error: &reqwest::Error) -> Failure {
 /// 250 ms, 500 ms, 1 s, 2 s, then 4 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250u64 << attempt.saturating_sub(1).min(4))
-}
-
-/// Whether `api_base` is a URL on this machine: `localhost`, an address in `127.0.0.0/8` or `[::1]`.
-fn is_loopback(api_base: &str) -> bool {
-    let url = reqwest::Url::parse(api_base).ok();
-    let host = url.as_ref().and_then(reqwest::Url::host_str).unwrap_or("");
-    crate::url::is_loopback_name(host.trim_start_matches('[').trim_end_matches(']'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn only_this_machine_is_loopback() {
-        for base in [
-            "http://127.0.0.1:8080",
-            "http://127.9.9.9",
-            "http://localhost:1/",
-            "http://LOCALHOST",
-            "http://[::1]:80",
-        ] {
-            assert!(is_loopback(base), "{base}");
-        }
-        for base in
-            ["https://api.twilio.com", "http://10.0.0.1", "http://localhost.example.com", "not a url", ""]
-        {
-            assert!(!is_loopback(base), "{base}");
-        }
-    }
 }

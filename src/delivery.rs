@@ -68,25 +68,20 @@ impl PartTag {
     }
 }
 
-/// A delivery status callback, read from a verified webhook.
+/// A delivery status callback, read from a verified webhook: only [`classify`] makes one, so a
+/// [`WebhookEvent::Status`] or a [`DeliveryStatusUpdate::from_report`] always comes from a signed
+/// callback of the channel's account.
 ///
 /// Its `Debug` masks `from` and redacts phone numbers in `error_message`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StatusReport {
-    /// The SID of the SMS the callback is about.
-    pub message_sid: MessageSid,
-    /// The status of that SMS.
-    pub status: MessageStatus,
-    /// `ErrorCode` (e.g. 30007), when present.
-    pub error_code: Option<u32>,
-    /// `ErrorMessage`, when present.
-    pub error_message: Option<String>,
-    /// The account.
-    pub account_sid: Option<AccountSid>,
-    /// `From`, exactly as sent.
-    pub from: Option<String>,
-    /// The multi-part tag of the callback URL.
-    pub part: Option<PartTag>,
+    message_sid: MessageSid,
+    status: MessageStatus,
+    error_code: Option<u32>,
+    error_message: Option<String>,
+    account_sid: Option<AccountSid>,
+    from: Option<String>,
+    part: Option<PartTag>,
 }
 
 impl core::fmt::Debug for StatusReport {
@@ -105,6 +100,48 @@ impl core::fmt::Debug for StatusReport {
 }
 
 impl StatusReport {
+    /// The SID of the SMS the callback is about.
+    #[must_use]
+    pub fn message_sid(&self) -> &MessageSid {
+        &self.message_sid
+    }
+
+    /// The status of that SMS.
+    #[must_use]
+    pub fn status(&self) -> &MessageStatus {
+        &self.status
+    }
+
+    /// `ErrorCode` (e.g. 30007), when present.
+    #[must_use]
+    pub fn error_code(&self) -> Option<u32> {
+        self.error_code
+    }
+
+    /// `ErrorMessage`, when present.
+    #[must_use]
+    pub fn error_message(&self) -> Option<&str> {
+        self.error_message.as_deref()
+    }
+
+    /// The account (the channel's: [`classify`] checks it).
+    #[must_use]
+    pub fn account_sid(&self) -> Option<&AccountSid> {
+        self.account_sid.as_ref()
+    }
+
+    /// `From`, exactly as sent (a phone number: keep it out of logs).
+    #[must_use]
+    pub fn from(&self) -> Option<&str> {
+        self.from.as_deref()
+    }
+
+    /// The multi-part tag of the callback URL.
+    #[must_use]
+    pub fn part(&self) -> Option<&PartTag> {
+        self.part.as_ref()
+    }
+
     /// The message Hivekeep knows (the first part's SID) and the status it should show, by the rule of
     /// [`PartTag`].
     #[must_use]

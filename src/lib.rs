@@ -5,7 +5,7 @@
 //! - [`webhook`]: strict `X-Twilio-Signature` verification. An [`UnverifiedWebhook`] becomes a
 //!   [`VerifiedWebhook`] (and a [`VerifiedInbound`]) only through [`WebhookVerifier::verify`].
 //! - Validated identifiers: [`AccountSid`], [`MessageSid`], [`MessagingServiceSid`], [`E164`],
-//!   [`ChannelId`], [`PublicUrl`], and the [`AuthToken`] secret.
+//!   [`ChannelId`], [`PublicUrl`], [`ApiBase`], and the [`AuthToken`] secret.
 //!
 //! ```
 //! use twilio_sms::{AuthToken, BodyLimit, PublicUrl, UnverifiedWebhook, VerifiedInbound, WebhookVerifier};
@@ -81,8 +81,8 @@ pub use phone::{Address, AddressKind, E164, PhoneError, Redacted};
 pub use sms_text::{BodyError, SmsBody};
 pub use status::{FINAL_RANK, HivekeepStatus, MessageStatus, supersedes};
 pub use token::{ApiKeySecret, AuthToken, AuthTokenError};
-pub use url::{PublicUrl, UrlError, WebhookUrl};
+pub use url::{ApiBase, PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{
-    BodyLimit, InboundError, Media, OptOut, PreparedWebhook, Signature, UnverifiedWebhook, UrlForm,
-    VerifiedInbound, VerifiedWebhook, VerifyError, WebhookVerifier,
+    BodyLimit, InboundError, Media, OptOut, Signature, UnverifiedWebhook, VerifiedInbound, VerifiedWebhook,
+    VerifyError, WebhookVerifier,
 };

@@ -14,9 +14,9 @@ use crate::ids::{AccountSid, MessageSid};
 use crate::phone::E164;
 use crate::sms_text::SmsBody;
 use crate::status::MessageStatus;
-use crate::url::PublicUrl;
+use crate::url::{ApiBase, PublicUrl};
 
-/// Twilio's REST API.
+/// Twilio's REST API ([`ApiBase::twilio`]).
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 
 /// An SMS ready to send: a recipient and a body. The sender comes from the channel's
@@ -176,18 +176,14 @@ fn push_pair(form: &mut String, name: &str, value: &str) {
     form.push_str(&encoded);
 }
 
-fn api_url(api_base: &str, path: &str) -> String {
-    format!("{}{path}", api_base.strip_suffix('/').unwrap_or(api_base))
-}
-
 /// The `POST /2010-04-01/Accounts/{sid}/Messages.json` request for `sms`, with Basic auth (marked
 /// sensitive), the form fields `To`, `From` and/or `MessagingServiceSid`, `Body`, and `StatusCallback`
 /// when one is given.
 ///
 /// # Errors
-/// Only if `api_base` makes an invalid URI.
+/// Only if the API base holds a character a URI cannot.
 pub fn send_request(
-    api_base: &str,
+    api_base: &ApiBase,
     credentials: &Credentials,
     sms: &Sms,
     status_callback: Option<&StatusCallback>,
@@ -207,9 +203,9 @@ pub fn send_request(
 /// Basic credential itself (the WebAssembly package), so the secret never passes through this crate.
 ///
 /// # Errors
-/// Only if `api_base` makes an invalid URI.
+/// Only if the API base holds a character a URI cannot.
 pub fn send_request_without_auth(
-    api_base: &str,
+    api_base: &ApiBase,
     account: &AccountSid,
     sender: &Sender,
     sms: &Sms,
@@ -230,7 +226,7 @@ pub fn send_request_without_auth(
     let path = format!("/2010-04-01/Accounts/{account}/Messages.json");
     Request::builder()
         .method(Method::POST)
-        .uri(api_url(api_base, &path))
+        .uri(api_base.url(&path))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .body(form)
@@ -239,9 +235,9 @@ pub fn send_request_without_auth(
 /// A `GET` of an API path (with its query) for `credentials`' account.
 ///
 /// # Errors
-/// Only if `api_base` and `path` make an invalid URI.
+/// Only if the API base and `path` make an invalid URI.
 pub fn get_request(
-    api_base: &str,
+    api_base: &ApiBase,
     credentials: &Credentials,
     path: &str,
 ) -> Result<Request<String>, http::Error> {
@@ -254,11 +250,11 @@ pub fn get_request(
 /// Basic credential itself (the WebAssembly package).
 ///
 /// # Errors
-/// Only if `api_base` and `path` make an invalid URI.
-pub fn get_request_without_auth(api_base: &str, path: &str) -> Result<Request<String>, http::Error> {
+/// Only if the API base and `path` make an invalid URI.
+pub fn get_request_without_auth(api_base: &ApiBase, path: &str) -> Result<Request<String>, http::Error> {
     Request::builder()
         .method(Method::GET)
-        .uri(api_url(api_base, path))
+        .uri(api_base.url(path))
         .header(header::ACCEPT, "application/json")
         .body(String::new())
 }

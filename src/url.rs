@@ -1,4 +1,4 @@
-//! The public base URL and the exact URL Twilio signed.
+//! The public base URL, the exact URL Twilio signed, and the base URL of Twilio's REST API.
 //!
 //! A Twilio signature covers the URL byte for byte, so nothing here goes through a URL library (which
 //! would drop `:443`, lowercase the host or re-encode the query). The strings are checked and kept as
@@ -24,8 +24,8 @@ pub enum UrlError {
     /// The URL has a `#fragment`; Twilio never sends one, so a signed URL cannot have one.
     #[error("the URL has a #fragment")]
     Fragment,
-    /// The public base URL has a `?query`; only the request adds a query.
-    #[error("the public URL must not have a ?query")]
+    /// A base URL (the public URL, the API base) has a `?query`; only a request adds a query.
+    #[error("the base URL must not have a ?query")]
     Query,
     /// The URL contains white space or a control character.
     #[error("the URL contains white space or a control character")]
@@ -36,6 +36,15 @@ pub enum UrlError {
     /// The port is not a number.
     #[error("the URL's port is not a number")]
     InvalidPort,
+    /// The API base uses plain http for a host that is not loopback: the Basic credential of every
+    /// request would cross the network in the clear.
+    #[error(
+        "the API base must use https (plain http is allowed only to a loopback host: localhost, 127.0.0.0/8, [::1])"
+    )]
+    InsecureApiBase,
+    /// The API base has a `user:password@`: credentials go in the `Authorization` header only.
+    #[error("the API base must not have a user:password@")]
+    Userinfo,
 }
 
 /// Where the authority of a URL ends, and the pieces of `scheme://authority` a signature cares about.
@@ -211,6 +220,95 @@ impl core::str::FromStr for PublicUrl {
     }
 }
 
+/// The base URL of Twilio's REST API, which every request's Basic credential is sent to:
+/// `https://api.twilio.com` ([`ApiBase::twilio`], the default), or a mock Twilio on this machine in
+/// tests.
+///
+/// Checked once, when parsed: `https`, or plain `http` only to a loopback host (`localhost`,
+/// `127.0.0.0/8`, `[::1]`), so that credentials never cross the network in the clear; no
+/// `user:password@`, `?query` or `#fragment`. A path prefix is kept. `TwilioClient`, the sans-I/O
+/// requests of [`outbound`](crate::outbound) and the WebAssembly package all take this type.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ApiBase {
+    url: Box<str>,
+    loopback: bool,
+}
+
+impl ApiBase {
+    /// Parses an API base URL.
+    ///
+    /// # Errors
+    /// [`UrlError::InsecureApiBase`] for plain http to a host that is not loopback,
+    /// [`UrlError::Userinfo`] for a `user:password@`; otherwise as [`PublicUrl::parse`] (scheme,
+    /// missing host, query, fragment, white space or a bad port).
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        let authority = PublicUrl::check(url)?;
+        let start = url.find("://").map_or(0, |at| at + 3);
+        if url.get(start..authority.end).is_some_and(|a| a.contains('@')) {
+            return Err(UrlError::Userinfo);
+        }
+        let loopback = is_loopback_host(url, authority.end);
+        if !authority.https && !loopback {
+            return Err(UrlError::InsecureApiBase);
+        }
+        Ok(Self { url: url.into(), loopback })
+    }
+
+    /// Twilio's REST API, `https://api.twilio.com`.
+    #[must_use]
+    pub fn twilio() -> Self {
+        Self { url: crate::outbound::DEFAULT_API_BASE.into(), loopback: false }
+    }
+
+    /// `http://127.0.0.1:{port}`: the mock Twilio on this machine.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn loopback_port(port: u16) -> Self {
+        Self { url: format!("http://127.0.0.1:{port}").into(), loopback: true }
+    }
+
+    /// The URL as given.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`): a mock Twilio.
+    #[must_use]
+    pub fn is_loopback(&self) -> bool {
+        self.loopback
+    }
+
+    /// The URL of an API `path` (which starts with `/`), dropping one trailing `/` of the base first.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url.strip_suffix('/').unwrap_or(&self.url))
+    }
+}
+
+impl Default for ApiBase {
+    fn default() -> Self {
+        Self::twilio()
+    }
+}
+
+impl fmt::Display for ApiBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl fmt::Debug for ApiBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiBase({})", self.url)
+    }
+}
+
+impl core::str::FromStr for ApiBase {
+    type Err = UrlError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
 /// The exact URL a webhook was sent to, as Twilio signed it, with its one port variant.
 ///
 /// Built from a [`PublicUrl`] and the request target a server received ([`PublicUrl::join`]), or given
@@ -349,6 +447,53 @@ mod tests {
         assert!(PublicUrl::parse("http://[::1]:3000").is_ok());
         assert_eq!(PublicUrl::parse("http://127.0.0.1.example.com").unwrap_err(), UrlError::InsecureHttp);
         assert_eq!(PublicUrl::parse("https://x.com/?a=1").unwrap_err(), UrlError::Query);
+    }
+
+    #[test]
+    fn the_api_base_is_https_or_loopback_http() {
+        for base in [
+            "https://api.twilio.com",
+            "https://api.twilio.com/",
+            "HTTPS://proxy.example.com:8443/twilio",
+            "http://127.0.0.1:4010",
+            "http://127.9.9.9",
+            "http://localhost:1/",
+            "http://LOCALHOST",
+            "http://[::1]:80",
+        ] {
+            assert_eq!(ApiBase::parse(base).map(|b| b.as_str().to_owned()), Ok(base.to_owned()));
+        }
+        let refused = [
+            ("http://example.com", UrlError::InsecureApiBase),
+            ("http://api.twilio.com", UrlError::InsecureApiBase),
+            ("http://10.0.0.1:8080", UrlError::InsecureApiBase),
+            ("http://localhost.example.com", UrlError::InsecureApiBase),
+            ("http://127.0.0.1.example.com", UrlError::InsecureApiBase),
+            ("http://[::2]:80", UrlError::InsecureApiBase),
+            ("https://AC123:secret@api.twilio.com", UrlError::Userinfo),
+            ("https://user@api.twilio.com", UrlError::Userinfo),
+            ("http://user:pw@127.0.0.1:4010", UrlError::Userinfo),
+            ("https://api.twilio.com?x=1", UrlError::Query),
+            ("https://api.twilio.com/#x", UrlError::Fragment),
+            ("https://api.twilio.com /", UrlError::InvalidCharacter),
+            ("ftp://api.twilio.com", UrlError::UnsupportedScheme),
+            ("api.twilio.com", UrlError::UnsupportedScheme),
+            ("https://", UrlError::MissingHost),
+            ("https://api.twilio.com:44x", UrlError::InvalidPort),
+        ];
+        for (base, error) in refused {
+            assert_eq!(ApiBase::parse(base), Err(error), "{base}");
+        }
+        assert!(ApiBase::parse("http://127.0.0.1:4010").unwrap().is_loopback());
+        assert!(!ApiBase::parse("https://api.twilio.com").unwrap().is_loopback());
+        assert_eq!(ApiBase::default(), ApiBase::parse("https://api.twilio.com").unwrap());
+        assert_eq!(
+            ApiBase::twilio().url("/2010-04-01/Accounts.json"),
+            "https://api.twilio.com/2010-04-01/Accounts.json"
+        );
+        let prefixed = ApiBase::parse("http://[::1]:4010/mock/").unwrap();
+        assert_eq!(prefixed.url("/x.json"), "http://[::1]:4010/mock/x.json");
+        assert_eq!(format!("{prefixed:?}"), "ApiBase(http://[::1]:4010/mock/)");
     }
 
     #[test]

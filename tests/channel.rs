@@ -178,7 +178,7 @@ async fn harness() -> Harness {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let public = PublicUrl::parse(&format!("http://{addr}")).unwrap();
-    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(mock.base_url())).unwrap();
+    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(mock.api_base())).unwrap();
     let a = Arc::new(channel(&client, &public, AC_A, TOKEN_A, NUM_A));
     let a2 = Arc::new(
         channel(&client, &public, AC_A, TOKEN_A, NUM_A2).with_body_limit(BodyLimit::bytes(SMALL_LIMIT)),
@@ -403,6 +403,7 @@ async fn a_signed_inbound_sms_reaches_the_agent_once_even_when_twilio_retries() 
             "platformUserId": CUSTOMER,
             "platformMessageId": message_sid,
             "platformChatId": CUSTOMER,
+            "platformDisplayName": CUSTOMER,
             "content": "Hello agent + café ✓",
             "metadata": {"twilio": {"accountSid": AC_A, "toNumber": NUM_A, "numMedia": 0, "numSegments": 1}},
         })

@@ -46,7 +46,7 @@ async fn setup_with(config: impl FnOnce(&mut ClientConfig)) -> Setup {
     let sid = AccountSid::parse(AC).unwrap();
     mock.add_account(&sid, TOKEN).unwrap();
     mock.add_number(&sid, &number(FROM), true).unwrap();
-    let mut cfg = ClientConfig::default().with_api_base(mock.base_url());
+    let mut cfg = ClientConfig::default().with_api_base(mock.api_base());
     config(&mut cfg);
     let client = TwilioClient::with_config(cfg).unwrap();
     Setup { mock, client, credentials: credentials(TOKEN) }
@@ -270,15 +270,72 @@ async fn resets_and_truncations_are_ambiguous_and_sent_once() {
 #[tokio::test]
 async fn a_refused_connection_is_safe_and_retried() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let client =
-        TwilioClient::with_config(ClientConfig::default().with_api_base(format!("http://127.0.0.1:{port}")))
-            .unwrap();
+    let client = TwilioClient::with_config(
+        ClientConfig::default().with_api_base(format!("http://127.0.0.1:{port}").parse().unwrap()),
+    )
+    .unwrap();
     let started = Instant::now();
     let e = client.send(&credentials(TOKEN), &sms("hi"), None).await.unwrap_err();
     assert_eq!(e, RequestError::Connect { attempts: 4 });
     assert_eq!(e.retry_safety(), RetrySafety::Safe);
     // 250 + 500 + 1000 ms of backoff between the four attempts.
     assert!(started.elapsed() >= Duration::from_millis(1700), "{:?}", started.elapsed());
+}
+
+/// A server on loopback that answers every request with `307` to the same path on `target`.
+async fn redirector(target: String) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}{path}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_with_the_credentials() {
+    // Where the redirect leads: a Twilio that would accept the send, the reads and the credentials.
+    let s = setup().await;
+    let base = redirector(s.mock.base_url()).await;
+    let client =
+        TwilioClient::with_config(ClientConfig::default().with_api_base(base.parse().unwrap())).unwrap();
+    let e = client.send(&s.credentials, &sms("hi"), None).await.unwrap_err();
+    assert_eq!(e.http_status(), Some(307), "{e:?}");
+    assert_eq!(e.retry_safety(), RetrySafety::Ambiguous);
+    assert!(client.validate_config(&s.credentials).await.is_err());
+    assert!(client.bot_info(&s.credentials).await.is_err());
+    assert!(s.mock.requests().is_empty(), "the redirect's target was reached: {:?}", s.mock.requests());
+    assert!(s.mock.messages().is_empty());
+}
+
+#[test]
+fn the_api_base_is_checked_before_a_client_exists() {
+    use twilio_sms::{ApiBase, UrlError};
+    assert_eq!(ClientConfig::default().api_base, ApiBase::twilio());
+    assert_eq!("http://api.example.com".parse::<ApiBase>(), Err(UrlError::InsecureApiBase));
+    assert_eq!("https://AC1:secret@api.twilio.com".parse::<ApiBase>(), Err(UrlError::Userinfo));
+    let local = ClientConfig::default().with_api_base("http://127.0.0.1:4010".parse().unwrap());
+    assert!(local.api_base.is_loopback());
+    assert_eq!(TwilioClient::with_config(local).unwrap().config().api_base.as_str(), "http://127.0.0.1:4010");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,7 +514,8 @@ async fn the_request_head_carries_the_user_agent_and_basic_auth() {
         stream.write_all(body).await.unwrap();
         String::from_utf8_lossy(&head).to_lowercase()
     });
-    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(base)).unwrap();
+    let client =
+        TwilioClient::with_config(ClientConfig::default().with_api_base(base.parse().unwrap())).unwrap();
     let receipt = client.send(&credentials(TOKEN), &sms("hi"), None).await.unwrap();
     assert_eq!(receipt.message.sid.as_str(), "SM33333333333333333333333333333333");
     let head = server.await.unwrap();

@@ -4,9 +4,9 @@
 //!
 //! Examples cannot be imported, so these tests run their binaries. `cargo test` builds the examples, but
 //! `cargo test --test examples` does not, so each test first runs `$CARGO build --example demo --example
-//! simulate_inbound --example webhook_server` (same profile; a no-op when they are fresh; cargo has
-//! released its lock by the time tests run). Without `$CARGO` (the test binary run by hand) the binaries already built are used. A
-//! missing binary fails the test with a clear message.
+//! simulate_inbound --example webhook_server --example send_sms` (same profile; a no-op when they are
+//! fresh; cargo has released its lock by the time tests run). Without `$CARGO` (the test binary run by
+//! hand) the binaries already built are used. A missing binary fails the test with a clear message.
 
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -110,6 +110,8 @@ fn examples_dir() -> &'static Path {
                 "simulate_inbound",
                 "--example",
                 "webhook_server",
+                "--example",
+                "send_sms",
             ]);
             match profile_dir.file_name().and_then(|n| n.to_str()) {
                 Some("debug") | None => {}
@@ -690,5 +692,29 @@ fn webhook_server_refuses_bad_limits_with_exit_2() {
             done.stderr
         );
         assert!(done.stdout.is_empty(), "{name}={value}: {}", done.stdout);
+    }
+}
+
+#[test]
+fn send_sms_refuses_an_api_base_that_would_carry_credentials_in_the_clear_with_exit_2() {
+    for base in ["http://twilio-api.invalid", "https://AC1:secret@twilio-api.invalid"] {
+        let mut command = example("send_sms");
+        command
+            .env("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+            .env("TWILIO_AUTH_TOKEN", TOKEN)
+            .env("TWILIO_FROM_NUMBER", "+14155550100")
+            .env("TWILIO_API_BASE", base)
+            .env_remove("PUBLIC_URL")
+            .env_remove("CHANNEL_ID")
+            .args(["--to", "+14155550142", "--body", "hello"]);
+        // Were the base used, the request would go to a dead local proxy, never out.
+        for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+            command.env(proxy, "http://127.0.0.1:9");
+        }
+        let done = run(&mut command, TOOL_TIMEOUT);
+        assert_eq!(done.status.code(), Some(2), "{base}: {}", done.stderr);
+        assert!(done.stderr.contains("TWILIO_API_BASE: the API base must"), "{base}: {}", done.stderr);
+        assert!(!done.stderr.contains("secret"), "{}", done.stderr);
+        assert!(done.stdout.is_empty(), "{base}: {}", done.stdout);
     }
 }

@@ -4,7 +4,7 @@
 use http::{HeaderMap, HeaderValue, Method};
 use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams};
 use twilio_sms::api_error::{parse_error_response, redact_phone_numbers};
-use twilio_sms::delivery::{DeliveryStatusUpdate, Locale, PartTag, StatusReport};
+use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, StatusReport};
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, MessageSid, MessageStatus, UnverifiedWebhook, VerifiedInbound,
     WebhookUrl, WebhookVerifier, danger,
@@ -49,15 +49,42 @@ fn a_number_followed_by_a_word_starting_with_digits_is_masked() {
     assert!(!format!("{e}").contains("388) 032) 187"), "{e}");
 }
 
+/// A status callback the channel's account really signed, classified (only `classify` makes a
+/// `StatusReport`).
 fn report() -> StatusReport {
-    StatusReport {
-        message_sid: MessageSid::parse("SM704f84a5c929317b97152054e7aa72dc").unwrap(),
-        status: MessageStatus::Undelivered,
-        error_code: Some(30003),
-        error_message: Some("Unreachable destination handset +14155550177".to_owned()),
-        account_sid: Some(AccountSid::parse("ACf00dfacef00dfacef00dfacef00dface").unwrap()),
-        from: Some("+14155550100".to_owned()),
-        part: PartTag::from_query(Some("part=1&of=2")),
+    let params = [
+        ("MessageSid", "SM704f84a5c929317b97152054e7aa72dc"),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+        ("ErrorMessage", "Unreachable destination handset +14155550177"),
+        ("AccountSid", "ACf00dfacef00dfacef00dfacef00dface"),
+        ("From", "+14155550100"),
+    ];
+    let url = "https://agents.example.com/hook?part=1&of=2";
+    let token = AuthToken::new(TOKEN).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
+    headers.insert(
+        "x-twilio-signature",
+        HeaderValue::from_str(&danger::sign(&token, url, &params).to_string()).unwrap(),
+    );
+    let url = WebhookUrl::exact(url).unwrap();
+    let webhook =
+        UnverifiedWebhook::new(Method::POST, url, headers, danger::encode_form(&params), BodyLimit::DEFAULT)
+            .unwrap();
+    let verified = WebhookVerifier::new(&token).verify(webhook).unwrap();
+    let account = AccountSid::parse("ACf00dfacef00dfacef00dfacef00dface").unwrap();
+    match delivery::classify(verified, &account, None).unwrap() {
+        delivery::WebhookEvent::Status(report) => {
+            assert_eq!(
+                report.message_sid(),
+                &MessageSid::parse("SM704f84a5c929317b97152054e7aa72dc").unwrap()
+            );
+            assert_eq!(report.status(), &MessageStatus::Undelivered);
+            assert_eq!(report.part().map(|t| (t.part, t.of)), Some((1, 2)));
+            report
+        }
+        other => panic!("not a status callback: {other:?}"),
     }
 }
 

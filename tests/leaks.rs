@@ -233,7 +233,7 @@ async fn mock() -> MockTwilio {
 }
 
 fn client(mock: &MockTwilio, tune: impl FnOnce(&mut ClientConfig)) -> TwilioClient {
-    let mut config = ClientConfig::default().with_api_base(mock.base_url());
+    let mut config = ClientConfig::default().with_api_base(mock.api_base());
     tune(&mut config);
     TwilioClient::with_config(config).unwrap()
 }
@@ -310,7 +310,7 @@ async fn every_flow_leaks_nothing_into_logs_errors_or_panics() {
     mock.push_fault_for(Endpoint::CreateMessage, Fault::HugeBody { bytes: 100_000 });
     seen.error("huge", quick.send(&creds, &sms(CUSTOMER, "x"), None).await);
     let refused = TwilioClient::with_config({
-        let mut cfg = ClientConfig::default().with_api_base("http://127.0.0.1:1");
+        let mut cfg = ClientConfig::default().with_api_base("http://127.0.0.1:1".parse().unwrap());
         cfg.total_deadline = Duration::from_secs(1);
         cfg
     })

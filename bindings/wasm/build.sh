@@ -11,9 +11,9 @@
 # about 10% smaller); WASM_OPT=0 skips it, and when it cannot be installed or fails the module is kept
 # as wasm-bindgen wrote it.
 #
-# The module uses WebAssembly SIMD (simd128: the form decoder's first stage and the UTF-8 validation of
-# form bodies), which Node 16.4+ and Bun support; set CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="" to
-# build without it (the portable decoder is then used).
+# The module is built with WebAssembly SIMD (simd128), which Node 16.4+ and Bun support: the compiler and
+# memchr use it on their own (the crate has one portable form decoder). Set
+# CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="" to build without it.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,9 +38,9 @@ fi
 bindgen="$tools/bin/wasm-bindgen"
 if [ "$("$bindgen" --version 2>/dev/null || true)" != "wasm-bindgen $version" ]; then
   echo "== installing wasm-bindgen-cli $version into $tools (about 5 minutes, once)"
-  # --locked first; when the registry lacks a locked version, let cargo pick compatible ones.
-  cargo install --root "$tools" wasm-bindgen-cli --version "$version" --locked \
-    || cargo install --root "$tools" wasm-bindgen-cli --version "$version"
+  # Not --locked: its lock file names dependency versions the registry may no longer serve, so cargo
+  # picks compatible ones (the CLI's own version is pinned, which is what must match).
+  cargo install --root "$tools" wasm-bindgen-cli --version "$version"
 fi
 
 echo "== building the core for wasm32-unknown-unknown (profile wasm-release)"

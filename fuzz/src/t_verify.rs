@@ -219,6 +219,10 @@ fn signed_content(
     if method != Method::POST && method != Method::GET {
         return Err(VerifyError::UnsupportedMethod);
     }
+    // A GET has no body, whatever its query says.
+    if method == Method::GET && !body.is_empty() {
+        return Err(VerifyError::GetWithBody);
+    }
     if let Some(query) = url.query() {
         let hashes: Vec<&str> = query
             .split('&')
@@ -241,9 +245,6 @@ fn signed_content(
         }
     }
     if method == Method::GET {
-        if !body.is_empty() {
-            return Err(VerifyError::GetWithBody);
-        }
         let pairs = reference::decode_form(url.query().unwrap_or("").as_bytes())
             .map_err(VerifyError::MalformedForm)?;
         return Ok((pairs, false));

@@ -548,8 +548,15 @@ impl MockTwilio {
         format!("http://{}", self.addr)
     }
 
-    /// The address the server listens on.
+    /// [`base_url`](Self::base_url) as the [`ApiBase`](crate::ApiBase) a
+    /// [`ClientConfig`](crate::client::ClientConfig) takes (plain http to loopback, which an API base
+    /// allows).
     #[must_use]
+    pub fn api_base(&self) -> crate::ApiBase {
+        crate::ApiBase::loopback_port(self.addr.port())
+    }
+
+    /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -3,8 +3,7 @@
 //! The flow is one-way: an [`UnverifiedWebhook`] holds a raw request and gives no access to its
 //! parameters; [`WebhookVerifier::verify`] consumes it and returns a [`VerifiedWebhook`], the only type
 //! that reads signed parameters, or a [`VerifyError`]. Nothing else constructs a `VerifiedWebhook` or a
-//! [`VerifiedInbound`], except the same check split in two for a host that computes the HMAC with its
-//! own crypto: [`UnverifiedWebhook::prepare`], then [`PreparedWebhook::finish`] with the host's MAC.
+//! [`VerifiedInbound`]: the MAC is always computed here, under a validated [`AuthToken`].
 //!
 //! The rules are the strict ones of the conformance suite: the exact URL and one port variant, the raw
 //! query byte for byte, keys then distinct values in byte order, strict form decoding, `bodySHA256`
@@ -233,6 +232,12 @@ impl UnverifiedWebhook {
     /// request's path and raw query (the request's own scheme and host are ignored: behind a proxy they
     /// are the internal ones).
     ///
+    /// A `#fragment` in the request target cannot be seen here: `http` drops it when it parses the
+    /// target, so `POST /hook#x` arrives as `/hook`. That admits nothing new (the signature is still
+    /// checked over the URL without it, so such a request is a replay of a signed one, which the
+    /// channel's de-duplication absorbs). Where the raw target is at hand, build the URL with
+    /// [`PublicUrl::join`], which refuses a fragment (the WebAssembly package does).
+    ///
     /// # Errors
     /// [`VerifyError::BodyTooLarge`], or [`VerifyError::InvalidUrl`] when the request target cannot be
     /// joined to the public URL.
@@ -302,8 +307,7 @@ pub enum SignedBody {
     BodyHash,
 }
 
-/// A webhook whose signature has been verified. Only [`WebhookVerifier::verify`] (or
-/// [`PreparedWebhook::finish`], its split form) makes one.
+/// A webhook whose signature has been verified. Only [`WebhookVerifier::verify`] makes one.
 #[must_use]
 pub struct VerifiedWebhook {
     method: Method,
@@ -483,20 +487,31 @@ impl WebhookVerifier {
     }
 
     fn check(&self, webhook: UnverifiedWebhook) -> Result<VerifiedWebhook, VerifyError> {
-        let prepared = webhook.prepare_checked()?;
+        let UnverifiedWebhook { method, url, headers, body } = webhook;
+        let signed = signed_content(&method, &url, &headers, &body)?;
+        let tag = signature(&headers)?;
+        // Only a form POST signs its parameters; a GET's are in the URL, a JSON body's hash too.
+        let params_data = match &signed {
+            Signed::Params(form, SignedBody::Form) => form.canonical(),
+            _ => Vec::new(),
+        };
         let matches = |key: &HmacSha1, candidate: &str| {
             let mut mac = key.clone();
             mac.update(candidate.as_bytes());
-            mac.update(&prepared.params_data);
-            mac.verify_slice(&prepared.tag.0).is_ok()
+            mac.update(&params_data);
+            mac.verify_slice(&tag.0).is_ok()
         };
         // The exact URL with each token first; the port variant is only built when that fails.
-        let verified = self.keys.iter().any(|key| matches(key, prepared.url.as_str()))
-            || self.keys.iter().any(|key| matches(key, &prepared.url.port_variant()));
+        let verified = self.keys.iter().any(|key| matches(key, url.as_str()))
+            || self.keys.iter().any(|key| matches(key, &url.port_variant()));
         if !verified {
             return Err(VerifyError::SignatureMismatch);
         }
-        Ok(prepared.into_verified())
+        let (params, signed_body) = match signed {
+            Signed::Params(form, kind) => (form, kind),
+            Signed::BodyHash => (Form::default(), SignedBody::BodyHash),
+        };
+        Ok(VerifiedWebhook { method, url, headers, body, params, signed_body })
     }
 }
 
@@ -542,184 +557,6 @@ fn signature(headers: &HeaderMap) -> Result<Signature, VerifyError> {
         return Err(VerifyError::MalformedSignature);
     }
     Signature::parse(value.as_bytes())
-}
-
-/// One of the two URLs a signature may have been made over (see [`WebhookUrl::port_variant`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum UrlForm {
-    /// The URL exactly as received.
-    Exact,
-    /// The URL with its explicit port removed, or the scheme's default port added.
-    PortVariant,
-}
-
-/// A webhook that passed every rule except the MAC itself: the method, the body checks, strict form
-/// decoding and a well-formed signature header. Made by [`UnverifiedWebhook::prepare`].
-///
-/// It is the sans-I/O split of [`WebhookVerifier::verify`] for hosts that compute HMAC-SHA1 with their
-/// own crypto (the WebAssembly package hands the data string to Node's `crypto`): [`data`](Self::data)
-/// gives the string Twilio signs for each [`UrlForm`], and [`finish`](Self::finish) compares a MAC the
-/// host computed over it with the signature, in constant time. It gives no access to the parameters.
-#[must_use = "a prepared webhook is only useful once finished"]
-pub struct PreparedWebhook {
-    method: Method,
-    url: WebhookUrl,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    signed: Signed,
-    /// The parameter part of the data string (empty unless a form POST).
-    params_data: Vec<u8>,
-    tag: Signature,
-}
-
-impl core::fmt::Debug for PreparedWebhook {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PreparedWebhook")
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("data_len", &self.params_data.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl UnverifiedWebhook {
-    /// Checks every rule except the MAC (method, `bodySHA256`, content type, strict form decoding, the
-    /// signature header) and builds the data string, for a host that computes the HMAC itself.
-    /// [`WebhookVerifier::verify`] is this plus the MAC.
-    ///
-    /// # Errors
-    /// A [`VerifyError`] naming the first rule the request breaks (never
-    /// [`VerifyError::SignatureMismatch`], which only the MAC decides).
-    #[cfg(feature = "host-mac")]
-    pub fn prepare(self) -> Result<PreparedWebhook, VerifyError> {
-        self.prepare_checked()
-    }
-
-    /// [`prepare`](Self::prepare), for the crate's own verification.
-    fn prepare_checked(self) -> Result<PreparedWebhook, VerifyError> {
-        let Self { method, url, headers, body } = self;
-        let signed = signed_content(&method, &url, &headers, &body)?;
-        let tag = signature(&headers)?;
-        // Only a form POST signs its parameters; a GET's are in the URL, a JSON body's hash too.
-        let params_data = match &signed {
-            Signed::Params(form, SignedBody::Form) => form.canonical(),
-            _ => Vec::new(),
-        };
-        Ok(PreparedWebhook { method, url, headers, body, signed, params_data, tag })
-    }
-}
-
-impl PreparedWebhook {
-    /// The URL the webhook is checked against.
-    #[must_use]
-    pub fn url(&self) -> &WebhookUrl {
-        &self.url
-    }
-
-    /// The parameter part of the data string: for a form POST its keys and values in Twilio's order,
-    /// empty otherwise.
-    #[must_use]
-    pub fn signed_params(&self) -> &[u8] {
-        &self.params_data
-    }
-
-    /// The whole data string Twilio signs for the URL in `form`: the URL followed by
-    /// [`signed_params`](Self::signed_params). HMAC-SHA1 of it under the Auth Token is the signature.
-    #[must_use]
-    pub fn data(&self, form: UrlForm) -> Vec<u8> {
-        let variant;
-        let url = match form {
-            UrlForm::Exact => self.url.as_str(),
-            UrlForm::PortVariant => {
-                variant = self.url.port_variant();
-                variant.as_str()
-            }
-        };
-        let mut data = Vec::with_capacity(url.len() + self.params_data.len());
-        data.extend_from_slice(url.as_bytes());
-        data.extend_from_slice(&self.params_data);
-        data
-    }
-
-    /// Completes the verification with `mac`: the HMAC-SHA1, under one of the channel's Auth Tokens, of
-    /// one of the [`data`](Self::data) strings, computed by the host. The webhook is verified when `mac`
-    /// equals the signature (compared in constant time).
-    ///
-    /// `mac` must come from the host's HMAC over the data string, never from the request: the
-    /// signature header itself would always match. That is why this exists only with the `host-mac`
-    /// feature, which the native crate never needs ([`WebhookVerifier::verify`] computes the MAC).
-    ///
-    /// # Errors
-    /// [`VerifyError::SignatureMismatch`] when `mac` is not the signature.
-    #[cfg(feature = "host-mac")]
-    pub fn finish(self, mac: &[u8]) -> Result<VerifiedWebhook, VerifyError> {
-        use subtle::ConstantTimeEq as _;
-        if !bool::from(self.tag.0.as_slice().ct_eq(mac)) {
-            return Err(VerifyError::SignatureMismatch);
-        }
-        Ok(self.into_verified())
-    }
-
-    fn into_verified(self) -> VerifiedWebhook {
-        let Self { method, url, headers, body, signed, .. } = self;
-        let (params, signed_body) = match signed {
-            Signed::Params(form, kind) => (form, kind),
-            Signed::BodyHash => (Form::default(), SignedBody::BodyHash),
-        };
-        VerifiedWebhook { method, url, headers, body, params, signed_body }
-    }
-}
-
-#[cfg(test)]
-#[cfg(feature = "host-mac")]
-mod tests {
-    use super::*;
-
-    fn request(signature: &str) -> UnverifiedWebhook {
-        let url = WebhookUrl::exact("https://example.com:443/hook?x=1").unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-        headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(signature).unwrap());
-        UnverifiedWebhook::new(Method::POST, url, headers, "b=2&a=1&a=0", BodyLimit::DEFAULT).unwrap()
-    }
-
-    fn mac(token: &AuthToken, data: &[u8]) -> Vec<u8> {
-        let mut mac = token.hmac_sha1();
-        mac.update(data);
-        mac.finalize().into_bytes().to_vec()
-    }
-
-    #[test]
-    fn the_split_check_gives_the_verdicts_of_verify() {
-        let token = AuthToken::new("12345").unwrap();
-        let variant_data = b"https://example.com/hook?x=1a0a1b2";
-        let signature = base64::engine::general_purpose::STANDARD.encode(mac(&token, variant_data));
-        // The signature was made over the port variant: verify accepts it.
-        assert!(WebhookVerifier::new(&token).verify(request(&signature)).is_ok());
-        let prepared = request(&signature).prepare().unwrap();
-        assert_eq!(prepared.signed_params(), b"a0a1b2");
-        assert_eq!(prepared.data(UrlForm::Exact), b"https://example.com:443/hook?x=1a0a1b2");
-        assert_eq!(prepared.data(UrlForm::PortVariant), variant_data);
-        // A MAC over the exact URL is not the signature; one over the variant is.
-        let exact = mac(&token, &prepared.data(UrlForm::Exact));
-        assert_eq!(
-            request(&signature).prepare().unwrap().finish(&exact).unwrap_err(),
-            VerifyError::SignatureMismatch
-        );
-        let variant = mac(&token, &prepared.data(UrlForm::PortVariant));
-        let verified = prepared.finish(&variant).unwrap();
-        assert_eq!(verified.param_values("a").collect::<Vec<_>>(), ["1", "0"]);
-        // Nothing, or a truncated MAC, never matches.
-        for bad in [&[][..], &variant[..19]] {
-            assert_eq!(
-                request(&signature).prepare().unwrap().finish(bad).unwrap_err(),
-                VerifyError::SignatureMismatch
-            );
-        }
-        // The rules before the MAC answer as verify does.
-        assert_eq!(request("abc").prepare().unwrap_err(), VerifyError::MalformedSignature);
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,4 @@
 // Types of the twilio-sms WebAssembly package (index.js). Shapes follow @hivekeep/sdk.
-import type * as core from "./twilio_sms_wasm.js";
-
-export { core };
 
 /** How long de-duplication and status records count (24 h). */
 export const DEFAULT_TTL_MS: number;
@@ -25,17 +22,21 @@ export function rawTarget(url: string): string;
 /** Reads at most `limit + 1` bytes of a request body. */
 export function readBounded(request: Request, limit: number): Promise<Uint8Array>;
 
-export type MacMode = "wasm" | "host";
 /** The Auth Token, or [primary, secondary] while rotating (missing ones are skipped). */
 export type TokenSource = string | null | undefined | (string | null | undefined)[];
 export type HeadersLike = Headers | Record<string, string | undefined>;
 export type BodyLike = Uint8Array | ArrayBuffer | string | null | undefined;
 
-/** Verifies a request at an exact URL: undefined when verified, else the reason (no secret, no number). */
+/**
+ * Verifies a request at an exact `url`, or at `publicUrl` + `target` (its raw path and query), the MAC
+ * computed in the core: undefined when verified, else the reason (no secret, no number). Without a token
+ * every request is refused; an unusable token (empty, padded, holding a control character) throws.
+ */
 export function verifyRequest(
-  request: { url: string; method?: string; headers: HeadersLike; body: BodyLike },
-  tokens: string[],
-  options?: { mac?: MacMode },
+  request:
+    | { url: string; method?: string; headers: HeadersLike; body: BodyLike }
+    | { publicUrl: string; target: string; method?: string; headers: HeadersLike; body: BodyLike },
+  tokens: string | string[],
 ): string | undefined;
 
 /** Hivekeep's stored channel config (no secret: the Auth Token stays in the vault). */
@@ -58,7 +59,11 @@ export interface ChannelOptions {
   locale?: string;
   /** Webhook body limit in bytes (default 64 KiB). */
   bodyLimit?: number;
-  /** Twilio's REST base URL (default https://api.twilio.com). */
+  /**
+   * Twilio's REST base URL (default https://api.twilio.com): https, or plain http only to a loopback
+   * host (localhost, 127.0.0.0/8, [::1]); no user:password@, query or fragment. Anything else makes the
+   * constructor throw. No request follows a redirect.
+   */
   apiBase?: string;
 }
 
@@ -66,6 +71,8 @@ export interface IncomingMessage {
   platformUserId: string;
   platformMessageId: string;
   platformChatId: string;
+  /** The sender's number, as the contact's name. */
+  platformDisplayName: string;
   content: string;
   /** An MMS's media (absent for an SMS): Hivekeep downloads `url` (Twilio's; no credentials are given). */
   attachments?: { platformFileId: string; mimeType?: string; url: string }[];
@@ -163,13 +170,15 @@ export class TwilioSmsChannel {
   /** The URL to paste in the Twilio Console (undefined without a public URL). */
   readonly webhookUrl: string | undefined;
   readonly authTokenVaultKey: string;
-  /** Verifies and classifies a webhook (synchronously); nothing is de-duplicated. */
+  /**
+   * Verifies (the MAC computed in the core) and classifies a webhook, synchronously; nothing is
+   * de-duplicated. Without a token every webhook is refused; an unusable token throws.
+   */
   verify(
     request: { target: string; method?: string; headers: HeadersLike; body: BodyLike },
-    tokens: string[],
-    options?: { mac?: MacMode },
+    tokens: string | string[],
   ): WebhookOutcome;
-  /** Hivekeep's handleInboundWebhook. */
+  /** Hivekeep's handleInboundWebhook (a token the core finds unusable is not used: then 403). */
   handleInboundWebhook(
     request: Request,
     options: {
@@ -177,7 +186,6 @@ export class TwilioSmsChannel {
       storage?: KeyValueStore;
       now?: number;
       ttlMs?: number;
-      mac?: MacMode;
     },
   ): Promise<WebhookResult>;
   /** Deletes this channel's stale de-duplication and status records; resolves to how many. */

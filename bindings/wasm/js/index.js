@@ -1,16 +1,15 @@
 // The twilio-sms WebAssembly package, as Hivekeep's twilio-sms plugin loads it (Node 20+ and Bun).
 //
-// The .wasm (the crate's sans-I/O core) decides; this file does the I/O: it reads the request body
-// (bounded), computes HMAC-SHA1 with the host's crypto over the data string the core built, keeps the
-// de-duplication and status-ordering state in the plugin's key-value store, and sends with fetch.
+// The .wasm (the crate's sans-I/O core) decides, the webhook's HMAC-SHA1 included; this file does the
+// I/O: it reads the request body (bounded), hands the core the Auth Token(s) read from the vault, keeps
+// the de-duplication and status-ordering state in the plugin's key-value store, and sends with fetch
+// (never following a redirect, as the native client does not).
 //
-// The MAC: by default the core computes HMAC-SHA1 in wasm (measured faster than a node:crypto HMAC
-// per request, whose fixed cost dominates at webhook sizes); `{ mac: "host" }` computes it with
-// node:crypto over the data string the core built instead, so the token never enters wasm memory.
-// Threading rule for the host path: a Channel's `prepare` → `variantData` → `finish` run with no
-// `await` in between (the core keeps the prepared webhook between those calls); this file respects it.
+// The low-level bindings (twilio_sms_wasm.js) are not exported, and a channel's handle on them is
+// private: nothing this package exports takes a MAC from its caller, so nothing turns an unsigned
+// request into a verified one.
 import { readFileSync } from "node:fs";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import * as core from "./twilio_sms_wasm.js";
 
 const WASM_FILE = "twilio_sms_wasm_bg.wasm";
@@ -21,6 +20,11 @@ const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
 export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
 /** The default body limit, in bytes (as the native crate's). */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/**
+ * Every fetch the package makes carries a Basic credential: a redirect is never followed (the native
+ * client's policy), its 3xx answer is read as Twilio's answer, a failure.
+ */
+const NO_REDIRECT = "manual";
 /** How often `handleInboundWebhook` starts a sweep of a channel's expired records: once an hour. */
 export const SWEEP_INTERVAL_MS = 3600 * 1000;
 /** The most keys one sweep reads (the rest wait for the next). */
@@ -63,7 +67,6 @@ export function warmUp({ numbers = [] } = {}) {
     const headers = { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature };
     const body = new URLSearchParams(params).toString();
     ok = channel.verify({ target, headers, body }, [token]).verified && ok;
-    ok = channel.verify({ target, headers, body }, [token], { mac: "host" }).verified && ok;
   } finally {
     channel.free();
   }
@@ -115,37 +118,10 @@ export async function readBounded(request, limit) {
   return body;
 }
 
-const keyCache = new Map();
-function hmacKey(token) {
-  // Buffers of the tokens' UTF-8 bytes, so each MAC does not re-encode the string.
-  let key = keyCache.get(token);
-  if (!key) {
-    if (keyCache.size > 64) keyCache.clear();
-    key = Buffer.from(token, "utf8");
-    keyCache.set(token, key);
-  }
-  return key;
-}
-
-/**
- * The MAC step on the host: HMAC-SHA1 of the exact-URL data string under each token, then (only if
- * none matched) of the port-variant data string; compared with the signature in constant time.
- * Returns the matching MAC, which the core checks again before it accepts, or undefined.
- */
-function hostMac(prepared, data, signature, tokens) {
-  if (data.length === 0 || !signature) return undefined;
-  // The core already checked the header: 28 characters of canonical base64 for 20 bytes.
-  const tag = Buffer.from(signature, "base64");
-  for (const token of tokens) {
-    const mac = createHmac("sha1", hmacKey(token)).update(data).digest();
-    if (timingSafeEqual(mac, tag)) return mac;
-  }
-  const variant = prepared.variantData();
-  for (const token of tokens) {
-    const mac = createHmac("sha1", hmacKey(token)).update(variant).digest();
-    if (timingSafeEqual(mac, tag)) return mac;
-  }
-  return undefined;
+/** The tokens as a list: one token alone is a list of one (never its characters), nothing is none. */
+function tokenList(tokens) {
+  if (typeof tokens === "string") return [tokens];
+  return Array.isArray(tokens) ? tokens : [];
 }
 
 function bytes(body) {
@@ -167,22 +143,24 @@ function hasHeader(headers, name) {
 }
 
 /**
- * Verifies one request at an exact URL, without a channel: `undefined` when verified, else the
- * reason. `mac: "wasm"` (default) computes the HMAC in the core; `"host"` with node:crypto.
+ * Verifies one request without a channel, at the exact `url`, or at `publicUrl` + `target` (the raw path
+ * and query, joined as a channel joins them): `undefined` when verified, else the reason. `tokens` are
+ * the Auth Token(s), primary first; without one every request is refused. Throws for an unusable token
+ * (empty, padded with white space, holding a control character).
  */
-export function verifyRequest({ url, method = "POST", headers, body }, tokens, { mac = "wasm" } = {}) {
+export function verifyRequest({ url, publicUrl, target, method = "POST", headers, body }, tokens) {
   load();
   const verifier = new core.Verifier();
   try {
+    const [primary, secondary] = tokenList(tokens);
+    verifier.setTokens(primary, secondary);
     const sig = header(headers, SIGNATURE_HEADER);
     const ct = header(headers, "content-type");
     const shared = hasHeader(headers, SHARED_KEY_HEADER);
-    if (mac === "wasm" && tokens.length > 0) {
-      verifier.setTokens(tokens[0], tokens[1]);
-      return verifier.verifyUrl(url, method, sig, ct, shared, bytes(body));
+    if (url === undefined && publicUrl !== undefined) {
+      return verifier.verifyAt(publicUrl, target ?? "", method, sig, ct, shared, bytes(body));
     }
-    const data = verifier.prepareUrl(url, method, sig, ct, shared, bytes(body));
-    return verifier.finish(hostMac(verifier, data, sig, tokens));
+    return verifier.verifyUrl(url, method, sig, ct, shared, bytes(body));
   } finally {
     verifier.free();
   }
@@ -228,6 +206,11 @@ export class SendError extends Error {
  * `bodyLimit`, `apiBase`. Call `free()` when the channel goes away.
  */
 export class TwilioSmsChannel {
+  /** The core's channel: private, so that no caller reaches the low-level bindings through it. */
+  #inner;
+  /** The tokens the core's keyed HMAC states were built from (none until `verify` gives some). */
+  #primary;
+  #secondary;
   #sweeping = false;
   #sweptAt = -Infinity;
   /** The last sweep `handleInboundWebhook` started: resolves to the number of records deleted. */
@@ -238,42 +221,44 @@ export class TwilioSmsChannel {
     const config = typeof storedConfig === "string" ? storedConfig : JSON.stringify(storedConfig);
     this.channelId = channelId;
     this.bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-    this.inner = new core.Channel(channelId, config, JSON.stringify({ ...options, bodyLimit: this.bodyLimit }));
+    this.#inner = new core.Channel(channelId, config, JSON.stringify({ ...options, bodyLimit: this.bodyLimit }));
   }
 
   /** The webhook URL to paste in the Twilio Console (undefined without a public URL). */
   get webhookUrl() {
-    return this.inner.webhookUrl();
+    return this.#inner.webhookUrl();
   }
 
   /** The vault key of the Auth Token. */
   get authTokenVaultKey() {
-    return this.inner.authTokenVaultKey();
+    return this.#inner.authTokenVaultKey();
   }
 
   /**
    * Verifies and classifies a webhook, synchronously: `target` is the request's raw path and query;
-   * `tokens` the Auth Token(s), primary first.
+   * `tokens` the Auth Token(s), primary first (without one, every webhook is refused). The MAC is
+   * computed in the core. Throws for an unusable token (empty, padded with white space, holding a
+   * control character).
    * Returns the outcome: `{response: {status, headers, body}, verified, reason, event, incoming,
-   * deliveryUpdate, idempotencyKey, statusMessageId, statusRank}`. Nothing is de-duplicated here.
+   * deliveryUpdate, idempotencyKey, statusMessageId, statusRank, optOut}`. Nothing is de-duplicated here.
    */
-  verify({ target, method = "POST", headers, body }, tokens, { mac = "wasm" } = {}) {
+  verify({ target, method = "POST", headers, body }, tokens) {
     const sig = header(headers, SIGNATURE_HEADER);
     const ct = header(headers, "content-type");
     const shared = hasHeader(headers, SHARED_KEY_HEADER);
     const idem = header(headers, IDEMPOTENCY_HEADER);
-    if (mac === "wasm" && tokens.length > 0) {
-      // The keyed HMAC states are built once per token (pair), not per request.
-      if (tokens[0] !== this.primary || tokens[1] !== this.secondary) {
-        this.inner.setTokens(tokens[0], tokens[1]);
-        this.primary = tokens[0];
-        this.secondary = tokens[1];
-      }
-      return JSON.parse(this.inner.handle(target, method, sig, ct, shared, idem, bytes(body)));
-    }
-    // prepare → MAC → finish: synchronous, as the core requires.
-    const data = this.inner.prepare(target, method, sig, ct, shared, idem, bytes(body));
-    return JSON.parse(this.inner.finish(hostMac(this.inner, data, sig, tokens)));
+    this.#useTokens(tokenList(tokens));
+    return JSON.parse(this.#inner.handle(target, method, sig, ct, shared, idem, bytes(body)));
+  }
+
+  /** Gives the core `tokens` when they changed: its keyed HMAC states are built once per token pair. */
+  #useTokens([primary, secondary]) {
+    if (primary === this.#primary && secondary === this.#secondary) return;
+    // The core drops its tokens before it takes new ones, and keeps none when it refuses one.
+    this.#primary = this.#secondary = undefined;
+    this.#inner.setTokens(primary, secondary);
+    this.#primary = primary;
+    this.#secondary = secondary;
   }
 
   /**
@@ -281,8 +266,10 @@ export class TwilioSmsChannel {
    * secondary]` during a rotation, or a function giving either); `storage` is `ctx.storage` (or any
    * `{get, set}`), where duplicates and the last applied status rank are remembered; with its `list`
    * and `delete`, a background `sweepStorage` deletes the stale ones at most every `SWEEP_INTERVAL_MS`.
+   * A token the core finds unusable (empty, padded with white space, holding a control character) is
+   * not used: with no usable token, every webhook is refused (403).
    */
-  async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS, mac } = {}) {
+  async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS } = {}) {
     const body = await readBounded(request, this.bodyLimit);
     // The vault is read only for a request that could be signed: without a signature header of the
     // right length (or with a SharedKey one) the core refuses it whatever the tokens, so an unsigned
@@ -290,11 +277,11 @@ export class TwilioSmsChannel {
     const signature = header(request.headers, SIGNATURE_HEADER);
     const signed = signature?.length === 28 && !hasHeader(request.headers, SHARED_KEY_HEADER);
     const resolved = signed ? await resolve(tokens) : [];
-    const list = (Array.isArray(resolved) ? resolved : [resolved]).filter((t) => typeof t === "string" && t);
+    const usable = (t) => typeof t === "string" && !core.authTokenError(t);
+    const list = (Array.isArray(resolved) ? resolved : [resolved]).filter(usable);
     const outcome = this.verify(
       { target: rawTarget(request.url), method: request.method, headers: request.headers, body },
       list,
-      { mac },
     );
     const result = {
       incoming: null,
@@ -402,7 +389,7 @@ export class TwilioSmsChannel {
     params,
     { getSecret, fetch = globalThis.fetch, timeoutMs = 15000, maxAttempts = 4, deadlineMs = 30000 } = {},
   ) {
-    const plan = this.inner.planSend(JSON.stringify(params));
+    const plan = this.#inner.planSend(JSON.stringify(params));
     try {
       const parts = plan.parts();
       for (let i = 0; i < parts; i++) {
@@ -454,7 +441,7 @@ export class TwilioSmsChannel {
    */
   async #check({ getSecret, fetch, timeoutMs }, full) {
     const deadline = Date.now() + timeoutMs;
-    const requests = JSON.parse(this.inner.setupRequests());
+    const requests = JSON.parse(this.#inner.setupRequests());
     const secrets = new Map();
     const secretOf = (auth) => {
       const key = `${auth.secret}:${auth.vaultKey}`;
@@ -476,6 +463,7 @@ export class TwilioSmsChannel {
           const response = await fetch(request.url, {
             method: request.method,
             headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+            redirect: NO_REDIRECT,
             signal: AbortSignal.timeout(budget),
           });
           const body = new Uint8Array(await response.arrayBuffer());
@@ -486,9 +474,9 @@ export class TwilioSmsChannel {
         }
       });
     };
-    const account = await get(requests.account, (...a) => this.inner.readAccount(...a));
+    const account = await get(requests.account, (...a) => this.#inner.readAccount(...a));
     if (!account.ok || !full || !requests.number) return account;
-    const owned = await get(requests.number, (...a) => this.inner.readNumber(...a));
+    const owned = await get(requests.number, (...a) => this.#inner.readNumber(...a));
     return owned.ok ? account : owned;
   }
 
@@ -499,6 +487,7 @@ export class TwilioSmsChannel {
         method: request.method,
         headers: { ...request.headers, authorization: `Basic ${basic}` },
         body: request.body,
+        redirect: NO_REDIRECT,
         signal: AbortSignal.timeout(timeoutMs),
       });
       const body = new Uint8Array(await response.arrayBuffer());
@@ -513,7 +502,7 @@ export class TwilioSmsChannel {
 
   /** Releases the channel's wasm memory. */
   free() {
-    this.inner.free();
+    this.#inner.free();
   }
 }
 
@@ -660,5 +649,4 @@ export const parseSendAnswer = (status, contentType, retryAfter, body, now = Dat
 export const configSchema = parsed(core.configSchema);
 /** The package version. */
 export const version = plain(core.version);
-/** The low-level bindings (Channel, Verifier, SendPlan...), for benchmarks and tools. */
-export { core };
+

@@ -2,13 +2,13 @@
 //!
 //! The sans-I/O core of `twilio-sms` as a WebAssembly package for Hivekeep's TypeScript plugin, built
 //! with `wasm-bindgen` (see `bindings/wasm/build.sh`). The plugin does the I/O (the HTTP body, `fetch`,
-//! `ctx.storage`, the vault) and, on the fast path, HMAC-SHA1 with the host's `crypto`; this crate
-//! does everything that decides:
+//! `ctx.storage`, the vault); this crate does everything that decides, HMAC-SHA1 included:
 //!
 //! - [`Channel`]: a channel's webhook verification and classification (the same code as the native
-//!   channel: `UnverifiedWebhook::prepare`, then `PreparedWebhook::finish` with the host's MAC, or
-//!   `WebhookVerifier::verify` with the tokens in wasm), and its outbound sends ([`SendPlan`]);
-//! - [`Verifier`]: verification of a webhook at an exact URL, without a channel (conformance, tools);
+//!   channel: `WebhookVerifier::verify`, the MAC computed in wasm under the tokens the plugin read from
+//!   the vault), and its outbound sends ([`SendPlan`]);
+//! - [`Verifier`]: verification of a webhook at an exact URL (or a public URL and a request target),
+//!   without a channel (conformance, tools);
 //! - SMS text: [`split_text`], [`segment_info`];
 //! - delivery status: [`status_rank`], [`hivekeep_status`], [`status_hint`], and the ordering and
 //!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps

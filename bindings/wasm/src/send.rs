@@ -11,8 +11,8 @@ use twilio_sms::api_error::{parse_error_response, parse_retry_after, redact_phon
 use twilio_sms::delivery::{Locale, PartTag};
 use twilio_sms::outbound::{self, Answer, RequestError, SentMessage};
 use twilio_sms::{
-    AccountSid, E164, ErrorKind, RetrySafety, Sender, Sms, SmsBody, StatusCallback, StoredChannelConfig,
-    TwilioApiError,
+    AccountSid, ApiBase, E164, ErrorKind, RetrySafety, Sender, Sms, SmsBody, StatusCallback,
+    StoredChannelConfig, TwilioApiError,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -147,7 +147,7 @@ pub struct SendPlan {
     sender: Sender,
     auth: Value,
     callback: Option<StatusCallback>,
-    api_base: String,
+    api_base: ApiBase,
     locale: Locale,
 }
 
@@ -182,7 +182,7 @@ pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsE
         sender: config.sender().clone(),
         auth,
         callback: channel.public_url().map(|url| StatusCallback::for_channel(url, channel.id())),
-        api_base: channel.api_base().to_owned(),
+        api_base: channel.api_base().clone(),
         locale: Locale::parse(params.locale.as_deref()),
     })
 }

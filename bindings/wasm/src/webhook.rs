@@ -1,11 +1,9 @@
 //! Webhook verification and classification.
 //!
-//! Two ways to check the MAC, with the same verdicts:
-//! - **host MAC** (the fast path in Node and Bun): `prepare` checks every rule except the MAC and
-//!   returns the data string to sign; the host computes HMAC-SHA1 with its own crypto (and, when the
-//!   exact URL does not match, over `variantData()`), then `finish(mac)` compares that MAC with the
-//!   signature in constant time and classifies. The Auth Token never enters wasm memory.
-//! - **wasm MAC**: `setTokens`, then `handle` (or `verifyUrl`) does everything in wasm.
+//! The MAC is computed here, in wasm, and nowhere else: `setTokens` (which refuses an unusable token),
+//! then `handle` (or `verifyUrl`) checks every rule and the MAC, as the native
+//! `WebhookVerifier::verify` does. Nothing here takes a MAC from the host, so nothing the package
+//! exposes can turn an unsigned request into a verified one.
 
 use core::fmt;
 
@@ -16,8 +14,8 @@ use twilio_sms::adapter::{IncomingMessage, OptOutNotice};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, WebhookEvent};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
-    AuthToken, BodyLimit, ChannelId, PreparedWebhook, PublicUrl, StoredChannelConfig, UnverifiedWebhook,
-    UrlForm, VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
+    ApiBase, AuthToken, BodyLimit, ChannelId, PublicUrl, StoredChannelConfig, UnverifiedWebhook,
+    VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -64,11 +62,19 @@ fn tokens(primary: &str, secondary: Option<String>) -> Result<WebhookVerifier, J
     Ok(verifier)
 }
 
-/// The data string of a pending preparation, or nothing.
-fn data(pending: Option<&Result<PreparedWebhook, VerifyError>>, form: UrlForm) -> Vec<u8> {
-    match pending {
-        Some(Ok(prepared)) => prepared.data(form),
-        _ => Vec::new(),
+/// Verifies `webhook` with `keys`, the MAC computed here. Without keys nothing verifies, but the rules
+/// before the MAC still name what a request breaks: a verifier under a fixed key checks them, and its
+/// verdict is never taken (a request that passes them, even one signed with that key, is a mismatch).
+fn verify(
+    keys: Option<&WebhookVerifier>,
+    webhook: UnverifiedWebhook,
+) -> Result<VerifiedWebhook, VerifyError> {
+    if let Some(keys) = keys {
+        return keys.verify(webhook);
+    }
+    match AuthToken::new("no usable Auth Token") {
+        Ok(token) => WebhookVerifier::new(&token).verify(webhook).and(Err(VerifyError::SignatureMismatch)),
+        Err(_) => Err(VerifyError::SignatureMismatch),
     }
 }
 
@@ -77,7 +83,6 @@ fn data(pending: Option<&Result<PreparedWebhook, VerifyError>>, form: UrlForm) -
 pub struct Verifier {
     keys: Option<WebhookVerifier>,
     limit: BodyLimit,
-    pending: Option<Result<PreparedWebhook, VerifyError>>,
 }
 
 impl fmt::Debug for Verifier {
@@ -91,21 +96,26 @@ impl fmt::Debug for Verifier {
 
 #[wasm_bindgen]
 impl Verifier {
-    /// A verifier with a body limit in bytes (default 64 KiB) and no token: the host computes the MAC.
+    /// A verifier with a body limit in bytes (default 64 KiB) and no token yet: until
+    /// [`Self::set_tokens`], nothing verifies.
     #[wasm_bindgen(constructor)]
     #[must_use]
     pub fn new(body_limit: Option<u32>) -> Self {
         let limit = body_limit.map_or(BodyLimit::DEFAULT, |n| BodyLimit::bytes(n as usize));
-        Self { keys: None, limit, pending: None }
+        Self { keys: None, limit }
     }
 
-    /// Gives the verifier the Auth Token (and a second one during a rotation), for [`Self::verify_url`].
+    /// Gives the verifier the Auth Token (and a second one during a rotation), for [`Self::verify_url`];
+    /// none (`undefined`) takes them away. An unusable token leaves the verifier with none.
     ///
     /// # Errors
-    /// An empty token, or one with surrounding white space.
+    /// An empty token, one with surrounding white space or one holding a control character.
     #[wasm_bindgen(js_name = setTokens)]
-    pub fn set_tokens(&mut self, primary: &str, secondary: Option<String>) -> Result<(), JsError> {
-        self.keys = Some(tokens(primary, secondary)?);
+    pub fn set_tokens(&mut self, primary: Option<String>, secondary: Option<String>) -> Result<(), JsError> {
+        self.keys = None;
+        if let Some(primary) = primary {
+            self.keys = Some(tokens(&primary, secondary)?);
+        }
         Ok(())
     }
 
@@ -120,77 +130,9 @@ impl Verifier {
         UnverifiedWebhook::new(method_of(method_name)?, url, headers.into_map(), body, self.limit)
     }
 
-    /// Checks every rule but the MAC for a request to the exact `url`, and returns the data string to
-    /// sign over that URL, or an empty array when the request is refused (then [`Self::finish`] says
-    /// why).
-    #[wasm_bindgen(js_name = prepareUrl)]
-    pub fn prepare_url(
-        &mut self,
-        url: &str,
-        method: &str,
-        signature: Option<String>,
-        content_type: Option<String>,
-        shared_key: bool,
-        body: Vec<u8>,
-    ) -> Vec<u8> {
-        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
-        let prepared = self.unverified(url, method, headers, body).and_then(UnverifiedWebhook::prepare);
-        let pending = self.pending.insert(prepared);
-        data(Some(pending), UrlForm::Exact)
-    }
-
-    /// As [`Self::prepare_url`] for a request received behind `public_url` (Hivekeep's `PUBLIC_URL`,
-    /// http allowed): the URL checked is `public_url` joined with `target`, the request's raw path
-    /// and query.
-    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
-    pub fn prepare(
-        &mut self,
-        public_url: &str,
-        target: &str,
-        method: &str,
-        signature: Option<String>,
-        content_type: Option<String>,
-        shared_key: bool,
-        body: Vec<u8>,
-    ) -> Vec<u8> {
-        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
-        let limit = self.limit;
-        // The native order (`UnverifiedWebhook::from_http`): the body limit before the URL.
-        let prepared = if body.len() > limit.get() {
-            Err(VerifyError::BodyTooLarge { limit: limit.get() })
-        } else {
-            PublicUrl::parse_allowing_http(public_url)
-                .and_then(|base| base.join(target))
-                .map_err(VerifyError::InvalidUrl)
-                .and_then(|url| {
-                    UnverifiedWebhook::new(method_of(method)?, url, headers.into_map(), body, limit)
-                })
-                .and_then(UnverifiedWebhook::prepare)
-        };
-        let pending = self.pending.insert(prepared);
-        data(Some(pending), UrlForm::Exact)
-    }
-
-    /// The data string over the port variant of the prepared request's URL (empty when refused).
-    #[wasm_bindgen(js_name = variantData)]
-    #[must_use]
-    pub fn variant_data(&self) -> Vec<u8> {
-        data(self.pending.as_ref(), UrlForm::PortVariant)
-    }
-
-    /// Finishes the prepared request with the host's MAC (none when no candidate matched): nothing
-    /// (`undefined`) when verified, else the reason it was refused.
-    pub fn finish(&mut self, mac: Option<Vec<u8>>) -> Option<String> {
-        let result = match self.pending.take() {
-            Some(Ok(prepared)) => prepared.finish(mac.as_deref().unwrap_or_default()).map(drop),
-            Some(Err(error)) => Err(error),
-            None => Err(VerifyError::SignatureMismatch),
-        };
-        result.err().map(|e| e.to_string())
-    }
-
     /// Verifies a request to the exact `url` with the tokens given to [`Self::set_tokens`], the MAC
-    /// computed in wasm: nothing (`undefined`) when verified, else the reason.
+    /// computed in wasm: nothing (`undefined`) when verified, else the reason (without a token, every
+    /// request is refused).
     #[wasm_bindgen(js_name = verifyUrl)]
     pub fn verify_url(
         &self,
@@ -201,9 +143,40 @@ impl Verifier {
         shared_key: bool,
         body: Vec<u8>,
     ) -> Option<String> {
-        let Some(keys) = &self.keys else { return Some("no Auth Token given (setTokens)".to_owned()) };
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
-        let result = self.unverified(url, method, headers, body).and_then(|w| keys.verify(w));
+        let result = self.unverified(url, method, headers, body).and_then(|w| verify(self.keys.as_ref(), w));
+        result.err().map(|e| e.to_string())
+    }
+
+    /// As [`Self::verify_url`] for a request received behind `public_url` (Hivekeep's `PUBLIC_URL`,
+    /// http allowed): the URL checked is `public_url` joined with `target`, the request's raw path
+    /// and query, as a channel joins them.
+    #[wasm_bindgen(js_name = verifyAt)]
+    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
+    pub fn verify_at(
+        &self,
+        public_url: &str,
+        target: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        body: Vec<u8>,
+    ) -> Option<String> {
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
+        let limit = self.limit;
+        // The native order (`UnverifiedWebhook::from_http`): the body limit before the URL.
+        let result = if body.len() > limit.get() {
+            Err(VerifyError::BodyTooLarge { limit: limit.get() })
+        } else {
+            PublicUrl::parse_allowing_http(public_url)
+                .and_then(|base| base.join(target))
+                .map_err(VerifyError::InvalidUrl)
+                .and_then(|url| {
+                    UnverifiedWebhook::new(method_of(method)?, url, headers.into_map(), body, limit)
+                })
+                .and_then(|w| verify(self.keys.as_ref(), w))
+        };
         result.err().map(|e| e.to_string())
     }
 }
@@ -216,17 +189,12 @@ enum Early {
     Refused(VerifyError),
 }
 
-/// A webhook waiting for its MAC.
-struct Pending {
-    prepared: Result<PreparedWebhook, Early>,
-}
-
 /// Options of a [`Channel`] (JSON): `publicUrl`, `allowHttp`, `locale`, `bodyLimit`, `apiBase`.
 struct Options {
     public_url: Option<PublicUrl>,
     locale: Locale,
     limit: BodyLimit,
-    api_base: String,
+    api_base: ApiBase,
 }
 
 fn options(json: Option<&str>) -> Result<Options, JsError> {
@@ -247,12 +215,13 @@ fn options(json: Option<&str>) -> Result<Options, JsError> {
         .and_then(Value::as_u64)
         .and_then(|n| usize::try_from(n).ok())
         .map_or(BodyLimit::DEFAULT, BodyLimit::bytes);
-    Ok(Options {
-        public_url,
-        locale: Locale::parse(text("locale")),
-        limit,
-        api_base: text("apiBase").unwrap_or(twilio_sms::outbound::DEFAULT_API_BASE).to_owned(),
-    })
+    // The Basic credential of every request goes there: https, or http only to this machine.
+    let api_base = text("apiBase")
+        .map(ApiBase::parse)
+        .transpose()
+        .map_err(|e| JsError::new(&format!("apiBase: {e}")))?
+        .unwrap_or_default();
+    Ok(Options { public_url, locale: Locale::parse(text("locale")), limit, api_base })
 }
 
 /// One Hivekeep twilio-sms channel: its id, stored config (no secret), public URL and locale. It
@@ -265,9 +234,8 @@ pub struct Channel {
     public_url: Option<PublicUrl>,
     locale: Locale,
     limit: BodyLimit,
-    api_base: String,
+    api_base: ApiBase,
     keys: Option<WebhookVerifier>,
-    pending: Option<Pending>,
 }
 
 impl fmt::Debug for Channel {
@@ -280,8 +248,8 @@ impl fmt::Debug for Channel {
     }
 }
 
-/// A webhook outcome, as the JSON `Channel.handle` and `finish` return: the HTTP answer, and what the
-/// plugin does with the event.
+/// A webhook outcome, as the JSON `Channel.handle` returns: the HTTP answer, and what the plugin does
+/// with the event.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Outcome {
@@ -354,7 +322,8 @@ impl Channel {
     ///
     /// # Errors
     /// A channel id that is not a version-4 UUID, an unusable config (a plaintext `authToken` is
-    /// refused) or public URL. The message holds no secret.
+    /// refused), public URL or `apiBase` (https, or plain http only to a loopback host; no
+    /// `user:password@`). The message holds no secret.
     #[wasm_bindgen(constructor)]
     pub fn new(
         channel_id: &str,
@@ -373,18 +342,21 @@ impl Channel {
             limit: options.limit,
             api_base: options.api_base,
             keys: None,
-            pending: None,
         })
     }
 
-    /// Gives the channel its Auth Token (and a second one during a rotation), for [`Self::handle`].
-    /// Not needed on the host-MAC path.
+    /// Gives the channel its Auth Token (and a second one during a rotation), for [`Self::handle`];
+    /// none (`undefined`) takes them away. Without a usable token every webhook is refused (`403`): an
+    /// unusable token leaves the channel with none.
     ///
     /// # Errors
-    /// An empty token, or one with surrounding white space.
+    /// An empty token, one with surrounding white space or one holding a control character.
     #[wasm_bindgen(js_name = setTokens)]
-    pub fn set_tokens(&mut self, primary: &str, secondary: Option<String>) -> Result<(), JsError> {
-        self.keys = Some(tokens(primary, secondary)?);
+    pub fn set_tokens(&mut self, primary: Option<String>, secondary: Option<String>) -> Result<(), JsError> {
+        self.keys = None;
+        if let Some(primary) = primary {
+            self.keys = Some(tokens(&primary, secondary)?);
+        }
         Ok(())
     }
 
@@ -404,56 +376,11 @@ impl Channel {
         self.config.auth_token_vault_key().to_owned()
     }
 
-    /// Checks a webhook up to its MAC: `target` is the request's path and raw query as received (the
-    /// URL Twilio called is `publicUrl` + `target`; the request's own host is ignored). Returns the
-    /// data string over that URL to sign, or an empty array when the request is already answered
-    /// (wrong channel, no public URL, refused); then [`Self::finish`] gives the answer.
-    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
-    pub fn prepare(
-        &mut self,
-        target: &str,
-        method: &str,
-        signature: Option<String>,
-        content_type: Option<String>,
-        shared_key: bool,
-        idempotency_token: Option<String>,
-        body: Vec<u8>,
-    ) -> Vec<u8> {
-        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
-        let prepared = self
-            .unverified(target, method, headers, body)
-            .and_then(|webhook| webhook.prepare().map_err(Early::Refused));
-        let pending = self.pending.insert(Pending { prepared });
-        match &pending.prepared {
-            Ok(prepared) => prepared.data(UrlForm::Exact),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// The data string over the port variant of the prepared webhook's URL (empty when answered).
-    #[wasm_bindgen(js_name = variantData)]
-    #[must_use]
-    pub fn variant_data(&self) -> Vec<u8> {
-        match self.pending.as_ref().map(|p| &p.prepared) {
-            Some(Ok(prepared)) => prepared.data(UrlForm::PortVariant),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Finishes the prepared webhook with the host's MAC (none when no candidate matched): the
-    /// outcome JSON, `{response: {status, headers, body}, verified, reason, event, incoming,
-    /// deliveryUpdate, idempotencyKey, statusMessageId, statusRank}`.
-    pub fn finish(&mut self, mac: Option<Vec<u8>>) -> String {
-        let verified = match self.pending.take().map(|p| p.prepared) {
-            Some(Ok(prepared)) => prepared.finish(mac.as_deref().unwrap_or_default()).map_err(Early::Refused),
-            Some(Err(early)) => Err(early),
-            None => Err(Early::Refused(VerifyError::SignatureMismatch)),
-        };
-        self.outcome(verified)
-    }
-
     /// Verifies (the MAC in wasm, with the tokens of [`Self::set_tokens`]) and classifies a webhook in
-    /// one call: the outcome JSON of [`Self::finish`].
+    /// one call: `target` is the request's path and raw query as received (the URL Twilio called is
+    /// `publicUrl` + `target`; the request's own host is ignored). Returns the outcome JSON,
+    /// `{response: {status, headers, body}, verified, reason, event, incoming, deliveryUpdate,
+    /// idempotencyKey, statusMessageId, statusRank, optOut}`.
     #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
     pub fn handle(
         &mut self,
@@ -466,12 +393,9 @@ impl Channel {
         body: Vec<u8>,
     ) -> String {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
-        let verified = match &self.keys {
-            None => Err(Early::Refused(VerifyError::SignatureMismatch)),
-            Some(keys) => self
-                .unverified(target, method, headers, body)
-                .and_then(|webhook| keys.verify(webhook).map_err(Early::Refused)),
-        };
+        let verified = self
+            .unverified(target, method, headers, body)
+            .and_then(|webhook| verify(self.keys.as_ref(), webhook).map_err(Early::Refused));
         self.outcome(verified)
     }
 
@@ -572,7 +496,7 @@ impl Channel {
     pub(crate) fn public_url(&self) -> Option<&PublicUrl> {
         self.public_url.as_ref()
     }
-    pub(crate) fn api_base(&self) -> &str {
+    pub(crate) fn api_base(&self) -> &ApiBase {
         &self.api_base
     }
 }

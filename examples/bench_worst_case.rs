@@ -1,0 +1,152 @@
+//! Times the rejection of unsigned requests of every shape an attacker might choose, through the public
+//! API, against a plain body of the same size: the cost of a request anyone can send.
+//!
+//! `cargo run --release --example bench_worst_case` (`PASSES` from the environment, default 5) prints
+//! one JSON object on stdout: for each shape its body size, the median over the passes of the mean ns
+//! per rejection, and its ratio to the baseline (`distinct_ascending`: distinct keys in ascending order,
+//! each with a short value) timed in the same passes; `worst_ratio` is the largest. Each call does what
+//! a server does for such a request: the URL check, building the `UnverifiedWebhook` (a well-formed but
+//! wrong `X-Twilio-Signature`), and the verification, which decodes, sorts and MACs the body before it
+//! can refuse it. Every body is just under the default 64 KiB body limit.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::{Map, json};
+use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier};
+
+const URL: &str =
+    "https://hooks.example.com/api/channels/plugin/twilio-sms/webhook/2aabfe22-8f21-49e9-bb0e-b53f16947ccf";
+
+/// Pieces joined with `&` while they fit in `size` bytes.
+fn fill(size: usize, mut piece: impl FnMut(usize) -> String) -> Vec<u8> {
+    let mut body = String::new();
+    for i in 0.. {
+        let next = piece(i);
+        if body.len() + next.len() + 1 > size {
+            break;
+        }
+        if i > 0 {
+            body.push('&');
+        }
+        body.push_str(&next);
+    }
+    body.into_bytes()
+}
+
+/// A fixed-width base-26 word for `i` (`aaaa`, `aaab`, …), so that byte order is numeric order.
+fn word(i: usize, width: usize) -> String {
+    (0..width).rev().map(|d| char::from(b'a' + ((i / 26usize.pow(d as u32)) % 26) as u8)).collect()
+}
+
+/// A deterministic permutation of `0..n` (xorshift-driven Fisher-Yates).
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let n = 20_000;
+    let random = shuffled(n);
+    let long_prefix = "MediaContentTypeMediaContentType"; // 32 bytes shared
+    vec![
+        ("distinct_ascending", fill(size, |i| format!("{}=v", word(i, 4)))),
+        ("distinct_descending", fill(size, |i| format!("{}=v", word(n - i, 4)))),
+        ("distinct_random", fill(size, |i| format!("{}=v", word(random[i % n], 4)))),
+        ("one_key_values_descending", fill(size, |i| format!("a={}", word(n - i, 4)))),
+        ("one_key_values_ascending", fill(size, |i| format!("a={}", word(i, 4)))),
+        ("one_key_values_random", fill(size, |i| format!("a={}", word(random[i % n], 4)))),
+        ("shared_12_byte_prefix_descending", fill(size, |i| format!("MessageSidXX{}=v", word(n - i, 4)))),
+        ("shared_12_byte_prefix_random", fill(size, |i| format!("MessageSidXX{}=v", word(random[i % n], 4)))),
+        (
+            "shared_32_byte_prefix_random",
+            fill(size, |i| format!("{long_prefix}{}=v", word(random[i % n], 4))),
+        ),
+        (
+            "one_key_long_shared_value_prefix",
+            fill(size, |i| format!("a={}{}", "x".repeat(200), word(n - i, 4))),
+        ),
+        ("exact_repeats", fill(size, |_| "a=b".to_owned())),
+        ("exact_repeats_long", fill(size, |_| format!("{long_prefix}={long_prefix}"))),
+        ("empty_pairs", vec![b'&'; size - 1]),
+        ("valueless_keys", fill(size, |_| "a".to_owned())),
+        ("empty_names", fill(size, |i| format!("={}", word(n - i, 3)))),
+        ("bare_equals", fill(size, |_| "=".to_owned())),
+        ("one_long_key", [vec![b'k'; size - 3], b"=v".to_vec()].concat()),
+        ("one_long_value", [b"k=".to_vec(), vec![b'v'; size - 3]].concat()),
+        ("two_long_equal_keys", {
+            let half = (size - 6) / 2;
+            [vec![b'k'; half], b"=a&".to_vec(), vec![b'k'; half], b"=b".to_vec()].concat()
+        }),
+        ("all_escapes", fill(size, |i| format!("%41{}=%42%43", word(i, 4)))),
+        ("escaped_utf8", fill(size, |i| format!("{}=%C3%A9%E2%82%AC", word(i, 4)))),
+        ("plus_signs", fill(size, |i| format!("{}=++++++++", word(i, 4)))),
+    ]
+}
+
+fn main() {
+    let passes: usize = std::env::var("PASSES").ok().and_then(|p| p.parse().ok()).unwrap_or(5).max(1);
+    let size = BodyLimit::DEFAULT.get() - 16;
+    let verifier = WebhookVerifier::new(&AuthToken::new("f3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8").expect("token"));
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
+    // Well-formed (28 characters of base64 for 20 bytes), but not the MAC of anything here.
+    headers.insert("x-twilio-signature", HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    let shapes = shapes(size);
+    let reject = |body: &[u8]| {
+        let (headers, body) = (headers.clone(), body.to_vec());
+        let t = Instant::now();
+        let url = WebhookUrl::exact(URL).expect("url");
+        let webhook =
+            UnverifiedWebhook::new(Method::POST, url, headers, body, BodyLimit::DEFAULT).expect("fits");
+        let outcome = black_box(verifier.verify(webhook));
+        let elapsed = t.elapsed().as_nanos() as f64;
+        assert!(matches!(outcome, Err(VerifyError::SignatureMismatch)), "each shape is a well-formed form");
+        elapsed
+    };
+    // Each pass times every shape (several calls each), interleaved, so that they share the machine's
+    // state; a shape's figure is the median over the passes.
+    let calls = 20;
+    let mut means = vec![Vec::new(); shapes.len()];
+    for _ in 0..=passes {
+        for ((_, body), means) in shapes.iter().zip(&mut means) {
+            means.push((0..calls).map(|_| reject(body)).sum::<f64>() / calls as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.remove(0); // the warm-up pass
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let medians: Vec<f64> = means.iter_mut().map(median).collect();
+    let baseline = medians.first().copied().unwrap_or(1.0);
+    let mut out = Map::new();
+    let mut worst = ("", 0.0f64);
+    for ((name, body), ns) in shapes.iter().zip(&medians) {
+        let ratio = ns / baseline;
+        if ratio > worst.1 {
+            worst = (name, ratio);
+        }
+        out.insert(
+            (*name).to_owned(),
+            json!({"bytes": body.len(), "ns": ns.round(), "ratio": (ratio * 100.0).round() / 100.0}),
+        );
+        eprintln!("{name:36} {:>6} bytes {:>10.0} ns  {ratio:5.2}x", body.len(), ns);
+    }
+    let result = json!({
+        "baseline": "distinct_ascending",
+        "passes": passes,
+        "shapes": out,
+        "worst_shape": worst.0,
+        "worst_ratio": (worst.1 * 100.0).round() / 100.0,
+    });
+    println!("{result}");
+}
