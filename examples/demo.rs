@@ -27,7 +27,7 @@ use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChann
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::{DeliveryStatusUpdate, PartTag};
 use twilio_sms::mock::{CallbackRecord, MockTwilio, Outcome};
-use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::IDEMPOTENCY_HEADER;
 use twilio_sms::{AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender};
 
@@ -242,7 +242,8 @@ async fn run(story: &mut Story) -> Result<(), String> {
     let registry = Arc::new(ChannelRegistry::new());
     registry.insert(Arc::clone(&channel));
     let router = webhook_router(registry, Host).layer(middleware::from_fn_with_state(events_tx, observe));
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    // Served with the crate's read timeouts and connection bound (`axum::serve` has neither).
+    let server = tokio::spawn(serve(listener, router, ServeLimits::default()));
 
     println!("1. Set-up");
     println!(

@@ -9,8 +9,17 @@
 //!
 //! Environment: `PUBLIC_URL` (the https base URL Twilio calls; `http://` only on loopback), `CHANNEL_ID`
 //! (a version-4 UUID), `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM_NUMBER` (E.164); optional
-//! `BIND_ADDR` (default `127.0.0.1:8080`), `TWILIO_API_BASE` (another API base for the client, such as
-//! the embedded mock) and `RUST_LOG` (default `info`).
+//! `BIND_ADDR` (default `127.0.0.1:8080`; port `0` picks a free one, logged), `TWILIO_API_BASE`
+//! (another API base for the client, such as the embedded mock) and `RUST_LOG` (default `info`).
+//!
+//! The server is `twilio_sms::router::serve` with these limits (see `ServeLimits`):
+//! - `READ_TIMEOUT_SECS` (default 10, from 1 to 3600): a request's head must arrive within it (from the
+//!   connection's start, or the previous answer on a kept-alive connection), then its body within it;
+//!   otherwise the connection is closed (a late body gets `408`). A client that stops reading the
+//!   answers for as long is disconnected too. Twilio sends its few kilobytes at once.
+//! - `MAX_CONNECTIONS` (default 512): open connections at most; past it, new ones wait in the kernel's
+//!   listen queue until one closes. 512 stays under the usual limit of 1,024 open files and bounds what
+//!   stalled clients hold (about 64 MB at worst: a head and a 64 KiB body each).
 //!
 //! Stdout carries one compact JSON object per line and nothing else: `{"incoming": IncomingMessage}` for
 //! each inbound SMS delivered to the agent, `{"deliveryUpdate": DeliveryStatusUpdate}` for each delivery
@@ -20,18 +29,21 @@
 use std::cell::RefCell;
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use serde::Serialize;
 use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::DeliveryStatusUpdate;
-use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve_with_shutdown, webhook_router};
 use twilio_sms::{AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender};
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// The longest `READ_TIMEOUT_SECS` taken: an hour.
+const MAX_READ_TIMEOUT_SECS: u64 = 3600;
 
 struct Config {
     bind: SocketAddr,
@@ -39,6 +51,7 @@ struct Config {
     channel: ChannelId,
     credentials: Credentials,
     api_base: Option<String>,
+    limits: ServeLimits,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -58,6 +71,28 @@ fn required<T, E: std::fmt::Display>(
     parse(&value).map_err(|e| problems.push(format!("{name}: {e}"))).ok()
 }
 
+/// The server's limits from `READ_TIMEOUT_SECS` and `MAX_CONNECTIONS`, recording their problems.
+fn limits(problems: &mut Vec<String>) -> ServeLimits {
+    let mut limits = ServeLimits::default();
+    if let Some(value) = env("READ_TIMEOUT_SECS") {
+        match value.parse::<u64>() {
+            Ok(secs) if (1..=MAX_READ_TIMEOUT_SECS).contains(&secs) => {
+                limits = limits.with_read_timeout(Duration::from_secs(secs));
+            }
+            _ => problems.push(format!(
+                "READ_TIMEOUT_SECS: expected a whole number of seconds from 1 to {MAX_READ_TIMEOUT_SECS}"
+            )),
+        }
+    }
+    if let Some(value) = env("MAX_CONNECTIONS") {
+        match value.parse::<NonZeroUsize>() {
+            Ok(max) => limits = limits.with_max_connections(max),
+            Err(_) => problems.push("MAX_CONNECTIONS: expected a whole number of at least 1".to_owned()),
+        }
+    }
+    limits
+}
+
 /// The configuration, or every problem found in it.
 fn config() -> Result<Config, Vec<String>> {
     let mut problems = Vec::new();
@@ -73,12 +108,13 @@ fn config() -> Result<Config, Vec<String>> {
     let account = required(&mut problems, "TWILIO_ACCOUNT_SID", AccountSid::parse);
     let token = required(&mut problems, "TWILIO_AUTH_TOKEN", |v: &str| AuthToken::new(v));
     let from = required(&mut problems, "TWILIO_FROM_NUMBER", E164::parse);
+    let limits = limits(&mut problems);
     match (bind, public_url, channel, account, token, from) {
         (Some(bind), Some(public_url), Some(channel), Some(account), Some(token), Some(from))
             if problems.is_empty() =>
         {
             let credentials = Credentials::new(account, token, Sender::Number(from));
-            Ok(Config { bind, public_url, channel, credentials, api_base: env("TWILIO_API_BASE") })
+            Ok(Config { bind, public_url, channel, credentials, api_base: env("TWILIO_API_BASE"), limits })
         }
         _ => Err(problems),
     }
@@ -186,23 +222,22 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set");
-        }
-    });
-    tracing::info!(addr = %config.bind, channel = %config.channel, "listening");
+    let addr = listener.local_addr().unwrap_or(config.bind);
+    let limits = config.limits;
+    tracing::info!(
+        %addr,
+        channel = %config.channel,
+        read_timeout_secs = limits.read_timeout().as_secs(),
+        max_connections = limits.max_connections(),
+        "listening"
+    );
     eprintln!(
         "Paste this webhook URL in the Twilio Console (your number > Messaging > \"A message comes in\", HTTP POST):"
     );
     eprintln!("  {webhook_url}");
-    match axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            ExitCode::FAILURE
-        }
-    }
+    // Stalled clients are disconnected after the read timeout, so the shutdown waits at most that long.
+    serve_with_shutdown(listener, app, limits, shutdown_signal()).await;
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -219,8 +254,10 @@ fn main() -> ExitCode {
             for problem in &problems {
                 eprintln!("webhook_server: {problem}");
             }
+            let timeout = ServeLimits::DEFAULT_READ_TIMEOUT.as_secs();
+            let max = ServeLimits::DEFAULT_MAX_CONNECTIONS;
             eprintln!(
-                "environment: PUBLIC_URL, CHANNEL_ID, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER; optional BIND_ADDR (default {DEFAULT_BIND}), TWILIO_API_BASE, RUST_LOG"
+                "environment: PUBLIC_URL, CHANNEL_ID, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER; optional BIND_ADDR (default {DEFAULT_BIND}), READ_TIMEOUT_SECS (default {timeout}), MAX_CONNECTIONS (default {max}), TWILIO_API_BASE, RUST_LOG"
             );
             return ExitCode::from(2);
         }

@@ -56,6 +56,8 @@ pub mod outbound;
 mod phone;
 #[cfg(feature = "axum")]
 pub mod router;
+#[cfg(feature = "axum")]
+mod serve;
 pub mod sms_text;
 mod status;
 pub mod store;

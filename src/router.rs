@@ -13,6 +13,7 @@
 //! | a method other than `POST`, `GET` (or `HEAD`) | `405` (axum's), empty body |
 //! | a `Content-Length` above the channel's [`BodyLimit`](crate::BodyLimit) | `413`, empty body, nothing read |
 //! | a body that grows past the limit while being read (chunked) | `413`, empty body, reading stops there |
+//! | a body that has not arrived whole within the read timeout ([`serve`]) | `408`, empty body, `Connection: close` |
 //! | a body that cannot be read (the connection broke) | `400`, empty body |
 //! | any verification or binding failure (signature, URL, account, number) | `403`, empty body |
 //! | an accepted webhook (duplicates included) | `200`, `application/xml`, an empty TwiML `<Response>` |
@@ -23,11 +24,27 @@
 //! Mount the router at the root of the server (`Router::merge`, not `Router::nest`): the signature
 //! covers the request's full path, which is joined to each channel's public URL.
 //!
+//! Serve it with [`serve`] (or [`serve_with_shutdown`]), not `axum::serve`, which sets no timer: a
+//! client that never finishes its request head, stops sending its body, keeps an idle connection or
+//! stops reading the answers would hold its connection forever. [`serve`] applies [`ServeLimits`]:
+//!
+//! - a **read timeout** (10 s by default): a request's head must arrive within it (from the
+//!   connection's start, or the previous answer on a kept-alive connection), then its whole body within
+//!   it (from the head, however it trickles in); otherwise the connection is closed (a late body gets
+//!   `408` first). A write that makes no progress for as long (the client reads nothing) closes it too;
+//! - a **bound on open connections** (512 by default): at the bound, no more are accepted and new ones
+//!   wait in the kernel's listen queue until one closes, so stalled clients hold at most that many
+//!   connections and their buffers (a request head of at most 64 KiB, a body of at most the channel's
+//!   [`BodyLimit`](crate::BodyLimit)).
+//!
+//! Twilio's requests are a few kilobytes, sent at once and answered in about a millisecond, so neither
+//! limit touches them. If you serve the router some other way, give that server the same limits.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 //! use twilio_sms::delivery::DeliveryStatusUpdate;
-//! use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+//! use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 //! use twilio_sms::ChannelId;
 //!
 //! struct Agent;
@@ -47,7 +64,8 @@
 //! registry.insert(Arc::new(channel));
 //! let app = webhook_router(Arc::clone(&registry), Agent);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await
+//! serve(listener, app, ServeLimits::default()).await;
+//! # Ok(())
 //! # }
 //! ```
 
@@ -65,7 +83,10 @@ use http::{StatusCode, header};
 use crate::adapter::{IncomingMessage, OptOutNotice, TwilioSmsChannel, WEBHOOK_PATH_PREFIX, WebhookResult};
 use crate::channel::ChannelId;
 use crate::delivery::DeliveryStatusUpdate;
+use crate::serve::is_body_timeout;
 use crate::store::{ChannelStore, MemoryStore};
+
+pub use crate::serve::{ServeLimits, serve, serve_with_shutdown};
 
 /// The route [`webhook_router`] serves, in axum's syntax.
 pub const WEBHOOK_ROUTE: &str = "/api/channels/plugin/twilio-sms/webhook/{channelId}";
@@ -236,6 +257,12 @@ where
         Err(error) if exceeded_limit(&error) => {
             tracing::warn!(target: "twilio_sms::router", channel = %id, limit, "body over the limit: 413");
             return bare(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        Err(error) if is_body_timeout(&error) => {
+            tracing::warn!(target: "twilio_sms::router", channel = %id, "body not received within the read timeout: 408");
+            let mut response = bare(StatusCode::REQUEST_TIMEOUT);
+            response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            return response;
         }
         Err(error) => {
             tracing::debug!(target: "twilio_sms::router", channel = %id, reason = %error, "body unreadable: 400");

@@ -1,7 +1,7 @@
 //! End to end through the axum router (feature `axum`): the embedded mock Twilio signs inbound SMS and
-//! status callbacks and posts them to a real `axum::serve` on loopback (the channels' public URL is
-//! `http://127.0.0.1:PORT`), and the same router is also driven in-process with `oneshot`. Every outcome's
-//! exact HTTP answer is checked, with what reached the host's sink.
+//! status callbacks and posts them to a real `router::serve` (default limits) on loopback (the channels'
+//! public URL is `http://127.0.0.1:PORT`), and the same router is also driven in-process with `oneshot`.
+//! Every outcome's exact HTTP answer is checked, with what reached the host's sink.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,7 @@ use twilio_sms::adapter::{
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::DeliveryStatusUpdate;
 use twilio_sms::mock::{MockTwilio, Outcome, SignedWebhook, WebhookReply};
-use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, Credentials, E164, PublicUrl, Sender, danger};
 
@@ -190,7 +190,7 @@ async fn harness() -> Harness {
     let router = webhook_router(Arc::clone(&registry), Arc::clone(&sink));
     let server = tokio::spawn({
         let router = router.clone();
-        async move { axum::serve(listener, router).await.unwrap() }
+        async move { serve(listener, router, ServeLimits::default()).await }
     });
     Harness { mock, addr, router, registry, sink, a, a2, b, server }
 }

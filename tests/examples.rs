@@ -1,16 +1,18 @@
-//! The two user-facing examples work: `demo` runs to the end and tells the expected story, and
-//! `simulate_inbound` signs exactly what a strict verifier accepts (and its `--tamper` what it refuses).
+//! The user-facing examples work: `demo` runs to the end and tells the expected story,
+//! `simulate_inbound` signs exactly what a strict verifier accepts (and its `--tamper` what it refuses),
+//! and `webhook_server` serves signed webhooks with the limits its environment sets.
 //!
 //! Examples cannot be imported, so these tests run their binaries. `cargo test` builds the examples, but
 //! `cargo test --test examples` does not, so each test first runs `$CARGO build --example demo --example
-//! simulate_inbound --example send_sms` (same profile; a no-op when they are fresh; cargo has released its lock by the time
-//! tests run). Without `$CARGO` (the test binary run by hand) the binaries already built are used. A
-//! missing binary fails the test with a clear message.
+//! simulate_inbound --example webhook_server --example send_sms` (same profile; a no-op when they are
+//! fresh; cargo has released its lock by the time tests run). Without `$CARGO` (the test binary run by
+//! hand) the binaries already built are used. A missing binary fails the test with a clear message.
 
-use std::io::Read;
+use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -106,6 +108,8 @@ fn examples_dir() -> &'static Path {
                 "demo",
                 "--example",
                 "simulate_inbound",
+                "--example",
+                "webhook_server",
                 "--example",
                 "send_sms",
             ]);
@@ -458,6 +462,237 @@ fn simulate_inbound_refuses_bad_arguments_with_exit_2() {
     );
     assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
     assert!(!done.stderr.contains("padded"), "{}", done.stderr);
+}
+
+const SERVER_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const SERVER_NUMBER: &str = "+14155550100";
+const SERVER_CHANNEL: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+/// The base URL the server's channel is configured with. The signature covers it, not the address the
+/// request is sent to, so the server can listen on any port.
+const SERVER_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+/// How long the server may take to start listening.
+const SERVER_START: Duration = Duration::from_secs(30);
+/// What a close or an answer may take past its timeout on a loaded machine.
+const MARGIN: Duration = Duration::from_secs(10);
+
+/// The environment `webhook_server` needs, listening on a free loopback port.
+fn webhook_server() -> Command {
+    let mut command = example("webhook_server");
+    for var in PROXY_VARIABLES {
+        command.env_remove(var);
+    }
+    command
+        .env_remove("READ_TIMEOUT_SECS")
+        .env_remove("MAX_CONNECTIONS")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("PUBLIC_URL", SERVER_PUBLIC_URL)
+        .env("CHANNEL_ID", SERVER_CHANNEL)
+        .env("TWILIO_ACCOUNT_SID", SERVER_ACCOUNT)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_FROM_NUMBER", SERVER_NUMBER)
+        .env("TWILIO_API_BASE", "http://127.0.0.1:9")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running `webhook_server`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `command` and waits for its `listening` log line (which gives the address).
+    fn start(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (listening, address) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let err = child.stderr.take().unwrap();
+        let lines = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let addr = line.contains("listening").then(|| {
+                    line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).map(str::to_owned)
+                });
+                lines.lock().unwrap().push(line);
+                if let Some(addr) = addr {
+                    let _ = listening.send(addr);
+                }
+            }
+        });
+        let mut server = Self { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stdout, stderr };
+        match address.recv_timeout(SERVER_START) {
+            Ok(Some(addr)) => server.addr = addr.parse().unwrap(),
+            _ => panic!(
+                "webhook_server did not start listening:\n{}",
+                server.stderr.lock().unwrap().join("\n")
+            ),
+        }
+        server
+    }
+
+    fn connect(&self) -> TcpStream {
+        TcpStream::connect_timeout(&self.addr, MARGIN).unwrap()
+    }
+
+    /// A signed inbound SMS (a fresh `MessageSid`), as Twilio would post it: the whole request.
+    fn signed(&self, text: &str) -> Vec<u8> {
+        let params = twilio_sms::mock::MockTwilio::inbound_sms(
+            &AccountSid::parse(SERVER_ACCOUNT).unwrap(),
+            &E164::parse("+14155550142").unwrap(),
+            &E164::parse(SERVER_NUMBER).unwrap(),
+            text,
+        );
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let path = format!("{WEBHOOK_PATH_PREFIX}{SERVER_CHANNEL}");
+        let signature = sign(&AuthToken::new(TOKEN).unwrap(), &format!("{SERVER_PUBLIC_URL}{path}"), &pairs);
+        let body = encode_form(&pairs);
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nX-Twilio-Signature: {signature}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// The `{"incoming": …}` lines written so far.
+    fn incoming(&self) -> usize {
+        self.stdout.lock().unwrap().iter().filter(|l| l.starts_with("{\"incoming\":")).count()
+    }
+
+    /// Waits (at most `MARGIN`) until `n` inbound SMS were written on stdout.
+    fn wait_for_incoming(&self, n: usize) {
+        let deadline = Instant::now() + MARGIN;
+        while self.incoming() < n {
+            assert!(Instant::now() < deadline, "stdout: {:?}", self.stdout.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The status line of the first answer on `stream`, or `None` when none came within `wait`.
+fn status_line(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !received.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&received);
+    text.lines().next().map(str::to_owned)
+}
+
+/// Reads until the server closes `stream`, and fails when it is still open after `wait`.
+fn assert_closed_within(stream: &mut TcpStream, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    let mut chunk = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the connection was still open after {wait:?}");
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                panic!("the connection was still open after {wait:?}")
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+#[test]
+fn webhook_server_disconnects_stalled_clients_after_read_timeout_secs() {
+    let server = Server::start(webhook_server().env("READ_TIMEOUT_SECS", "1"));
+    let log = server.stderr.lock().unwrap().join("\n");
+    assert!(log.contains("read_timeout_secs=1 max_connections=512"), "{log}");
+
+    // A request head that never ends.
+    let mut stalled = server.connect();
+    stalled.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert_closed_within(&mut stalled, Duration::from_secs(1) + MARGIN);
+
+    // A body that stops halfway: 408, then closed; nothing reaches stdout.
+    let request = server.signed("half a body");
+    let mut halfway = server.connect();
+    halfway.write_all(&request[..request.len() - 20]).unwrap();
+    assert_eq!(
+        status_line(&mut halfway, Duration::from_secs(1) + MARGIN).as_deref(),
+        Some("HTTP/1.1 408 Request Timeout")
+    );
+    assert_closed_within(&mut halfway, MARGIN);
+
+    // A whole signed request is served, then the idle connection is closed.
+    let mut client = server.connect();
+    client.write_all(&server.signed("hello")).unwrap();
+    assert_eq!(status_line(&mut client, MARGIN).as_deref(), Some("HTTP/1.1 200 OK"));
+    server.wait_for_incoming(1);
+    assert_closed_within(&mut client, Duration::from_secs(1) + MARGIN);
+    assert_eq!(server.incoming(), 1, "{:?}", server.stdout.lock().unwrap());
+}
+
+#[test]
+fn webhook_server_holds_new_connections_at_max_connections() {
+    // A read timeout longer than the test: only the bound can hold the second client back.
+    let server = Server::start(webhook_server().env("READ_TIMEOUT_SECS", "120").env("MAX_CONNECTIONS", "1"));
+    let mut stalled = server.connect();
+    stalled.write_all(b"POST / HTTP/1.1\r\n").unwrap();
+    let mut second = server.connect();
+    second.write_all(&server.signed("queued")).unwrap();
+    assert_eq!(status_line(&mut second, Duration::from_secs(1)), None, "served past MAX_CONNECTIONS");
+    drop(stalled);
+    assert_eq!(status_line(&mut second, MARGIN).as_deref(), Some("HTTP/1.1 200 OK"));
+    server.wait_for_incoming(1);
+}
+
+#[test]
+fn webhook_server_refuses_bad_limits_with_exit_2() {
+    let cases = [
+        ("READ_TIMEOUT_SECS", "0"),
+        ("READ_TIMEOUT_SECS", "3601"),
+        ("READ_TIMEOUT_SECS", "1.5"),
+        ("READ_TIMEOUT_SECS", "-1"),
+        ("READ_TIMEOUT_SECS", "ten"),
+        ("MAX_CONNECTIONS", "0"),
+        ("MAX_CONNECTIONS", "-4"),
+        ("MAX_CONNECTIONS", "many"),
+    ];
+    for (name, value) in cases {
+        let done = run(webhook_server().env(name, value), TOOL_TIMEOUT);
+        assert_eq!(done.status.code(), Some(2), "{name}={value}: {}", done.stderr);
+        assert!(
+            done.stderr.contains(&format!("webhook_server: {name}: expected")),
+            "{name}={value}: {}",
+            done.stderr
+        );
+        assert!(done.stdout.is_empty(), "{name}={value}: {}", done.stdout);
+    }
 }
 
 #[test]

@@ -28,7 +28,7 @@ use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChann
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, PartTag};
 use twilio_sms::mock::{AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio, Outcome, SignedWebhook};
-use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::store::MemoryStore;
 use twilio_sms::{
     AccountSid, ApiKeySecret, ApiKeySid, AuthToken, BodyLimit, ChannelId, Credentials, E164, MemoryVault,
@@ -360,7 +360,7 @@ async fn every_flow_leaks_nothing_into_logs_errors_or_panics() {
     let router = webhook_router(registry, Arc::clone(&sink));
     let server = tokio::spawn({
         let router = router.clone();
-        async move { axum::serve(listener, router).await.unwrap() }
+        async move { serve(listener, router, ServeLimits::default()).await }
     });
     seen.debug(&a);
 
