@@ -109,11 +109,15 @@ struct Webhook {
 }
 
 fn signed(id: ChannelId, query: Option<&str>, params: &[(&str, &str)]) -> Webhook {
+    signed_for(PUBLIC, id, query, params)
+}
+
+fn signed_for(public: &str, id: ChannelId, query: Option<&str>, params: &[(&str, &str)]) -> Webhook {
     let mut path = format!("/api/channels/plugin/twilio-sms/webhook/{id}");
     if let Some(query) = query {
         path = format!("{path}?{query}");
     }
-    let url = format!("{PUBLIC}{path}");
+    let url = format!("{public}{path}");
     let signature = danger::sign(&AuthToken::new(TOKEN).unwrap(), &url, params).to_string();
     Webhook { path, body: danger::encode_form(params), signature }
 }
@@ -123,7 +127,12 @@ fn sid(n: u64) -> String {
 }
 
 fn inbound(id: ChannelId, message: &str) -> Webhook {
-    signed(
+    inbound_for(PUBLIC, id, message)
+}
+
+fn inbound_for(public: &str, id: ChannelId, message: &str) -> Webhook {
+    signed_for(
+        public,
         id,
         None,
         &[
@@ -590,4 +599,171 @@ async fn a_frozen_redis_costs_at_most_the_timeout_per_operation() {
     a.post(&inbound(id, &fresh)).await;
     a.post(&inbound(id, &message)).await;
     assert_eq!(a.sink.incoming_sids().len(), seen, "both duplicates once Redis answers again");
+}
+
+/// `target/<profile>/examples/webhook_server`, built first when run under cargo (`cargo test --test
+/// redis_store` does not build examples).
+fn webhook_server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap().to_path_buf();
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let mut build = std::process::Command::new(cargo);
+        build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--example", "webhook_server"]);
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some("release") => {
+                build.arg("--release");
+            }
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        let mut child =
+            build.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("building webhook_server took more than 600 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "cargo build --example webhook_server failed");
+    }
+    let binary = profile_dir.join("examples").join("webhook_server");
+    assert!(binary.exists(), "{} is missing: cargo build --example webhook_server", binary.display());
+    binary
+}
+
+/// A running `webhook_server`, killed when dropped; its stdout lines as they come.
+struct Process {
+    child: std::process::Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    fn lines_with(&self, text: &str) -> usize {
+        self.stdout.lock().unwrap().iter().filter(|l| l.contains(text)).count()
+    }
+}
+
+/// Posts `webhook` to 127.0.0.1:`port` over a new connection (HTTP/1.1, `Connection: close`) and returns
+/// the status code, within 10 s.
+fn post_raw(port: u16, webhook: &Webhook) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        webhook.path,
+        webhook.signature,
+        webhook.body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(webhook.body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+/// `webhook_server` with `REDIS_URL` where nothing listens yet: it starts, answers Twilio and writes a
+/// line per delivery (at least once: a retry too); once Redis is up there it uses it without a restart,
+/// and a retry is then answered without a line. Its stdout holds JSON lines only.
+#[test]
+fn webhook_server_with_redis_url_starts_before_redis_and_then_uses_it() {
+    if !support::redis::available() {
+        return;
+    }
+    let binary = webhook_server_binary();
+    let (port, redis_port) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{port}");
+    let id = ChannelId::new_random();
+    let mut child = std::process::Command::new(binary)
+        .env("PUBLIC_URL", &public)
+        .env("CHANNEL_ID", id.to_string())
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_FROM_NUMBER", NUMBER)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("TWILIO_API_BASE", "http://127.0.0.1:9")
+        .env("REDIS_URL", format!("redis://127.0.0.1:{redis_port}"))
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    std::thread::spawn({
+        let stdout = Arc::clone(&stdout);
+        move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                stdout.lock().unwrap().push(line);
+            }
+        }
+    });
+    std::thread::spawn({
+        let stderr = Arc::clone(&stderr);
+        move || {
+            use std::io::Read as _;
+            let mut err = err;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = err.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                stderr.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        }
+    });
+    let server = Process { child, stdout, stderr };
+    support::redis::wait_until(|| listening(port), "webhook_server to listen");
+
+    let early = sid(90);
+    for _ in 0..2 {
+        assert_eq!(post_raw(port, &inbound_for(&public, id, &early)), 200);
+    }
+    support::redis::wait_until(|| server.lines_with(&early) == 2, "two lines for the SMS sent twice");
+
+    let _redis = RedisServer::start_on(redis_port).expect("redis-server did not start on the chosen port");
+    let deadline = Instant::now() + RECOVERY;
+    let mut n = 91;
+    loop {
+        let late = sid(n);
+        assert_eq!(post_raw(port, &inbound_for(&public, id, &late)), 200);
+        assert_eq!(post_raw(port, &inbound_for(&public, id, &late)), 200);
+        // The lines are written before the answer: a second line would be there now.
+        if server.lines_with(&late) == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webhook_server did not use Redis within {RECOVERY:?} of its start"
+        );
+        n += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines = server.stdout.lock().unwrap().clone();
+    for line in &lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(value.get("incoming").is_some(), "{line}");
+    }
+    let stderr = server.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("Redis unavailable") && stderr.contains("Redis reachable again"), "{stderr}");
+    assert_eq!(stderr.matches("Redis unavailable").count(), 1, "{stderr}");
+    assert!(!stderr.contains(TOKEN), "{stderr}");
 }
