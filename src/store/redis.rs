@@ -108,10 +108,10 @@ impl RedisOptions {
         self
     }
 
-    /// How long keys live (at least 1 ms).
+    /// How long keys live (at least 1 ms, at most ten years).
     #[must_use]
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl.max(Duration::from_millis(1));
+        self.ttl = ttl.clamp(Duration::from_millis(1), Duration::from_secs(3650 * 24 * 3600));
         self
     }
 
@@ -358,12 +358,12 @@ impl RedisStore {
             Err(_) => "no answer within the timeout",
         };
         shared.fallbacks.fetch_add(1, Ordering::Relaxed);
-        shared.degraded.store(true, Ordering::Relaxed);
-        let due = shared
-            .outage
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .failed(Instant::now(), shared.options.log_interval);
+        let due = {
+            // The flag changes under the lock only, so that an outage's end is never missed.
+            let mut outage = shared.outage.lock().unwrap_or_else(PoisonError::into_inner);
+            shared.degraded.store(true, Ordering::Relaxed);
+            outage.failed(Instant::now(), shared.options.log_interval)
+        };
         if let Some(failed) = due {
             tracing::warn!(
                 target: "twilio_sms::store",
