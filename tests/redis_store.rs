@@ -33,7 +33,7 @@ const TOKEN: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
 const NUMBER: &str = "+14155550100";
 const CUSTOMER: &str = "+14155550142";
 const PUBLIC: &str = "http://127.0.0.1:18080";
-/// The bound on any one answer while Redis is down or frozen: the store's timeout (20 ms) twice (a
+/// The bound on any one answer while Redis is down or frozen: the store's timeout (50 ms) twice (a
 /// status callback makes two operations), with a wide margin for a loaded machine.
 const ANSWER_BOUND: Duration = Duration::from_secs(1);
 /// How long Redis may take to be found again after it is back (the store retries at least once a second).

@@ -11,7 +11,7 @@
 //!   idempotency key: no phone number, no unsigned header text) and `{namespace}:{channel id}:rank:{MessageSid}`
 //!   (a value that is not a `MessageSid` is hashed the same way). Values are `1` and the rank digit. Each
 //!   key expires after the store's TTL (24 hours by default, as [`MemoryStore`](super::MemoryStore)).
-//! - Faults: every operation is bounded by a timeout (20 ms by default). When Redis cannot be reached in
+//! - Faults: every operation is bounded by a timeout (50 ms by default). When Redis cannot be reached in
 //!   time, the operation returns a [`StoreError`] and the channel delivers (at least once); the store logs
 //!   the outage once per interval rather than per request, and reconnects by itself in the background
 //!   (the `redis` crate's connection manager).
@@ -87,11 +87,11 @@ pub struct RedisOptions {
 }
 
 impl Default for RedisOptions {
-    /// 20 ms per operation, keys kept 24 hours (as [`MemoryStore`](super::MemoryStore)), namespace
+    /// 50 ms per operation, keys kept 24 hours (as [`MemoryStore`](super::MemoryStore)), namespace
     /// `twilio-sms`, an outage logged at most once a minute.
     fn default() -> Self {
         Self {
-            timeout: Duration::from_millis(20),
+            timeout: Duration::from_millis(50),
             ttl: Duration::from_secs(24 * 3600),
             namespace: DEFAULT_NAMESPACE.to_owned(),
             log_interval: Duration::from_secs(60),
