@@ -1,20 +1,4 @@
-//! A [`ChannelStore`] on Redis (feature `redis`): several webhook servers behind one load balancer share
-//! the channel's de-duplication keys and delivery ranks, so a Twilio retry that lands on another server is
-//! acknowledged without being delivered again, and a late `sent` on one server cannot undo `delivered`
-//! applied on another.
-//!
-//! - A first sighting is one `SET key 1 NX PX ttl`.
-//! - A rank advance is one Lua script (`ADVANCE_SCRIPT`): it reads the rank applied so far, decides with
-//!   the rule of [`supersedes`] and writes the new rank, atomically, so two servers racing on one message
-//!   cannot both apply a lower rank.
-//! - Keys: `{namespace}:{channel id}:seen:{32 hex}` (the first 128 bits of the SHA-256 of the event's
-//!   idempotency key: no phone number, no unsigned header text) and `{namespace}:{channel id}:rank:{MessageSid}`
-//!   (a value that is not a `MessageSid` is hashed the same way). Values are `1` and the rank digit. Each
-//!   key expires after the store's TTL (24 hours by default, as [`MemoryStore`](super::MemoryStore)).
-//! - Faults: every operation is bounded by a timeout (50 ms by default). When Redis cannot be reached in
-//!   time, the operation returns a [`StoreError`] and the channel delivers (at least once); the store logs
-//!   the outage once per interval rather than per request, and reconnects by itself in the background
-//!   (the `redis` crate's connection manager).
+//! The Redis [`ChannelStore`] (feature `redis`): see [`RedisStore`].
 
 use core::fmt;
 use std::future::Future;
@@ -197,8 +181,24 @@ struct Shared {
     fallbacks: AtomicU64,
 }
 
-/// A [`ChannelStore`] on Redis. See the [module](self) for the keys, the atomic steps and what happens
-/// when Redis is down.
+/// A [`ChannelStore`] on Redis (feature `redis`): several webhook servers behind one load balancer share
+/// the channel's de-duplication keys and delivery ranks, so a Twilio retry that lands on another server is
+/// acknowledged without being delivered again, and a late `sent` on one server cannot undo `delivered`
+/// applied on another.
+///
+/// - A first sighting is one `SET key 1 NX PX ttl`.
+/// - A rank advance is one Lua script: it reads the rank applied so far, decides with the rule of
+///   [`supersedes`](crate::supersedes) and writes the new rank, atomically, so two servers racing on one
+///   message cannot both apply a lower rank.
+/// - Keys: `{namespace}:{channel id}:seen:{32 hex}` (the first 128 bits of the SHA-256 of the event's
+///   idempotency key: no phone number, no unsigned header text) and
+///   `{namespace}:{channel id}:rank:{MessageSid}` (a value that is not a `MessageSid` is hashed the same
+///   way). Values are `1` and the rank digit. Each key expires after the store's TTL (24 hours by
+///   default, as [`MemoryStore`](super::MemoryStore)).
+/// - Faults: every operation is bounded by a timeout (50 ms by default, connecting included). When Redis
+///   does not answer in time, the operation returns a [`StoreError`] and the channel delivers (at least
+///   once); the store logs the outage once per interval rather than per request, and reconnects by itself
+///   in the background (the `redis` crate's connection manager).
 ///
 /// [`RedisStore::open`] connects lazily (it does no I/O, so a server starts while Redis is unreachable);
 /// [`RedisStore::for_channel`] gives each channel its own key prefix over the same connection.
