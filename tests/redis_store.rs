@@ -195,12 +195,19 @@ fn uuid_like() -> String {
     format!("idem-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A direct connection for looking at what the store wrote: every command answered within 10 s or failed.
 async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(url).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), client.get_multiplexed_async_connection())
-        .await
-        .expect("no connection to Redis within 10 s")
-        .unwrap()
+    let bounded = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(10)))
+        .set_response_timeout(Some(Duration::from_secs(10)));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get_multiplexed_async_connection_with_config(&bounded),
+    )
+    .await
+    .expect("no connection to Redis within 10 s")
+    .unwrap()
 }
 
 /// The rank script on a real Redis decides every case exactly as `supersedes` (and `MemoryStore`): each
