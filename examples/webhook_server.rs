@@ -21,6 +21,12 @@
 //!   listen queue until one closes. 512 stays under the usual limit of 1,024 open files and bounds what
 //!   stalled clients hold (about 64 MB at worst: a head and a 64 KiB body each).
 //!
+//! `REDIS_URL` (optional, `redis://[user:password@]host[:port][/db]`): keep the channel's state (the
+//! de-duplication keys and the delivery rank of each message) in Redis, so that several servers behind one
+//! load balancer act as one (README, "Running several servers"). Without it the state is in memory, as
+//! for one server. The server starts and answers even while Redis cannot be reached (delivering at least
+//! once), and uses it as soon as it can.
+//!
 //! Stdout carries one compact JSON object per line and nothing else: `{"incoming": IncomingMessage}` for
 //! each inbound SMS delivered to the agent, `{"deliveryUpdate": DeliveryStatusUpdate}` for each delivery
 //! status applied (Hivekeep's camelCase shapes). Logs, and the webhook URL to paste in the Twilio
@@ -39,6 +45,7 @@ use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::delivery::DeliveryStatusUpdate;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve_with_shutdown, webhook_router};
+use twilio_sms::store::{RedisOptions, RedisStore};
 use twilio_sms::{AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender};
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -191,6 +198,30 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The router for `channel`, its state in Redis when `REDIS_URL` is set (connected lazily: nothing is
+/// sent before the first webhook), and the webhook URL; or what is wrong with `REDIS_URL`.
+fn channel_app(
+    id: ChannelId,
+    credentials: Credentials,
+    public_url: PublicUrl,
+    client: TwilioClient,
+) -> Result<(axum::Router, String), String> {
+    let Some(url) = env("REDIS_URL") else {
+        let channel = TwilioSmsChannel::new(id, credentials, Some(public_url), client);
+        let webhook_url = channel.webhook_url().unwrap_or_default();
+        let registry: ChannelRegistry = [Arc::new(channel)].into_iter().collect();
+        return Ok((webhook_router(Arc::new(registry), StdoutSink), webhook_url));
+    };
+    // The error never quotes the URL, which may carry a password.
+    let redis = RedisStore::open(&url, RedisOptions::default()).map_err(|e| format!("REDIS_URL: {e}"))?;
+    let store = Arc::new(redis.for_channel(&id));
+    tracing::info!(keys = %format_args!("{}*", store.prefix()), "channel state in Redis (REDIS_URL)");
+    let channel = TwilioSmsChannel::with_store(id, credentials, Some(public_url), client, store);
+    let webhook_url = channel.webhook_url().unwrap_or_default();
+    let registry: ChannelRegistry<RedisStore> = [Arc::new(channel)].into_iter().collect();
+    Ok((webhook_router(Arc::new(registry), StdoutSink), webhook_url))
+}
+
 async fn serve(config: Config) -> ExitCode {
     let mut client_config = ClientConfig::default();
     if let Some(base) = config.api_base {
@@ -209,11 +240,14 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let channel = TwilioSmsChannel::new(config.channel, config.credentials, Some(config.public_url), client);
-    let webhook_url = channel.webhook_url().unwrap_or_default();
-    let registry = Arc::new(ChannelRegistry::new());
-    registry.insert(Arc::new(channel));
-    let app = webhook_router(registry, StdoutSink);
+    let (app, webhook_url) = match channel_app(config.channel, config.credentials, config.public_url, client)
+    {
+        Ok(app) => app,
+        Err(problem) => {
+            eprintln!("webhook_server: {problem}");
+            return ExitCode::from(2);
+        }
+    };
 
     let listener = match tokio::net::TcpListener::bind(config.bind).await {
         Ok(listener) => listener,
@@ -259,6 +293,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "environment: PUBLIC_URL, CHANNEL_ID, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER; optional BIND_ADDR (default {DEFAULT_BIND}), READ_TIMEOUT_SECS (default {timeout}), MAX_CONNECTIONS (default {max}), TWILIO_API_BASE, RUST_LOG"
             );
+            eprintln!("optional: REDIS_URL (channel state shared by several servers)");
             return ExitCode::from(2);
         }
     };

@@ -618,8 +618,9 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
                     tracing::debug!(target: "twilio_sms::channel", channel = %self.id, "duplicate webhook acknowledged");
                     return result;
                 }
+                // Debug only: a store logs its own outage once per interval, not once per request.
                 Err(error) => {
-                    tracing::warn!(target: "twilio_sms::channel", reason = %error, "de-duplication unavailable")
+                    tracing::debug!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "de-duplication unavailable: delivered")
                 }
             }
         }
@@ -633,7 +634,10 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
                 let (message, status) = report.for_message();
                 let applies = match status.rank() {
                     None => false,
-                    Some(rank) => self.store.advance(message.as_str(), rank).await.unwrap_or(true),
+                    Some(rank) => self.store.advance(message.as_str(), rank).await.unwrap_or_else(|error| {
+                        tracing::debug!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "status order unavailable: applied");
+                        true
+                    }),
                 };
                 if applies {
                     result.delivery_update = Some(update);

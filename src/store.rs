@@ -1,11 +1,17 @@
 //! The channel's memory of what it has seen: webhook de-duplication and the applied delivery status per
 //! message. A host backs [`ChannelStore`] with its own storage (Hivekeep gives plugins a key-value store)
-//! so several instances share one view; [`MemoryStore`] is the bounded in-process default.
+//! so several instances share one view; [`MemoryStore`] is the bounded in-process default, and
+//! [`RedisStore`] (feature `redis`) the one several servers share.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::{DEFAULT_NAMESPACE, RedisOptions, RedisStore, RedisStoreError};
 
 /// An error from a [`ChannelStore`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

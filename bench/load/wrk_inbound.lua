@@ -7,11 +7,15 @@ local data = dofile(os.getenv("REQUESTS") or "target/load/requests-1.lua")
 local n = #data.requests
 -- Each wrk thread cycles through its own block of the list (WRK_THREADS blocks), so two threads never
 -- send the same MessageSid, and one thread sends a MessageSid again only after its whole block.
+-- WRK_FIRST_BLOCK (default 0) is the block of this wrk's first thread, for two wrk processes sharing
+-- one list (bench/load/two_servers.sh); with WRK_ONCE=1 a thread stops after one pass of its block.
 local nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
+local first_block = tonumber(os.getenv("WRK_FIRST_BLOCK") or "0")
+local once = os.getenv("WRK_ONCE") == "1"
 local threads = 0
 
 function setup(thread)
-  thread:set("index", threads)
+  thread:set("index", threads + first_block)
   threads = threads + 1
 end
 
@@ -34,7 +38,10 @@ local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
 if n > 1 then
   request = function()
     counter = counter + 1
-    if counter > last then counter = first + 1 end
+    if counter > last then
+      counter = first + 1
+      if once then wrk.thread:stop() end
+    end
     local r = data.requests[counter]
     headers["X-Twilio-Signature"] = r[2]
     return wrk.format("POST", data.path, headers, r[1])
