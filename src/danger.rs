@@ -15,7 +15,8 @@ use crate::webhook::{Signature, form};
 pub fn sign(token: &AuthToken, url: &str, params: &[(&str, &str)]) -> Signature {
     let mut mac = token.hmac_sha1();
     mac.update(url.as_bytes());
-    mac.update(&form::canonical(params.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes()))));
+    let pairs: Vec<(&[u8], &[u8])> = params.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+    mac.update(&form::canonical(&pairs));
     let mut tag = [0u8; 20];
     tag.copy_from_slice(&mac.finalize().into_bytes());
     Signature::from_tag(tag)
