@@ -13,6 +13,7 @@
 #                  instead of building it again
 #   LATENCY_N=N    signed webhooks per plugin for the latency report (default 100)
 #   KEEP_WORK=1    keep the scratch folder (hosts' data and logs)
+#   KNOWN_GAP=0    skip the check of a part that fails before Hivekeep links the reply (on by default)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
