@@ -383,6 +383,68 @@ impl DeliveryStatusUpdate {
     }
 }
 
+/// The delivery state a channel keeps per message (the `platformMessageId` Hivekeep knows): the
+/// message-level status applied so far, by the rule of [`PartTag`], and its error. It is the host's
+/// record to store and load (the wasm package keeps it in the plugin's storage); [`step`] decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedStatus {
+    /// The message-level status.
+    pub status: MessageStatus,
+    /// Its `ErrorCode`, when it had one.
+    pub error_code: Option<u32>,
+}
+
+impl StatusReport {
+    /// The message-level state this callback reports (see [`Self::for_message`]).
+    #[must_use]
+    pub fn applied(&self) -> AppliedStatus {
+        AppliedStatus { status: self.for_message().1, error_code: self.error_code }
+    }
+}
+
+/// What a status callback gives, by [`step`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusStep {
+    /// How the callback was decided.
+    pub decision: crate::StatusDecision,
+    /// The update to hand the host: this callback's ([`crate::StatusDecision::Apply`]), or the kept
+    /// state again for the same message ([`crate::StatusDecision::Reassert`]).
+    pub update: Option<DeliveryStatusUpdate>,
+    /// The state to keep for the message (only when it changes).
+    pub record: Option<AppliedStatus>,
+}
+
+/// The status-ordering step for a verified callback, sans I/O: `kept` is the state stored for the
+/// callback's message (none when nothing is, or it no longer counts). By [`crate::decide`]: a status that
+/// supersedes the kept one is applied and kept; when the kept state is final and the callback does
+/// not supersede it, the update carries the kept state (so a part's failure that the host dropped,
+/// because it came before the host linked the reply, is what the host receives when the last part's
+/// `delivered` comes after the link); otherwise nothing is handed over.
+#[must_use]
+pub fn step(report: &StatusReport, kept: Option<&AppliedStatus>, locale: Locale) -> StatusStep {
+    let next = report.applied();
+    let decision = crate::decide(kept.and_then(|k| k.status.rank()), next.status.rank());
+    match (decision, kept) {
+        (crate::StatusDecision::Apply, _) => StatusStep {
+            decision,
+            update: Some(DeliveryStatusUpdate::from_report(report, locale)),
+            record: Some(next),
+        },
+        (crate::StatusDecision::Reassert, Some(kept)) => {
+            let status = kept.status.hivekeep();
+            let update = DeliveryStatusUpdate {
+                platform_message_id: report.for_message().0.to_string(),
+                status,
+                error_code: kept.error_code.map(|c| c.to_string()),
+                error_message: None,
+                context_line: Some(status_hint(status, kept.error_code, locale)),
+            };
+            StatusStep { decision, update: Some(update), record: None }
+        }
+        _ => StatusStep { decision: crate::StatusDecision::Ignore, update: None, record: None },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,5 +556,34 @@ mod tests {
             serde_json::to_value(&update).unwrap(),
             serde_json::json!({"platformMessageId": SM1, "status": "delivered", "contextLine": "✓ Delivered"})
         );
+    }
+
+    #[test]
+    fn a_parts_early_failure_is_what_the_last_parts_delivered_hands_over() {
+        let q2 = format!("part=2&of=2&first={SM1}");
+        let mut failed = report(SM1, "failed", Some("part=1&of=2"));
+        failed.error_code = Some(30007);
+        // Part 1 fails (the host drops this update: the reply is not linked yet); it is kept.
+        let first = step(&failed, None, Locale::En);
+        assert_eq!(first.decision, crate::StatusDecision::Apply);
+        let kept = first.record.unwrap();
+        assert_eq!(kept, AppliedStatus { status: MessageStatus::Failed, error_code: Some(30007) });
+        // The last part is delivered after the link: the update carries the failure, for the reply.
+        let last = step(&report(SM2, "delivered", Some(&q2)), Some(&kept), Locale::En);
+        assert_eq!(last.decision, crate::StatusDecision::Reassert);
+        assert_eq!(last.record, None, "the kept state does not change");
+        assert_eq!(
+            serde_json::to_value(last.update.unwrap()).unwrap(),
+            serde_json::json!({"platformMessageId": SM1, "status": "failed", "errorCode": "30007",
+                "contextLine": "✗ Delivery failed (30007)"})
+        );
+        // A late sent after delivered hands delivered over again; a non-final tie hands nothing.
+        let delivered = AppliedStatus { status: MessageStatus::Delivered, error_code: None };
+        let late = step(&report(SM1, "sent", None), Some(&delivered), Locale::En);
+        assert_eq!(late.update.map(|u| u.status), Some(HivekeepStatus::Delivered));
+        let sent = AppliedStatus { status: MessageStatus::Sent, error_code: None };
+        assert_eq!(step(&report(SM1, "sent", None), Some(&sent), Locale::En).update, None);
+        // An unknown status changes nothing, whatever is kept.
+        assert_eq!(step(&report(SM1, "teleported", None), None, Locale::En).update, None);
     }
 }

@@ -164,6 +164,38 @@ pub fn supersedes(rank: u8, applied: u8) -> bool {
     rank > applied || (rank == applied && rank >= FINAL_RANK)
 }
 
+/// What a channel does with a delivery status for a message, given the status applied so far (see
+/// [`decide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatusDecision {
+    /// The new status is the message's state: hand it to the host and keep it.
+    Apply,
+    /// The new status does not change the message's state, which is final (a failure, `delivered` or
+    /// `read`): hand the host the kept state again, so that a host that dropped it (Hivekeep drops the
+    /// updates that come before it has linked the message, as a part's early failure does) shows the
+    /// message's true state.
+    Reassert,
+    /// Nothing to hand over: the kept state is not final and the new status does not supersede it.
+    Ignore,
+}
+
+/// The ordering decision, pure (the caller keeps the state): `applied` is the rank kept for the
+/// message (none when nothing is kept, or the record is unreadable), `rank` the new status's (none for
+/// inbound and unknown statuses, which never change anything). A status that [`supersedes`] the kept
+/// one applies; otherwise a kept final status is reasserted, and anything else is ignored. A failure
+/// outranks `delivered`, so the last part's `delivered` after a part's failure reasserts the failure.
+#[must_use]
+pub fn decide(applied: Option<u8>, rank: Option<u8>) -> StatusDecision {
+    match (applied, rank) {
+        (_, None) => StatusDecision::Ignore,
+        (None, Some(_)) => StatusDecision::Apply,
+        (Some(applied), Some(rank)) if supersedes(rank, applied) => StatusDecision::Apply,
+        (Some(applied), Some(_)) if applied >= FINAL_RANK => StatusDecision::Reassert,
+        (Some(_), Some(_)) => StatusDecision::Ignore,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +237,21 @@ mod tests {
         assert_eq!(MessageStatus::PartiallyDelivered.hivekeep(), HivekeepStatus::Undelivered);
         assert_eq!(MessageStatus::Canceled.hivekeep(), HivekeepStatus::Failed);
         assert_eq!(MessageStatus::Accepted.hivekeep(), HivekeepStatus::Queued);
+    }
+
+    #[test]
+    fn decisions_apply_reassert_or_ignore() {
+        use StatusDecision::{Apply, Ignore, Reassert};
+        let rank = |s: &str| MessageStatus::parse(s).rank();
+        assert_eq!(decide(None, rank("sent")), Apply, "nothing kept");
+        assert_eq!(decide(rank("sent"), rank("delivered")), Apply);
+        assert_eq!(decide(rank("delivered"), rank("failed")), Apply, "a failure outranks delivered");
+        assert_eq!(decide(rank("failed"), rank("undelivered")), Apply, "another part's failure");
+        // The known gap: a part failed before the host linked the reply, then the last part is delivered.
+        assert_eq!(decide(rank("failed"), rank("delivered")), Reassert);
+        assert_eq!(decide(rank("delivered"), rank("sent")), Reassert, "a late sent keeps delivered");
+        assert_eq!(decide(rank("sent"), rank("queued")), Ignore);
+        assert_eq!(decide(rank("sent"), rank("sent")), Ignore, "a non-final tie changes nothing");
+        assert_eq!(decide(rank("failed"), None), Ignore, "an inbound or unknown status");
     }
 }

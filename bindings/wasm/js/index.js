@@ -243,12 +243,22 @@ export class TwilioSmsChannel {
    * deliveryUpdate, idempotencyKey, statusMessageId, statusRank, optOut}`. Nothing is de-duplicated here.
    */
   verify({ target, method = "POST", headers, body }, tokens) {
+    const handled = this.#handle({ target, method, headers, body }, tokens);
+    try {
+      return JSON.parse(handled.outcome());
+    } finally {
+      handled.free();
+    }
+  }
+
+  /** The core's handled webhook (its outcome, and a status callback's ordering step); free it after. */
+  #handle({ target, method = "POST", headers, body }, tokens) {
     const sig = header(headers, SIGNATURE_HEADER);
     const ct = header(headers, "content-type");
     const shared = hasHeader(headers, SHARED_KEY_HEADER);
     const idem = header(headers, IDEMPOTENCY_HEADER);
     this.#useTokens(tokenList(tokens));
-    return JSON.parse(this.#inner.handle(target, method, sig, ct, shared, idem, bytes(body)));
+    return this.#inner.handle(target, method, sig, ct, shared, idem, bytes(body));
   }
 
   /** Gives the core `tokens` when they changed: its keyed HMAC states are built once per token pair. */
@@ -279,10 +289,20 @@ export class TwilioSmsChannel {
     const resolved = signed ? await resolve(tokens) : [];
     const usable = (t) => typeof t === "string" && !core.authTokenError(t);
     const list = (Array.isArray(resolved) ? resolved : [resolved]).filter(usable);
-    const outcome = this.verify(
+    const handled = this.#handle(
       { target: rawTarget(request.url), method: request.method, headers: request.headers, body },
       list,
     );
+    try {
+      return await this.#deliver(handled, storage, now, ttlMs);
+    } finally {
+      handled.free();
+    }
+  }
+
+  /** What `handleInboundWebhook` returns for a handled webhook, with the store's records. */
+  async #deliver(handled, storage, now, ttlMs) {
+    const outcome = JSON.parse(handled.outcome());
     const result = {
       incoming: null,
       response: toResponse(outcome.response),
@@ -310,19 +330,27 @@ export class TwilioSmsChannel {
     }
     if (outcome.incoming) result.incoming = outcome.incoming;
     if (outcome.deliveryUpdate) {
-      let applies = outcome.statusRank != null;
-      if (applies && storage) {
-        const key = `status:${this.channelId}:${outcome.statusMessageId}`;
+      // The core decides from the state kept for the message (its status and error): this callback's
+      // update, the kept state again (a part's failure the host dropped before it linked the reply,
+      // handed over when a later callback comes), or nothing. The store only keeps the record.
+      let previous;
+      let readable = !storage;
+      const key = `status:${this.channelId}:${outcome.statusMessageId}`;
+      try {
+        if (storage) previous = await storage.get(key);
+        readable = true;
+      } catch {
+        // The store is unavailable: decide as if nothing were kept (the update applies).
+      }
+      const step = JSON.parse(handled.statusStep(json(previous), now, ttlMs));
+      if (step.record && storage && readable) {
         try {
-          const previous = await storage.get(key);
-          const decision = JSON.parse(core.advanceStatus(json(previous), outcome.statusRank, now, ttlMs));
-          applies = decision.applies;
-          if (applies) await storage.set(key, decision.record);
+          await storage.set(key, step.record);
         } catch {
-          applies = true;
+          // Not kept: the next callback decides without it.
         }
       }
-      if (applies) result.deliveryUpdate = outcome.deliveryUpdate;
+      result.deliveryUpdate = step.update ?? undefined;
     }
     // After this request's own records are written, so the sweep does not race them.
     if (storage) this.#sweepNow(storage, now, ttlMs);

@@ -36,7 +36,7 @@ pub use text::{
     advance_status, first_sighting, hivekeep_status, is_stale, is_valid_phone, normalize_phone, segment_info,
     split_text, status_hint, status_rank,
 };
-pub use webhook::{Channel, Verifier};
+pub use webhook::{Channel, Handled, Verifier};
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

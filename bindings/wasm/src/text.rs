@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use twilio_sms::delivery::{self, Locale};
 use twilio_sms::sms_text::{self, SegmentInfo};
-use twilio_sms::{E164, MessageStatus, supersedes};
+use twilio_sms::{E164, MessageStatus, StatusDecision, decide};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 fn info_json(info: SegmentInfo) -> Value {
@@ -89,7 +89,7 @@ pub fn status_hint(status: &str, error_code: Option<u32>, locale: Option<String>
 }
 
 /// A stored record, when it is one and still fresh.
-fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<Value> {
+pub(crate) fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<Value> {
     let record: Value = serde_json::from_str(previous?).ok()?;
     let at = record.get("at").and_then(Value::as_f64)?;
     (now_ms - at < ttl_ms).then_some(record)
@@ -108,17 +108,19 @@ pub fn first_sighting(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> Str
     json!({"first": true, "record": {"at": now_ms}}).to_string()
 }
 
-/// The status-ordering decision for a message, with the state the plugin keeps per message:
-/// `previous` is the stored record (JSON `{rank, at}`, or nothing). Returns `{applies, record}`: the
-/// update applies when `rank` supersedes the stored rank (is higher, or equal and final; or none is stored within
-/// `ttlMs`); then store `record` under the message. A late `sent` never overwrites `delivered`.
+/// The status-ordering decision for a message by rank alone, with the state the plugin keeps per
+/// message: `previous` is the stored record (JSON `{rank, at}`, or nothing). Returns `{applies, record}`:
+/// the update applies when the core's `decide` says so (`rank` supersedes the stored rank: higher, or
+/// equal and final; or none is stored within `ttlMs`); then store `record` under the message. A late
+/// `sent` never overwrites `delivered`. It keeps no status, so it cannot hand a kept failure over again:
+/// a channel does that with `Handled.statusStep`, which keeps the status and its error too.
 #[wasm_bindgen(js_name = advanceStatus)]
 #[must_use]
 pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: f64) -> String {
     let applied = fresh(previous.as_deref(), now_ms, ttl_ms)
-        .and_then(|record| record.get("rank").and_then(Value::as_u64));
-    let superseded = |applied: u64| u8::try_from(applied).is_ok_and(|applied| !supersedes(rank, applied));
-    if applied.is_some_and(superseded) {
+        .and_then(|record| record.get("rank").and_then(Value::as_u64))
+        .and_then(|rank| u8::try_from(rank).ok());
+    if decide(applied, Some(rank)) != StatusDecision::Apply {
         return json!({"applies": false, "record": null}).to_string();
     }
     json!({"applies": true, "record": {"rank": rank, "at": now_ms}}).to_string()

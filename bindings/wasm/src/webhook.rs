@@ -11,11 +11,11 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
 use twilio_sms::adapter::{IncomingMessage, OptOutNotice};
-use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, WebhookEvent};
+use twilio_sms::delivery::{self, AppliedStatus, DeliveryStatusUpdate, Locale, StatusReport, WebhookEvent};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
-    ApiBase, AuthToken, BodyLimit, ChannelId, PublicUrl, StoredChannelConfig, UnverifiedWebhook,
-    VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
+    ApiBase, AuthToken, BodyLimit, ChannelId, MessageStatus, PublicUrl, StoredChannelConfig,
+    UnverifiedWebhook, VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -302,6 +302,63 @@ impl Outcome {
     }
 }
 
+/// A handled webhook (what `Channel.handle` returns): its outcome, and for a status callback the
+/// ordering step the plugin takes once it has loaded the state kept for the message
+/// ([`Handled::status_step`]). Call `free()` when done.
+#[wasm_bindgen]
+pub struct Handled {
+    outcome: String,
+    report: Option<StatusReport>,
+    locale: Locale,
+}
+
+impl fmt::Debug for Handled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handled").field("status", &self.report.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// The kept state of a stored status record (`{rank, at, status, errorCode}`), when it still counts.
+fn kept_state(kept: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<AppliedStatus> {
+    let record = crate::text::fresh(kept, now_ms, ttl_ms)?;
+    let status = MessageStatus::parse(record.get("status")?.as_str()?);
+    status.rank()?;
+    let error_code = record.get("errorCode").and_then(Value::as_u64).and_then(|c| u32::try_from(c).ok());
+    Some(AppliedStatus { status, error_code })
+}
+
+#[wasm_bindgen]
+impl Handled {
+    /// The outcome JSON: `{response: {status, headers, body}, verified, reason, event, incoming,
+    /// deliveryUpdate, idempotencyKey, statusMessageId, statusRank, optOut}` (`deliveryUpdate` is this
+    /// callback's own; the one to hand the host comes from [`Self::status_step`]).
+    #[must_use]
+    pub fn outcome(&self) -> String {
+        self.outcome.clone()
+    }
+
+    /// The status-ordering step of a status callback (the core's `delivery::step`): `kept` is the record
+    /// stored under the message (`statusMessageId`), JSON `{rank, at, status, errorCode}`, or nothing;
+    /// a record older than `ttlMs` does not count. Returns `{update, record}`: the update to hand the
+    /// host (this callback's when it supersedes the kept state; the kept state again when that is final
+    /// and this callback does not supersede it, e.g. a part's failure the host dropped before it linked
+    /// the reply, then the last part's `delivered`; else null), and the record to store (null: keep the
+    /// stored one). Not a status callback: `{update: null, record: null}`.
+    #[wasm_bindgen(js_name = statusStep)]
+    #[must_use]
+    pub fn status_step(&self, kept: Option<String>, now_ms: f64, ttl_ms: f64) -> String {
+        let Some(report) = &self.report else {
+            return serde_json::json!({"update": null, "record": null}).to_string();
+        };
+        let kept = kept_state(kept.as_deref(), now_ms, ttl_ms);
+        let step = delivery::step(report, kept.as_ref(), self.locale);
+        let record = step.record.map(|r| {
+            serde_json::json!({"rank": r.status.rank(), "at": now_ms, "status": r.status.as_str(), "errorCode": r.error_code})
+        });
+        serde_json::json!({"update": step.update, "record": record}).to_string()
+    }
+}
+
 impl HttpAnswer {
     fn new(status: u16) -> Self {
         let ok = status == 200;
@@ -378,9 +435,8 @@ impl Channel {
 
     /// Verifies (the MAC in wasm, with the tokens of [`Self::set_tokens`]) and classifies a webhook in
     /// one call: `target` is the request's path and raw query as received (the URL Twilio called is
-    /// `publicUrl` + `target`; the request's own host is ignored). Returns the outcome JSON,
-    /// `{response: {status, headers, body}, verified, reason, event, incoming, deliveryUpdate,
-    /// idempotencyKey, statusMessageId, statusRank, optOut}`.
+    /// `publicUrl` + `target`; the request's own host is ignored). Returns the [`Handled`] webhook: its
+    /// outcome JSON and, for a status callback, its ordering step.
     #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
     pub fn handle(
         &mut self,
@@ -391,7 +447,7 @@ impl Channel {
         shared_key: bool,
         idempotency_token: Option<String>,
         body: Vec<u8>,
-    ) -> String {
+    ) -> Handled {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
         let verified = self
             .unverified(target, method, headers, body)
@@ -424,14 +480,16 @@ impl Channel {
 
     /// The outcome of a verified (or refused) webhook, as the native channel decides it before its
     /// store: binding checks, the event, its idempotency key, the update and its rank.
-    fn outcome(&self, verified: Result<VerifiedWebhook, Early>) -> String {
+    fn outcome(&self, verified: Result<VerifiedWebhook, Early>) -> Handled {
+        let refused =
+            |outcome: Outcome| Handled { outcome: outcome.to_json(), report: None, locale: self.locale };
         let verified = match verified {
             Ok(verified) => verified,
             Err(Early::WrongChannel) => {
-                return Outcome::refused(404, "webhook for another channel id".to_owned()).to_json();
+                return refused(Outcome::refused(404, "webhook for another channel id".to_owned()));
             }
             Err(Early::Refused(error)) => {
-                return Outcome::refused(error.response().status().as_u16(), error.to_string()).to_json();
+                return refused(Outcome::refused(error.response().status().as_u16(), error.to_string()));
             }
         };
         let token = verified.idempotency_token().map(str::to_owned);
@@ -440,7 +498,7 @@ impl Channel {
                 Ok(event) => event,
                 Err(error) => {
                     let status = VerifyError::SignatureMismatch.response().status().as_u16();
-                    return Outcome::refused(status, error.to_string()).to_json();
+                    return refused(Outcome::refused(status, error.to_string()));
                 }
             };
         let key = delivery::idempotency_key(token.as_deref(), &event);
@@ -471,7 +529,11 @@ impl Channel {
             }
             _ => {}
         }
-        outcome.to_json()
+        let report = match event {
+            WebhookEvent::Status(report) => Some(report),
+            _ => None,
+        };
+        Handled { outcome: outcome.to_json(), report, locale: self.locale }
     }
 
     /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON): the text split

@@ -223,10 +223,13 @@ test("status callbacks become ordered delivery updates on the first part's SID",
   assert.deepEqual(r.deliveryUpdate, { platformMessageId: SM1, status: "sent", contextLine: "Envoyé" });
   r = await handle(status(SM1, "delivered"));
   assert.deepEqual(r.deliveryUpdate, { platformMessageId: SM1, status: "delivered", contextLine: "✓ Distribué" });
-  // A late "sent" never moves the hint backwards; a repeat is a duplicate.
+  // A repeat of the "sent" callback is a duplicate: nothing is handed over.
   r = await handle(status(SM1, "sent", { SmsStatus: "sent", ApiVersion: "2010-04-01" }));
   assert.equal(r.response.status, 200);
   assert.equal(r.deliveryUpdate, undefined);
+  // A late "queued" never moves the hint backwards: it hands over the kept "delivered" again.
+  r = await handle(status(SM1, "queued"));
+  assert.deepEqual(r.deliveryUpdate, { platformMessageId: SM1, status: "delivered", contextLine: "✓ Distribué" });
   // Part 2 of 2 failing is the message's failure, reported under part 1's SID: it replaces delivered.
   r = await handle(status(SM2, "undelivered", { ErrorCode: "30007" }), `part=2&of=2&first=${SM1}`);
   assert.deepEqual(r.deliveryUpdate, {
@@ -235,9 +238,10 @@ test("status callbacks become ordered delivery updates on the first part's SID",
     errorCode: "30007",
     contextLine: "✗ Échec de distribution (30007)",
   });
-  // Nothing moves it back: a read receipt of the last part ranks below a failure.
+  // Nothing moves it back: a read receipt of the last part ranks below a failure, which it hands over.
   r = await handle(status(SM2, "read"), `part=2&of=2&first=${SM1}`);
-  assert.equal(r.deliveryUpdate, undefined);
+  assert.equal(r.deliveryUpdate.status, "undelivered");
+  assert.equal(r.deliveryUpdate.errorCode, "30007");
   const fresh = memoryStorage();
   r = await ch.handleInboundWebhook(webhook(status(SM2, "undelivered", { ErrorCode: "30007" }), { query: `part=2&of=2&first=${SM1}` }), { tokens: TOKEN, storage: fresh });
   assert.deepEqual(r.deliveryUpdate, {
@@ -247,6 +251,32 @@ test("status callbacks become ordered delivery updates on the first part's SID",
     contextLine: "✗ Échec de distribution (30007)",
   });
   assert.ok(fresh.map.has(`status:${ID}:${SM1}`));
+  ch.free();
+});
+
+test("a part's failure that came before the host linked the reply is what the last part's delivered hands over", async () => {
+  const ch = channel();
+  const storage = memoryStorage();
+  const handle = async (params, query) => ch.handleInboundWebhook(webhook(params, { query }), { tokens: TOKEN, storage });
+  // Part 1 fails while part 2 is being sent: Hivekeep has no link yet and drops this update.
+  let r = await handle(status(SM1, "failed", { ErrorCode: "30007" }), "part=1&of=2");
+  assert.equal(r.deliveryUpdate.status, "failed");
+  const kept = storage.map.get(`status:${ID}:${SM1}`);
+  assert.equal(kept.status, "failed");
+  assert.equal(kept.errorCode, 30007);
+  // The last part is delivered once the reply is linked: the update carries the reply's failure.
+  r = await handle(status(SM2, "delivered"), `part=2&of=2&first=${SM1}`);
+  assert.deepEqual(r.deliveryUpdate, {
+    platformMessageId: SM1,
+    status: "failed",
+    errorCode: "30007",
+    contextLine: "✗ Delivery failed (30007)",
+  });
+  assert.deepEqual(storage.map.get(`status:${ID}:${SM1}`), kept, "the kept record is unchanged");
+  // A store that cannot be read: the callback's own update applies.
+  const broken = { get: async () => { throw new Error("down"); }, set: async () => { throw new Error("down"); } };
+  r = await ch.handleInboundWebhook(webhook(status(SM2, "delivered", { ApiVersion: "2010-04-01" }), { query: `part=2&of=2&first=${SM1}` }), { tokens: TOKEN, storage: broken });
+  assert.equal(r.deliveryUpdate.status, "delivered");
   ch.free();
 });
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The in-host suite: boots the real Hivekeep host (../shared/hivekeep-host beside the repository, or
 # $HIVEKEEP_HOST_SRC), installs the plugin built by plugin/build.sh through the host's npm and git paths,
-# upgrades the old plugin through the update route, and checks what users see (suite.mjs). Closes with
+# upgrades the old plugin through the update route (npm) and the git install by a new commit (git pull), and checks what users see (suite.mjs). Closes with
 # "hivekeep: N passed, N failed" and exits non-zero on a failure.
 #
 # Nothing reaches the internet: every stand-in (Twilio, the LLM, the npm registry, the git server) is on
@@ -13,6 +13,7 @@
 #                  instead of building it again
 #   LATENCY_N=N    signed webhooks per plugin for the latency report (default 100)
 #   KEEP_WORK=1    keep the scratch folder (hosts' data and logs)
+#   KNOWN_GAP=0    skip the check of a part that fails before Hivekeep links the reply (on by default)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
