@@ -1,7 +1,8 @@
 //! Times the rejection of unsigned requests of every shape an attacker might choose, through the public
 //! API, against a plain body of the same size: the cost of a request anyone can send.
 //!
-//! `cargo run --release --example bench_worst_case` (`PASSES` from the environment, default 5) prints
+//! `cargo run --release --example bench_worst_case` (`PASSES` from the environment, default 5; `SHAPES`, a
+//! comma-separated list, times only those shapes beside the baseline) prints
 //! one JSON object on stdout: for each shape its body size, the median over the passes of the mean ns
 //! per rejection, and its ratio to the baseline (`distinct_ascending`: distinct keys in ascending order,
 //! each with a short value) timed in the same passes; `worst_ratio` is the largest. Each call does what
@@ -100,7 +101,15 @@ fn main() {
     headers.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
     // Well-formed (28 characters of base64 for 20 bytes), but not the MAC of anything here.
     headers.insert("x-twilio-signature", HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
-    let shapes = shapes(size);
+    // `SHAPES=a,b` times only those (the baseline is always timed first).
+    let only: Option<Vec<String>> =
+        std::env::var("SHAPES").ok().map(|s| s.split(',').map(str::to_owned).collect());
+    let shapes: Vec<_> = shapes(size)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (name, _))| *i == 0 || only.as_ref().is_none_or(|o| o.iter().any(|n| n == name)))
+        .map(|(_, shape)| shape)
+        .collect();
     let reject = |body: &[u8]| {
         let (headers, body) = (headers.clone(), body.to_vec());
         let t = Instant::now();
