@@ -60,6 +60,9 @@ pub fn decode_form(body: &[u8]) -> Result<Pairs, FormError> {
     if malformed {
         return Err(FormError::MalformedEscape);
     }
+    if raw.len() > twilio_sms::webhook::MAX_PARAMETERS {
+        return Err(FormError::TooManyParameters { limit: twilio_sms::webhook::MAX_PARAMETERS });
+    }
     raw.into_iter()
         .map(|(n, v)| match (String::from_utf8(n), String::from_utf8(v)) {
             (Ok(n), Ok(v)) => Ok((n, v)),

@@ -1,8 +1,9 @@
 //! Strict `application/x-www-form-urlencoded` decoding and the canonical parameter string.
 //!
-//! Both run before the signature is checked, on bytes anyone can send, so both are plain and bounded:
-//! decoding is one pass over the body, and the canonical string is one `O(n log n)` sort of the pairs
-//! (see [`canonical`]) whose comparisons are cheap for every shape of input.
+//! Both run before the signature is checked, on bytes anyone can send, so both are bounded: decoding
+//! is linear in the body (64-byte blocks without a branch per token, one portable implementation in
+//! every build), and the canonical string is an `O(n log n)` sort of the pairs (see [`canonical`])
+//! whose comparisons are cheap for every shape of input.
 
 use core::cmp::Ordering;
 use core::ops::Range;
@@ -18,16 +19,31 @@ pub enum FormError {
     /// included).
     #[error("invalid UTF-8")]
     InvalidUtf8,
+    /// More than [`MAX_PARAMETERS`] pairs. Twilio sends a few dozen; refusing a flood of pairs before
+    /// they are sorted bounds what an unsigned request can cost.
+    #[error("more than {limit} parameters")]
+    TooManyParameters {
+        /// The limit, [`MAX_PARAMETERS`].
+        limit: usize,
+    },
 }
 
-/// Decoded form pairs, in wire order, held in one string.
+/// The most pairs a form body (or a GET's query) may have: Twilio's webhooks have a few dozen (an MMS
+/// with ten media some 60), and 1,000 is the limit web frameworks commonly set for the same reason
+/// (Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`).
+pub const MAX_PARAMETERS: usize = 1000;
+
+/// Decoded form pairs, in wire order, held in one buffer of valid UTF-8.
 #[derive(Clone, Default)]
 pub(crate) struct Form {
-    /// The decoded pieces with their separators (`=`, `&`) between them.
-    text: String,
-    /// Where each pair's name and value are in `text`, in wire order.
-    pairs: Vec<(Range<usize>, Range<usize>)>,
+    /// The decoded pieces between their separators (`=` and `&`, ASCII), then `SLACK` zeros (none in an
+    /// empty `Form`); validated as UTF-8 as a whole.
+    text: Vec<u8>,
+    pairs: Pairs,
 }
+
+/// Where each pair's name and value are in the text, in wire order.
+type Pairs = Vec<(Range<usize>, Range<usize>)>;
 
 impl core::fmt::Debug for Form {
     /// Counts only: parameter values hold message text and phone numbers.
@@ -36,94 +52,282 @@ impl core::fmt::Debug for Form {
     }
 }
 
-/// The value of a hexadecimal digit.
-fn hex(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
+/// Input bytes decoded per block.
+const BLOCK: usize = 64;
+
+/// Zero bytes kept after the decoded text, so that loads and stores of whole words near its end stay in
+/// bounds: decoding stores 8 bytes at a time, `Form::canonical` reads 8 bytes from a key's start and
+/// copies pieces 64 bytes at a time.
+const SLACK: usize = 64;
+
+/// A block of the body with the two bytes before it (an escape there consumes the block's first bytes)
+/// and the two after it (the digits of an escape in its last bytes); zero outside the body.
+type Window = [u8; BLOCK + 4];
+
+/// One block decoded: every input byte decoded as if a token (`%XX`, `+` or a plain byte) started there,
+/// and which bytes really start one.
+struct Block {
+    /// The decoded token starting at each byte, zero for the digits of an escape.
+    vals: [u8; BLOCK],
+    /// 1 for each byte that starts a token, 0 for the two hex digits of an escape.
+    keep: [u8; BLOCK],
+    /// 1 for each separator (`&` or `=`).
+    separators: [u8; BLOCK],
+    /// Non-zero when some `%` is not followed by two hex digits.
+    malformed: u8,
+}
+
+/// The 64 bytes of `window` from `OFFSET` on.
+#[inline(always)]
+fn shifted<const OFFSET: usize>(window: &Window) -> &[u8; BLOCK] {
+    window.get(OFFSET..OFFSET + BLOCK).and_then(|s| s.try_into().ok()).unwrap_or(&[0; BLOCK])
+}
+
+/// All ones when `condition` holds, else zero.
+#[inline(always)]
+fn mask(condition: bool) -> u8 {
+    0u8.wrapping_sub(u8::from(condition))
+}
+
+/// Decodes one block with no branches and no table lookups, so that the compiler vectorizes it (the same
+/// arithmetic on 16 bytes at a time): percent-encoded UTF-8 alternates between escapes and plain bytes
+/// too irregularly for a branch per token to predict well.
+///
+/// Since a hex digit is never `%`, `&` or `=`, in a well-formed body a byte is an escape's digit exactly
+/// when one of the two bytes before it is `%`, and the separators are never digits.
+///
+/// The loop is written for the vectorizer: selects are masks (an `if` or `match` may become a branch,
+/// and then nothing is vectorized), and the flags are accumulated as `u8::from(bool)` in locals.
+#[inline(always)]
+fn decode_block(window: &Window) -> Block {
+    let (mut vals, mut keep, mut separators) = ([0u8; BLOCK], [0u8; BLOCK], [0u8; BLOCK]);
+    let mut malformed = 0u8;
+    let is_hex = |b: u8| (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6);
+    // A hex digit's value: its low nibble, plus 9 for a letter (`A` is 0x41, `a` 0x61).
+    let nibble = |b: u8| (b & 0x0F) + (mask(b & 0x40 != 0) & 9);
+    let before = shifted::<0>(window).iter().zip(shifted::<1>(window));
+    let digits = shifted::<3>(window).iter().zip(shifted::<4>(window));
+    let bytes = shifted::<2>(window).iter().zip(before).zip(digits);
+    let outputs = vals.iter_mut().zip(keep.iter_mut()).zip(separators.iter_mut());
+    for (((val, kept), separator), ((&byte, (&b2, &b1)), (&hi, &lo))) in outputs.zip(bytes) {
+        let escape = byte == b'%';
+        let digit = b1 == b'%';
+        // Each byte checks only the next one, when that is an escape's digit (this byte or the one
+        // before it is `%`): an escape's second digit is the next byte's first, so every digit of every
+        // escape is checked (across blocks too) with one test per byte.
+        malformed |= u8::from((escape | digit) & !is_hex(hi));
+        *separator = u8::from((byte == b'&') | (byte == b'='));
+        let escape = mask(escape);
+        let decoded = (nibble(hi) << 4 | nibble(lo) & 0x0F) & escape | byte & !escape;
+        let plus = mask(byte == b'+') & (b'+' ^ b' ');
+        let drop = mask(digit | (b2 == b'%'));
+        // Zero where dropped, as `compress` requires.
+        *val = (decoded ^ plus) & !drop;
+        *kept = 1 & !drop;
     }
+    Block { vals, keep, separators, malformed }
+}
+
+/// For each 8-bit mask of the bytes of a word to keep: the bytes that move 1, 2 and 4 places toward byte 0
+/// in the three steps of a log-step compress (Hacker's Delight, 7-4, by bytes), then the number of bytes
+/// kept. A kept byte moves by the number of dropped bytes before it, one bit of that number per step.
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
+const COMPRESS: [[u64; 4]; 256] = {
+    let mut table = [[0u64; 4]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let mut dropped = 0;
+        let mut i = 0;
+        while i < 8 {
+            if mask >> i & 1 == 0 {
+                dropped += 1;
+            } else {
+                let mut at = i;
+                let mut step = 0;
+                while step < 3 {
+                    if dropped >> step & 1 != 0 {
+                        table[mask][step] |= 0xFF << (8 * at);
+                        at -= 1 << step;
+                    }
+                    step += 1;
+                }
+            }
+            i += 1;
+        }
+        table[mask][3] = 8 - dropped;
+        mask += 1;
+    }
+    table
+};
+
+/// The kept bytes of `word` (little-endian; the dropped ones are zero) moved together toward byte 0.
+#[inline(always)]
+fn compress(word: u64, [by1, by2, by4, _]: [u64; 4]) -> u64 {
+    let moved = word & by1;
+    let x = word ^ moved | moved >> 8;
+    let moved = x & by2;
+    let x = x ^ moved | moved >> 16;
+    let moved = x & by4;
+    x ^ moved | moved >> 32
+}
+
+/// Bytes 0 or 1 gathered into a mask: a multiplication moves byte i to bit 56 + i (its partial products
+/// never overlap).
+#[inline(always)]
+fn gather(flags: [u8; 8]) -> u64 {
+    u64::from_le_bytes(flags).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Splits the decoded text into pairs at its separators, in order, as decoding finds them.
+struct Splitter {
+    pairs: Pairs,
+    /// Where the current segment starts.
+    start: usize,
+    /// Where its first `=` is, if it has one yet.
+    eq: Option<usize>,
+}
+
+impl Splitter {
+    fn new(body: &[u8]) -> Self {
+        // Room for most bodies' pairs (Twilio's are some 80 bytes each).
+        Self { pairs: Vec::with_capacity(body.len() / 32 + 1), start: 0, eq: None }
+    }
+
+    /// Splits at the separators of one step of decoding: `input` is its part of the body, a bit of
+    /// `separators` is set for each separator in it and a bit of `kept` for each byte that starts a token
+    /// (a separator's place in the text is the number of those before it), and `text` is where its first
+    /// token is in the text.
+    #[inline(always)]
+    fn step(&mut self, input: &[u8], mut separators: u64, kept: u64, text: usize) {
+        while separators != 0 {
+            let i = separators.trailing_zeros();
+            let at = text + (kept & !(u64::MAX << i)).count_ones() as usize;
+            if input.get(i as usize) == Some(&b'&') {
+                self.end(at);
+            } else {
+                self.eq = self.eq.or(Some(at));
+            }
+            separators &= separators - 1;
+        }
+    }
+
+    /// Ends the current segment at `end` (a `&` or the end of the text); an empty one is skipped.
+    fn end(&mut self, end: usize) {
+        if end > self.start {
+            let pair = match self.eq {
+                Some(eq) => (self.start..eq, eq + 1..end),
+                None => (self.start..end, end..end),
+            };
+            self.pairs.push(pair);
+        }
+        self.start = end + 1;
+        self.eq = None;
+    }
+}
+
+/// The `N - 4` bytes of `body` from `start` with the two before and the two after them: straight from
+/// the body, or (for the first and last steps of decoding) copied into `edge` with zeros outside it.
+#[inline(always)]
+fn window<'a, const N: usize>(body: &'a [u8], start: usize, edge: &'a mut [u8; N]) -> &'a [u8; N] {
+    let inner = start.checked_sub(2).and_then(|from| body.get(from..from + N));
+    if let Some(window) = inner.and_then(|w| <&[u8; N]>::try_from(w).ok()) {
+        return window;
+    }
+    let from = start.saturating_sub(2);
+    let to = body.len().min(start + N - 2);
+    let at = from + 2 - start;
+    if let (Some(src), Some(dst)) = (body.get(from..to), edge.get_mut(at..at + to.saturating_sub(from))) {
+        dst.copy_from_slice(src);
+    }
+    edge
+}
+
+/// `body` decoded and compacted 64 bytes at a time (see `decode_block`), then `SLACK` zeros; and its
+/// pairs.
+fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
+    let blocks = body.len().div_ceil(BLOCK);
+    let mut text = Vec::with_capacity(blocks * BLOCK + SLACK);
+    let mut split = Splitter::new(body);
+    let mut malformed = 0u8;
+    for start in (0..blocks).map(|b| b * BLOCK) {
+        let mut edge = [0u8; BLOCK + 4];
+        let window = window(body, start, &mut edge);
+        let block = decode_block(window);
+        malformed |= block.malformed;
+        let bits = |flags: &[u8; BLOCK]| {
+            flags.as_chunks::<8>().0.iter().enumerate().fold(0, |mask, (w, f)| mask | gather(*f) << (8 * w))
+        };
+        let input = body.get(start..).unwrap_or_default();
+        split.step(input, bits(&block.separators), bits(&block.keep), text.len());
+        for (vals, keep) in block.vals.as_chunks::<8>().0.iter().zip(block.keep.as_chunks::<8>().0) {
+            let steps = COMPRESS.get(gather(*keep) as usize).copied().unwrap_or_default();
+            let word = compress(u64::from_le_bytes(*vals), steps);
+            // Whole words are stored; the next one overwrites what is past the kept bytes.
+            let end = text.len() + steps[3] as usize;
+            text.extend_from_slice(&word.to_le_bytes());
+            text.truncate(end);
+        }
+    }
+    if malformed != 0 {
+        return Err(FormError::MalformedEscape);
+    }
+    let end = text.len();
+    Ok(finish(text, end, blocks * BLOCK - body.len(), split))
+}
+
+/// The end of a first stage that decoded `padding` zeros after the body (one byte each) and wrote up to
+/// `end` in `text`: those bytes cut, `SLACK` zeros put after the text, and the last pair split off.
+fn finish(mut text: Vec<u8>, end: usize, padding: usize, mut split: Splitter) -> (Vec<u8>, Pairs) {
+    let len = end.saturating_sub(padding);
+    text.truncate(len);
+    text.resize(len + SLACK, 0);
+    split.end(len);
+    (text, split.pairs)
 }
 
 impl Form {
     /// Decodes `body` strictly: split on `&` only, skip empty segments, the first `=` separates name
     /// from value (no `=`: an empty value), `+` is a space, `%XX` a byte, a malformed `%` or invalid
-    /// UTF-8 is an error (a malformed `%` anywhere is reported first); blank values and repeats are
-    /// kept.
-    ///
-    /// One pass over the body: runs of plain bytes are copied whole, and each of the four special
-    /// bytes is handled where it is found.
+    /// UTF-8 is an error, and so are more than [`MAX_PARAMETERS`] pairs (a malformed `%` is reported
+    /// first, invalid UTF-8 last); blank values and repeats are kept.
     pub(crate) fn decode(body: &[u8]) -> Result<Self, FormError> {
-        let mut text = Vec::with_capacity(body.len() + 1);
-        // Room for most bodies' pairs (Twilio's are some 25 bytes each).
-        let mut pairs = Vec::with_capacity(body.len() / 16 + 1);
-        // Where the current segment starts in the text, and its name once its first `=` is seen.
-        let (mut segment, mut name): (usize, Option<Range<usize>>) = (0, None);
-        let mut rest = body;
-        loop {
-            let at = rest.iter().position(|&b| matches!(b, b'&' | b'=' | b'+' | b'%')).unwrap_or(rest.len());
-            let (plain, special) = rest.split_at_checked(at).unwrap_or((rest, &[]));
-            text.extend_from_slice(plain);
-            rest = match special {
-                [] | [b'&', ..] => {
-                    let end = text.len();
-                    match name.take() {
-                        Some(name) => pairs.push((name.clone(), name.end + 1..end)),
-                        // An empty segment (nothing between two `&`) is skipped.
-                        None if end > segment => pairs.push((segment..end, end..end)),
-                        None => {}
-                    }
-                    let [_, tail @ ..] = special else { break };
-                    text.push(b'&');
-                    segment = text.len();
-                    tail
-                }
-                [b'=', tail @ ..] => {
-                    // The first `=` ends the name; a later one is part of the value.
-                    if name.is_none() {
-                        name = Some(segment..text.len());
-                    }
-                    text.push(b'=');
-                    tail
-                }
-                [b'+', tail @ ..] => {
-                    text.push(b' ');
-                    tail
-                }
-                [b'%', high, low, tail @ ..] => match (hex(*high), hex(*low)) {
-                    (Some(high), Some(low)) => {
-                        text.push(high << 4 | low);
-                        tail
-                    }
-                    _ => return Err(FormError::MalformedEscape),
-                },
-                _ => return Err(FormError::MalformedEscape),
-            };
+        // Two stages. First, blocks of the body are decoded without a branch per token (see
+        // `decode_block`) and compacted, and the pairs split at the separators' places in the text.
+        // Then the whole text is validated as UTF-8: the separators are ASCII, so no multi-byte sequence
+        // straddles one and every piece is valid when the whole is.
+        let (text, pairs) = decode_blocks(body)?;
+        if pairs.len() > MAX_PARAMETERS {
+            return Err(FormError::TooManyParameters { limit: MAX_PARAMETERS });
         }
-        // The separators kept in the text are ASCII: the whole is valid UTF-8 exactly when each piece is.
-        let text = String::from_utf8(text).map_err(|_| FormError::InvalidUtf8)?;
+        core::str::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
         Ok(Self { text, pairs })
     }
 
-    /// The piece of the text at `range` (always a whole name or value, on character boundaries).
-    fn piece(&self, range: &Range<usize>) -> &str {
-        self.text.get(range.clone()).unwrap_or_default()
+    /// The pairs in wire order, as bytes.
+    fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.pairs
+            .iter()
+            .map(|(k, v)| (self.text.get(k.clone()).unwrap_or(&[]), self.text.get(v.clone()).unwrap_or(&[])))
+    }
+
+    /// The values of the pairs named `name`, in wire order: names are compared as bytes, and only the
+    /// values returned are converted to `str`.
+    pub(crate) fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s str> + use<'s, 'n> {
+        // Every piece was validated with the whole buffer, so this conversion cannot fail.
+        let text = |b| core::str::from_utf8(b).unwrap_or("");
+        self.byte_pairs().filter(move |(k, _)| *k == name.as_bytes()).map(move |(_, v)| text(v))
     }
 
     /// The pairs in wire order.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(name, value)| (self.piece(name), self.piece(value)))
-    }
-
-    /// The values of the pairs named `name`, in wire order.
-    pub(crate) fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s str> + use<'s, 'n> {
-        self.pairs().filter(move |(k, _)| *k == name).map(|(_, v)| v)
+        // Every piece was validated with the whole buffer, so these conversions cannot fail.
+        let text = |b| core::str::from_utf8(b).unwrap_or("");
+        self.byte_pairs().map(move |(k, v)| (text(k), text(v)))
     }
 
     /// The parameter part of the data string Twilio signs (see [`canonical`]).
     pub(crate) fn canonical(&self) -> Vec<u8> {
-        let pairs: Vec<(&[u8], &[u8])> = self.pairs().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+        let pairs: Vec<(&[u8], &[u8])> = self.byte_pairs().collect();
         canonical(&pairs)
     }
 }
@@ -141,11 +345,14 @@ const PREFIX: usize = 16;
 
 impl<'a> Piece<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        let mut prefix = [0u8; PREFIX];
-        let n = bytes.len().min(PREFIX);
-        if let (Some(dst), Some(src)) = (prefix.get_mut(..n), bytes.get(..n)) {
-            dst.copy_from_slice(src);
-        }
+        let prefix = match bytes.first_chunk::<PREFIX>() {
+            Some(first) => *first,
+            None => {
+                let mut prefix = [0u8; PREFIX];
+                prefix.iter_mut().zip(bytes).for_each(|(to, from)| *to = *from);
+                prefix
+            }
+        };
         Self { prefix: u128::from_be_bytes(prefix), bytes }
     }
 }
@@ -183,11 +390,14 @@ impl Eq for Piece<'_> {}
 
 /// The first 8 bytes of `key`, zero-padded, big-endian: numbers that order like the keys' prefixes.
 fn key_word(key: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    let n = key.len().min(8);
-    if let (Some(dst), Some(src)) = (word.get_mut(..n), key.get(..n)) {
-        dst.copy_from_slice(src);
-    }
+    let word = match key.first_chunk::<8>() {
+        Some(first) => *first,
+        None => {
+            let mut word = [0u8; 8];
+            word.iter_mut().zip(key).for_each(|(to, from)| *to = *from);
+            word
+        }
+    };
     u64::from_be_bytes(word)
 }
 
@@ -292,8 +502,9 @@ mod tests {
     }
 
     #[test]
-    fn escapes_and_separators_at_every_offset() {
-        // Bodies of up to 200 bytes with an escape (or a separator, or a cut escape) at each position.
+    fn escapes_at_every_offset_across_block_boundaries() {
+        // Bodies of up to three blocks with an escape (or a separator) at each position: the lookahead
+        // across blocks and the first and last (partial) blocks.
         for len in 0..200 {
             for at in 0..len {
                 for insert in ["%41", "%c3%a9", "&", "=", "%", "%4", "+"] {
@@ -307,10 +518,27 @@ mod tests {
 
     #[test]
     fn canonical_of_a_large_form_with_many_repeats() {
-        let body: Vec<String> = (0..40_000).map(|i| format!("k{}={}", i % 7, i % 5)).collect();
+        let body: Vec<String> = (0..MAX_PARAMETERS).map(|i| format!("k{}={}", i % 7, i % 5)).collect();
         let form = Form::decode(body.join("&").as_bytes()).unwrap();
         assert_eq!(form.canonical(), reference_canonical(&form));
         assert_eq!(form.canonical(), b"k00k01k02k03k04k10k11k12k13k14k20k21k22k23k24k30k31k32k33k34k40k41k42k43k44k50k51k52k53k54k60k61k62k63k64".to_vec());
+    }
+
+    #[test]
+    fn more_than_the_most_parameters_are_refused() {
+        let pairs = |n: usize| (0..n).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&");
+        assert_eq!(Form::decode(pairs(MAX_PARAMETERS).as_bytes()).unwrap().pairs().count(), MAX_PARAMETERS);
+        let limit = MAX_PARAMETERS;
+        assert_eq!(
+            Form::decode(pairs(limit + 1).as_bytes()).unwrap_err(),
+            FormError::TooManyParameters { limit }
+        );
+        // Empty segments are not pairs; valueless names are.
+        assert!(Form::decode("&".repeat(5 * limit).as_bytes()).unwrap().pairs().next().is_none());
+        assert!(Form::decode("a&".repeat(limit + 1).as_bytes()).is_err());
+        // A malformed escape is still reported first.
+        let body = format!("{}&x=%4", pairs(limit + 1));
+        assert_eq!(Form::decode(body.as_bytes()).unwrap_err(), FormError::MalformedEscape);
     }
 
     #[test]
@@ -396,7 +624,7 @@ mod tests {
     }
 
     /// Random bodies made of the pieces that matter: separators, escapes (valid, truncated, of UTF-8 and
-    /// of invalid bytes), `+`, hex digits and raw bytes, of various lengths.
+    /// of invalid bytes), `+`, hex digits and raw bytes, of lengths that cross block boundaries.
     fn random_body(rng: &mut Rng) -> Vec<u8> {
         let pieces: Vec<&[u8]> =
             b"& = + % a Z 0 f F %2 %4 %% %C3%A9 %e2%82%ac %F0%9F%98%82 %C0%AF %ED%A0%80 %E2%9C \
@@ -453,6 +681,20 @@ mod tests {
         }
         // Each outcome was exercised often.
         assert!(outcomes.iter().all(|&n| n > 5_000), "{outcomes:?}");
+    }
+
+    #[test]
+    fn compress_table_keeps_the_masked_bytes_in_order() {
+        let word = u64::from_le_bytes(*b"abcdefgh");
+        for (mask, &steps) in COMPRESS.iter().enumerate() {
+            let kept: Vec<u8> = (0..8).filter(|i| mask >> i & 1 == 1).map(|i| b"abcdefgh"[i]).collect();
+            let mut expected = [0u8; 8];
+            expected[..kept.len()].copy_from_slice(&kept);
+            let dropped_zeroed =
+                (0..8).filter(|i| mask >> i & 1 == 1).fold(0, |w, i| w | word & 0xFF << (8 * i));
+            assert_eq!(compress(dropped_zeroed, steps).to_le_bytes(), expected, "{mask:08b}");
+            assert_eq!(steps[3], kept.len() as u64);
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use hmac::Mac as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use sha2::Digest as _;
 
-pub use form::FormError;
+pub use form::{FormError, MAX_PARAMETERS};
 pub use inbound::{InboundError, Media, OptOut, VerifiedInbound};
 
 use crate::token::{AuthToken, HmacSha1};
