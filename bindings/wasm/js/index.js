@@ -88,7 +88,14 @@ export function rawTarget(url) {
 
 /** Reads at most `limit + 1` bytes of a body (so that the core can answer 413 in its order). */
 export async function readBounded(request, limit) {
-  const declared = Number(request.headers.get("content-length"));
+  const length = request.headers.get("content-length");
+  const declared = Number(length);
+  // A declared length within the limit (a server's request holds exactly that many bytes): one read
+  // by the runtime, without a stream. A body longer than declared is still cut at `limit + 1`.
+  if (length !== null && Number.isInteger(declared) && declared >= 0 && declared <= limit) {
+    const whole = new Uint8Array(await request.arrayBuffer());
+    return whole.length > limit ? whole.subarray(0, limit + 1) : whole;
+  }
   if (!request.body) return new Uint8Array(0);
   if (Number.isFinite(declared) && declared > limit) {
     await request.body.cancel().catch(() => {});
