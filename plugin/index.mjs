@@ -9,6 +9,12 @@ import { TwilioSmsChannel, configSchema, getBotInfo, validateConfig, warmUp } fr
 const PLATFORM = "twilio-sms";
 /** A channel id for the checks, which Hivekeep calls with a stored config alone. */
 const CHECK_CHANNEL_ID = "00000000-0000-4000-8000-000000000000";
+/**
+ * How long the Auth Token read from the vault for a webhook is used again without a read (a token
+ * replaced in the vault is read again on the first webhook it signs). A channel whose stored config
+ * changes, or that stops, starts with none.
+ */
+const TOKEN_CACHE_MS = 60 * 1000;
 
 /** Hivekeep's PUBLIC_URL (the base of the URL Twilio calls), read when a channel is built. */
 function publicUrl() {
@@ -85,6 +91,7 @@ export default function twilioSms(ctx) {
       const { incoming, response, deliveryUpdate, reason } = await channel.handleInboundWebhook(request, {
         tokens: () => ctx.vault.getSecret(channel.authTokenVaultKey),
         storage: ctx.storage,
+        tokenCacheMs: TOKEN_CACHE_MS,
       });
       if (reason) ctx.log?.warn?.({ channelId, reason }, "twilio-sms webhook refused");
       return { incoming, response, deliveryUpdate };

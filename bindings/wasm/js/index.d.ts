@@ -186,6 +186,8 @@ export class TwilioSmsChannel {
       storage?: KeyValueStore;
       now?: number;
       ttlMs?: number;
+      /** Usable tokens read less than this long ago are used again (default 0: read every time); a webhook they do not verify reads the vault again. */
+      tokenCacheMs?: number;
     },
   ): Promise<WebhookResult>;
   /** Deletes this channel's stale de-duplication and status records; resolves to how many. */

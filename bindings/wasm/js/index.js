@@ -88,7 +88,14 @@ export function rawTarget(url) {
 
 /** Reads at most `limit + 1` bytes of a body (so that the core can answer 413 in its order). */
 export async function readBounded(request, limit) {
-  const declared = Number(request.headers.get("content-length"));
+  const length = request.headers.get("content-length");
+  const declared = Number(length);
+  // A declared length within the limit (a server's request holds exactly that many bytes): one read
+  // by the runtime, without a stream. A body longer than declared is still cut at `limit + 1`.
+  if (length !== null && Number.isInteger(declared) && declared >= 0 && declared <= limit) {
+    const whole = new Uint8Array(await request.arrayBuffer());
+    return whole.length > limit ? whole.subarray(0, limit + 1) : whole;
+  }
   if (!request.body) return new Uint8Array(0);
   if (Number.isFinite(declared) && declared > limit) {
     await request.body.cancel().catch(() => {});
@@ -211,6 +218,9 @@ export class TwilioSmsChannel {
   /** The tokens the core's keyed HMAC states were built from (none until `verify` gives some). */
   #primary;
   #secondary;
+  /** The usable tokens last read from the vault by `handleInboundWebhook`, and when (its `now`). */
+  #readTokens = undefined;
+  #readAt = undefined;
   #sweeping = false;
   #sweptAt = -Infinity;
   /** The last sweep `handleInboundWebhook` started: resolves to the number of records deleted. */
@@ -278,31 +288,54 @@ export class TwilioSmsChannel {
    * and `delete`, a background `sweepStorage` deletes the stale ones at most every `SWEEP_INTERVAL_MS`.
    * A token the core finds unusable (empty, padded with white space, holding a control character) is
    * not used: with no usable token, every webhook is refused (403).
+   * `tokenCacheMs` (default 0: the vault is read for every signed webhook): usable tokens read less
+   * than that long ago are used again without a read; a webhook they do not verify reads the vault
+   * again and is decided with what it gives (a token replaced in the vault counts from the first
+   * webhook signed with it; an old one, at most `tokenCacheMs` longer). A read that fails or gives no
+   * usable token forgets the kept ones.
    */
-  async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS } = {}) {
+  async handleInboundWebhook(
+    request,
+    { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS, tokenCacheMs = 0 } = {},
+  ) {
     const body = await readBounded(request, this.bodyLimit);
     // The vault is read only for a request that could be signed: without a signature header of the
     // right length (or with a SharedKey one) the core refuses it whatever the tokens, so an unsigned
     // probe costs no vault read.
     const signature = header(request.headers, SIGNATURE_HEADER);
     const signed = signature?.length === 28 && !hasHeader(request.headers, SHARED_KEY_HEADER);
-    const resolved = signed ? await resolve(tokens) : [];
-    const usable = (t) => typeof t === "string" && !core.authTokenError(t);
-    const list = (Array.isArray(resolved) ? resolved : [resolved]).filter(usable);
-    const handled = this.#handle(
-      { target: rawTarget(request.url), method: request.method, headers: request.headers, body },
-      list,
-    );
+    const webhook = { target: rawTarget(request.url), method: request.method, headers: request.headers, body };
+    const kept = signed && this.#readAt !== undefined && now >= this.#readAt && now - this.#readAt < tokenCacheMs;
+    let handled = this.#handle(webhook, !signed ? [] : kept ? this.#readTokens : await this.#read(tokens, now));
     try {
-      return await this.#deliver(handled, storage, now, ttlMs);
+      let outcome = JSON.parse(handled.outcome());
+      if (kept && !outcome.verified) {
+        handled.free();
+        handled = undefined;
+        handled = this.#handle(webhook, await this.#read(tokens, now));
+        outcome = JSON.parse(handled.outcome());
+      }
+      return await this.#deliver(handled, outcome, storage, now, ttlMs);
     } finally {
-      handled.free();
+      handled?.free();
     }
   }
 
-  /** What `handleInboundWebhook` returns for a handled webhook, with the store's records. */
-  async #deliver(handled, storage, now, ttlMs) {
-    const outcome = JSON.parse(handled.outcome());
+  /** Reads the token(s) from the vault: the usable ones, kept with the time of the read when any. */
+  async #read(tokens, now) {
+    this.#readTokens = this.#readAt = undefined;
+    const resolved = await resolve(tokens);
+    const usable = (t) => typeof t === "string" && !core.authTokenError(t);
+    const list = (Array.isArray(resolved) ? resolved : [resolved]).filter(usable);
+    if (list.length) {
+      this.#readTokens = list;
+      this.#readAt = now;
+    }
+    return list;
+  }
+
+  /** What `handleInboundWebhook` returns for a handled webhook (its parsed outcome), with the store's records. */
+  async #deliver(handled, outcome, storage, now, ttlMs) {
     const result = {
       incoming: null,
       response: toResponse(outcome.response),

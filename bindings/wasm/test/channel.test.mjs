@@ -189,6 +189,51 @@ test("refusals answer a bare 403 (or 404, 413) and deliver nothing", async () =>
   ch.free();
 });
 
+test("tokenCacheMs: the vault is read again when the kept token does not verify, after the time, and after a failed read", async () => {
+  const ch = channel();
+  let vault = TOKEN;
+  let reads = 0;
+  const tokens = async () => {
+    reads += 1;
+    if (vault instanceof Error) throw vault;
+    return vault;
+  };
+  const now = 1_000_000;
+  const send = (options = {}, sid = SM1) =>
+    ch.handleInboundWebhook(webhook(inbound({ MessageSid: sid }), options), { tokens, now: options.now ?? now, tokenCacheMs: 60_000 });
+  assert.equal((await send()).response.status, 200);
+  assert.equal((await send({ now: now + 59_999 })).response.status, 200);
+  assert.equal(reads, 1, "a kept token is used again");
+  // A forged webhook: the kept token does not verify it, the vault is read again, still 403.
+  assert.equal((await send({ token: OLD_TOKEN })).response.status, 403);
+  assert.equal(reads, 2);
+  // The token replaced in the vault verifies from the first webhook it signs.
+  vault = OLD_TOKEN;
+  assert.equal((await send({ token: OLD_TOKEN })).response.status, 200);
+  assert.equal(reads, 3);
+  // The replaced one is accepted at most tokenCacheMs longer: then the vault decides.
+  assert.equal((await send({ token: TOKEN, now: now + 60_000 })).response.status, 403);
+  assert.equal(reads, 4);
+  // A read that fails forgets the kept token: the next webhook reads again (and fails as before).
+  assert.equal((await send({ token: OLD_TOKEN, now: now + 60_000 })).response.status, 200);
+  assert.equal(reads, 4);
+  assert.equal((await send({ token: TOKEN })).response.status, 403);
+  vault = new Error("vault down");
+  await assert.rejects(send({ token: TOKEN }), /vault down/);
+  await assert.rejects(send({ token: OLD_TOKEN }), /vault down/);
+  // A vault without a usable token: nothing kept, every webhook refused.
+  vault = null;
+  assert.equal((await send({ token: OLD_TOKEN })).response.status, 403);
+  assert.equal((await send({ token: OLD_TOKEN })).response.status, 403);
+  assert.equal(reads, 9);
+  // Without tokenCacheMs, every signed webhook reads the vault.
+  vault = TOKEN;
+  await ch.handleInboundWebhook(webhook(inbound()), { tokens });
+  await ch.handleInboundWebhook(webhook(inbound()), { tokens });
+  assert.equal(reads, 11);
+  ch.free();
+});
+
 test("the URL is PUBLIC_URL + the raw target, with its port variant and token rotation", async () => {
   const ch = channel({ publicUrl: "https://agents.example.com:443/hk/" });
   assert.equal(ch.webhookUrl, `https://agents.example.com:443/hk${PATH}`);

@@ -12,6 +12,8 @@
 #   WASM_PKG=DIR   take the already built WebAssembly package from DIR (bindings/wasm/build.sh's output)
 #                  instead of building it again
 #   LATENCY_N=N    signed webhooks per plugin for the latency report (default 100)
+#   LATENCY_CONTROL=1  after the upgrade, the same interleaved run with 0.6.0 on both instances (what
+#                  the instances differ by, whatever the plugin)
 #   KEEP_WORK=1    keep the scratch folder (hosts' data and logs)
 #   KNOWN_GAP=0    skip the check of a part that fails before Hivekeep links the reply (on by default)
 set -euo pipefail

@@ -483,6 +483,29 @@ try {
     eq(forged.status, 403, "forged after the upgrade");
   }, { timeoutMs: 300000 });
 
+  // LATENCY_CONTROL=1: the same interleaved run once both instances have this plugin (the old one's
+  // instance upgraded): what the two instances differ by, whatever the plugin.
+  const control = { U: [], A: [] };
+  if (process.env.LATENCY_CONTROL === "1") {
+    await check(`latency control: ${LATENCY_N} signed inbound webhooks to each instance, both with 0.6.0`, async () => {
+      const fromU = sender();
+      const fromA = sender();
+      for (let i = 0; i < 5; i++) {
+        await postWebhook({ hostBase: U.base, url: webhookUrl(chU), token: TOKEN_A, params: inboundParams({ from: fromU, body: `warm ${i}` }) });
+        await postWebhook({ hostBase: A.base, url: webhookUrl(chA), token: TOKEN_A, params: inboundParams({ from: fromA, body: `warm ${i}` }) });
+      }
+      for (let i = 0; i < LATENCY_N; i++) {
+        const pair = [[U, chU, fromU, control.U], [A, chA, fromA, control.A]];
+        if (i % 2) pair.reverse();
+        for (const [inst, ch, from, into] of pair) {
+          const r = await postWebhook({ hostBase: inst.base, url: webhookUrl(ch), token: TOKEN_A, params: inboundParams({ from, body: `Control ${i}` }) });
+          eq(r.status, 200, "inbound");
+          into.push(r.ms);
+        }
+      }
+    }, { timeoutMs: 300000 });
+  }
+
   const stat = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
     const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
@@ -495,6 +518,13 @@ try {
     console.log(`#   old plugin (0.5.1 stand-in): median ${o.median.toFixed(2)} ms, p95 ${o.p95.toFixed(2)} ms`);
     console.log(`#   this plugin (0.6.0):         median ${n.median.toFixed(2)} ms, p95 ${n.p95.toFixed(2)} ms`);
     console.log(`#   median ratio new/old: ${(n.median / o.median).toFixed(3)}`);
+  }
+  if (control.U.length && control.A.length) {
+    const u = stat(control.U);
+    const a = stat(control.A);
+    console.log(`# latency control (both instances with 0.6.0, ${control.A.length} each, interleaved):`);
+    console.log(`#   the old plugin's instance, upgraded: median ${u.median.toFixed(2)} ms, p95 ${u.p95.toFixed(2)} ms`);
+    console.log(`#   this plugin's instance:              median ${a.median.toFixed(2)} ms, p95 ${a.p95.toFixed(2)} ms`);
   }
 } finally {
   if (failed && process.env.SHOW_HOST_LOGS !== "0") {
