@@ -101,10 +101,20 @@ async function pack(dir) {
  * watcher hot-reloads the plugin (deactivates and activates it again), during which it is not registered.
  */
 async function install(inst, body) {
+  await settled(inst, () => inst.api("POST", "/api/plugins/install", body, { timeoutMs: 120000 }));
+}
+
+/** Updates through the host's route, then waits for the hot reload that follows as `install` does. */
+async function update(inst) {
+  await settled(inst, () => inst.api("POST", "/api/plugins/twilio-sms/update", undefined, { timeoutMs: 120000 }));
+}
+
+/** Runs `change` (an install or an update), then waits for the hot reload and the platform. */
+async function settled(inst, change) {
   const reloads = () => (inst.log().match(/Plugin hot-reloaded/g) ?? []).length;
   const before = reloads();
-  await inst.api("POST", "/api/plugins/install", body, { timeoutMs: 120000 });
-  await waitFor("the hot reload after the install", () => reloads() > before, { timeoutMs: 5000 }).catch(() => {});
+  await change();
+  await waitFor("the hot reload after the change", () => reloads() > before, { timeoutMs: 5000 }).catch(() => {});
   await waitFor("the twilio-sms platform", async () => {
     const platforms = (await inst.api("GET", "/api/channels/platforms")).body.platforms;
     return platforms.find((p) => p.platform === "twilio-sms");
@@ -403,7 +413,7 @@ try {
     const released = await git("rev-parse", "HEAD");
     const plugin = join(G.pluginsDir, "twilio-sms");
     assert((await run(["git", "rev-parse", "HEAD"], plugin)) !== released, "the installed plugin is already at the new commit");
-    await G.api("POST", "/api/plugins/twilio-sms/update", undefined, { timeoutMs: 120000 });
+    await update(G);
     eq(await run(["git", "rev-parse", "HEAD"], plugin), released, "the installed plugin's commit");
     const plugins = (await G.api("GET", "/api/plugins")).body;
     const listed = (plugins.plugins ?? plugins).find((p) => p.name === "twilio-sms");
@@ -471,7 +481,7 @@ try {
     // The latency run queued one Agent turn per webhook: let them finish first.
     await waitFor("the Agent's queue to drain", () => U.query("SELECT count(*) AS n FROM queue_items WHERE status != 'done'")[0].n === 0, { timeoutMs: 120000, everyMs: 500 });
     const before = U.query("SELECT platform_config FROM channels WHERE id = ?", chU)[0].platform_config;
-    await U.api("POST", "/api/plugins/twilio-sms/update", undefined, { timeoutMs: 120000 });
+    await update(U);
     const plugins = (await U.api("GET", "/api/plugins")).body;
     const listed = (plugins.plugins ?? plugins).find((p) => p.name === "twilio-sms");
     eq(listed?.version ?? listed?.manifest?.version, "0.6.0", "installed version");
