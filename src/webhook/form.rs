@@ -299,7 +299,7 @@ impl Form {
         if pairs.len() > MAX_PARAMETERS {
             return Err(FormError::TooManyParameters { limit: MAX_PARAMETERS });
         }
-        core::str::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
+        simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
         Ok(Self { text, pairs })
     }
 
@@ -314,14 +314,14 @@ impl Form {
     /// values returned are converted to `str`.
     pub(crate) fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s str> + use<'s, 'n> {
         // Every piece was validated with the whole buffer, so this conversion cannot fail.
-        let text = |b| core::str::from_utf8(b).unwrap_or("");
+        let text = |b| simdutf8::basic::from_utf8(b).unwrap_or("");
         self.byte_pairs().filter(move |(k, _)| *k == name.as_bytes()).map(move |(_, v)| text(v))
     }
 
     /// The pairs in wire order.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         // Every piece was validated with the whole buffer, so these conversions cannot fail.
-        let text = |b| core::str::from_utf8(b).unwrap_or("");
+        let text = |b| simdutf8::basic::from_utf8(b).unwrap_or("");
         self.byte_pairs().map(move |(k, v)| (text(k), text(v)))
     }
 
