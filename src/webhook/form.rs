@@ -36,8 +36,8 @@ pub const MAX_PARAMETERS: usize = 1000;
 /// Decoded form pairs, in wire order, held in one buffer of valid UTF-8.
 #[derive(Clone, Default)]
 pub(crate) struct Form {
-    /// The decoded pieces between their separators (`=` and `&`, ASCII), then `SLACK` zeros (none in an
-    /// empty `Form`); validated as UTF-8 as a whole.
+    /// The decoded pieces between their separators (`=` and `&`, ASCII); validated as UTF-8 as a
+    /// whole.
     text: Vec<u8>,
     pairs: Pairs,
 }
@@ -54,11 +54,6 @@ impl core::fmt::Debug for Form {
 
 /// Input bytes decoded per block.
 const BLOCK: usize = 64;
-
-/// Zero bytes kept after the decoded text, so that loads and stores of whole words near its end stay in
-/// bounds: decoding stores 8 bytes at a time, `Form::canonical` reads 8 bytes from a key's start and
-/// copies pieces 64 bytes at a time.
-const SLACK: usize = 64;
 
 /// A block of the body with the two bytes before it (an escape there consumes the block's first bytes)
 /// and the two after it (the digits of an escape in its last bytes); zero outside the body.
@@ -190,7 +185,7 @@ struct Splitter {
 impl Splitter {
     fn new(body: &[u8]) -> Self {
         // Room for most bodies' pairs (Twilio's are some 80 bytes each).
-        Self { pairs: Vec::with_capacity(body.len() / 32 + 1), start: 0, eq: None }
+        Self { pairs: Vec::with_capacity((body.len() / 32 + 1).min(MAX_PARAMETERS + 1)), start: 0, eq: None }
     }
 
     /// Splits at the separators of one step of decoding: `input` is its part of the body, a bit of
@@ -213,7 +208,9 @@ impl Splitter {
 
     /// Ends the current segment at `end` (a `&` or the end of the text); an empty one is skipped.
     fn end(&mut self, end: usize) {
-        if end > self.start {
+        // Past `MAX_PARAMETERS` pairs the form is refused: one more is kept to say so, and no more are,
+        // so that the pairs of a huge body of tiny pairs take no memory on the way to the refusal.
+        if end > self.start && self.pairs.len() <= MAX_PARAMETERS {
             let pair = match self.eq {
                 Some(eq) => (self.start..eq, eq + 1..end),
                 None => (self.start..end, end..end),
@@ -242,11 +239,11 @@ fn window<'a, const N: usize>(body: &'a [u8], start: usize, edge: &'a mut [u8; N
     edge
 }
 
-/// `body` decoded and compacted 64 bytes at a time (see `decode_block`), then `SLACK` zeros; and its
+/// `body` decoded and compacted 64 bytes at a time (see `decode_block`); and its
 /// pairs.
 fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     let blocks = body.len().div_ceil(BLOCK);
-    let mut text = Vec::with_capacity(blocks * BLOCK + SLACK);
+    let mut text = Vec::with_capacity(blocks * BLOCK);
     let mut split = Splitter::new(body);
     let mut malformed = 0u8;
     for start in (0..blocks).map(|b| b * BLOCK) {
@@ -276,11 +273,10 @@ fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
 }
 
 /// The end of a first stage that decoded `padding` zeros after the body (one byte each) and wrote up to
-/// `end` in `text`: those bytes cut, `SLACK` zeros put after the text, and the last pair split off.
+/// `end` in `text`: those bytes cut, and the last pair split off.
 fn finish(mut text: Vec<u8>, end: usize, padding: usize, mut split: Splitter) -> (Vec<u8>, Pairs) {
     let len = end.saturating_sub(padding);
     text.truncate(len);
-    text.resize(len + SLACK, 0);
     split.end(len);
     (text, split.pairs)
 }
@@ -535,7 +531,15 @@ mod tests {
         );
         // Empty segments are not pairs; valueless names are.
         assert!(Form::decode("&".repeat(5 * limit).as_bytes()).unwrap().pairs().next().is_none());
-        assert!(Form::decode("a&".repeat(limit + 1).as_bytes()).is_err());
+        assert_eq!(
+            Form::decode("a&".repeat(limit + 1).as_bytes()).unwrap_err(),
+            FormError::TooManyParameters { limit }
+        );
+        // However many pairs past the limit, the same refusal (and a malformed escape after them first).
+        assert_eq!(
+            Form::decode("a&".repeat(50 * limit).as_bytes()).unwrap_err(),
+            FormError::TooManyParameters { limit }
+        );
         // A malformed escape is still reported first.
         let body = format!("{}&x=%4", pairs(limit + 1));
         assert_eq!(Form::decode(body.as_bytes()).unwrap_err(), FormError::MalformedEscape);
