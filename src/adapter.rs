@@ -18,16 +18,16 @@ use serde_json::{Value, json};
 
 use crate::api_error::RetrySafety;
 use crate::delivery::{DeliveryStatusUpdate, Locale};
-use crate::outbound::{RequestError, SentMessage};
+use crate::outbound::{MAX_MEDIA, MediaUrl, MediaUrlError, RequestError, SentMessage};
 use crate::webhook::VerifiedInbound;
 #[cfg(feature = "client")]
 use crate::{
     channel::ChannelId,
-    client::{BotInfo, SendReceipt, TwilioClient, ValidationError},
+    client::{BotInfo, SendReceipt, TwilioClient, ValidationError, WebhookConfigured, WebhookSetupError},
     credentials::Credentials,
     delivery::{self, PartTag, WebhookEvent},
     ids::MessageSid,
-    outbound::{AccountInfo, Sms, StatusCallback},
+    outbound::{AccountInfo, StatusCallback},
     phone::E164,
     store::{ChannelStore, MemoryStore},
     url::PublicUrl,
@@ -56,6 +56,182 @@ pub fn reply_parts(content: &str) -> Result<Vec<crate::SmsBody>, SendMessageErro
     Ok(bodies)
 }
 
+/// Why an attachment of a reply was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotSentReason {
+    /// Its `source` cannot be a `MediaUrl`.
+    #[error("{0}")]
+    Source(MediaUrlError),
+    /// More than [`MAX_MEDIA`] attachments: the ones past it.
+    #[error("more than 10 attachments")]
+    TooMany,
+    /// Not an attachment Hivekeep describes (`{source, mimeType, fileName?}`).
+    #[error("not a readable attachment")]
+    Unreadable,
+}
+
+/// An attachment of a reply that was not sent: its name (the file name, or the last segment of its
+/// path; never a query) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NotSent {
+    /// The name the text and the context line give it.
+    pub name: String,
+    /// Why it was not sent.
+    pub reason: NotSentReason,
+}
+
+/// What a reply with its attachments is sent as: the SMS parts, the media the first part carries (it
+/// goes as an MMS), and the attachments that cannot be sent, which the text names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplyPlan {
+    bodies: Vec<crate::SmsBody>,
+    /// At most [`MAX_MEDIA`].
+    media: Vec<MediaUrl>,
+    not_sent: Vec<NotSent>,
+}
+
+impl ReplyPlan {
+    /// The plan for Hivekeep's `content` and `attachments` (`{source, mimeType, fileName?}`), whose
+    /// notes are in `locale`. A public `https` `source` goes out as a `MediaUrl` (at most
+    /// [`MAX_MEDIA`]); any other (a file on the Hivekeep server, plain `http`, a private host) is named
+    /// at the end of the text, `[Attachment not sent: report.pdf]`. A reply of attachments alone is the
+    /// media with their names as the text, or the note alone when none can be sent.
+    ///
+    /// # Errors
+    /// As [`reply_parts`]: [`SendMessageError::EmptyContent`] when there is neither text nor
+    /// attachment, [`SendMessageError::TooLong`].
+    #[allow(clippy::result_large_err, reason = "the send's own error, which `send_message` returns as is")]
+    pub fn new(content: &str, attachments: &[Value], locale: Locale) -> Result<Self, SendMessageError> {
+        let mut media: Vec<(String, MediaUrl)> = Vec::new();
+        let mut not_sent = Vec::new();
+        for (index, attachment) in attachments.iter().enumerate() {
+            let source = attachment.get("source").and_then(Value::as_str);
+            let name = attachment_name(attachment, source, index);
+            let reason = match source.map(MediaUrl::parse) {
+                None => NotSentReason::Unreadable,
+                Some(Err(error)) => NotSentReason::Source(error),
+                Some(Ok(_)) if media.len() >= MAX_MEDIA => NotSentReason::TooMany,
+                Some(Ok(url)) => {
+                    media.push((name, url));
+                    continue;
+                }
+            };
+            not_sent.push(NotSent { name, reason });
+        }
+        let content = content.trim();
+        let note = not_sent_note(&not_sent, locale);
+        let text = match (content.is_empty(), note) {
+            (false, Some(note)) => format!("{content}\n\n{note}"),
+            (false, None) => content.to_owned(),
+            (true, Some(note)) if media.is_empty() => note,
+            (true, note) => {
+                let names: Vec<&str> = media.iter().map(|(name, _)| name.as_str()).collect();
+                let names = names.join(", ");
+                note.map_or_else(|| names.clone(), |note| format!("{names}\n\n{note}"))
+            }
+        };
+        let bodies = reply_parts(&text)?;
+        Ok(Self { bodies, media: media.into_iter().map(|(_, url)| url).collect(), not_sent })
+    }
+
+    /// The number of messages.
+    #[must_use]
+    pub fn parts(&self) -> usize {
+        self.bodies.len()
+    }
+
+    /// The texts, in order.
+    #[must_use]
+    pub fn bodies(&self) -> &[crate::SmsBody] {
+        &self.bodies
+    }
+
+    /// The public `https` attachments, sent as `MediaUrl`s of the first message.
+    #[must_use]
+    pub fn media(&self) -> &[MediaUrl] {
+        &self.media
+    }
+
+    /// The attachments not sent.
+    #[must_use]
+    pub fn not_sent(&self) -> &[NotSent] {
+        &self.not_sent
+    }
+
+    /// Message `index` (from 0) to `to`: its text, and for the first the media.
+    #[must_use]
+    pub fn sms(&self, index: usize, to: &crate::E164) -> Option<crate::Sms> {
+        let body = self.bodies.get(index)?.clone();
+        let media = if index == 0 { self.media.clone() } else { Vec::new() };
+        // At most MAX_MEDIA media, by construction.
+        crate::Sms::builder().to(to.clone()).body(body).build().with_media(media).ok()
+    }
+
+    /// The context line's note on the attachments not sent (`attachment not sent: report.pdf (a file on
+    /// the server, not a public URL)`), in `locale`; none when every attachment went.
+    #[must_use]
+    pub fn not_sent_line(&self, locale: Locale) -> Option<String> {
+        if self.not_sent.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self.not_sent.iter().map(|n| format!("{} ({})", n.name, n.reason)).collect();
+        let label = match (locale, self.not_sent.len()) {
+            (Locale::Fr, 1) => "pièce jointe non envoyée",
+            (Locale::Fr, _) => "pièces jointes non envoyées",
+            (Locale::De, 1) => "Anhang nicht gesendet",
+            (Locale::De, _) => "Anhänge nicht gesendet",
+            (Locale::Es, 1) => "adjunto no enviado",
+            (Locale::Es, _) => "adjuntos no enviados",
+            (_, 1) => "attachment not sent",
+            (_, _) => "attachments not sent",
+        };
+        Some(format!("{label}: {}", list.join(", ")))
+    }
+}
+
+/// The longest attachment name the text gives (in characters).
+const MAX_NAME_CHARS: usize = 60;
+
+/// An attachment's name: its `fileName`, else the last segment of its `source`'s path (never a query,
+/// which may hold a token), else `attachment N`; printable characters only, at most 60 of them.
+fn attachment_name(attachment: &Value, source: Option<&str>, index: usize) -> String {
+    let given = attachment.get("fileName").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty());
+    let from_source = source.and_then(|s| {
+        let path = s.split(['?', '#']).next().unwrap_or("");
+        path.rsplit(['/', '\\']).next().map(str::trim).filter(|n| !n.is_empty())
+    });
+    let name: String = given
+        .or(from_source)
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect();
+    if name.trim().is_empty() { format!("attachment {}", index + 1) } else { name }
+}
+
+/// The note the text ends with for attachments not sent, in `locale`.
+fn not_sent_note(not_sent: &[NotSent], locale: Locale) -> Option<String> {
+    if not_sent.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = not_sent.iter().map(|n| n.name.as_str()).collect();
+    let label = match (locale, not_sent.len()) {
+        (Locale::Fr, 1) => "Pièce jointe non envoyée",
+        (Locale::Fr, _) => "Pièces jointes non envoyées",
+        (Locale::De, 1) => "Anhang nicht gesendet",
+        (Locale::De, _) => "Anhänge nicht gesendet",
+        (Locale::Es, 1) => "Adjunto no enviado",
+        (Locale::Es, _) => "Adjuntos no enviados",
+        (_, 1) => "Attachment not sent",
+        (_, _) => "Attachments not sent",
+    };
+    Some(format!("[{label}: {}]", names.join(", ")))
+}
+
 /// The path Hivekeep routes a channel's webhooks to, without the channel id.
 pub const WEBHOOK_PATH_PREFIX: &str = "/api/channels/plugin/twilio-sms/webhook/";
 
@@ -73,7 +249,7 @@ pub struct OutboundMessageParams {
     /// The message this replies to (unused by SMS).
     #[serde(default)]
     pub reply_to_message_id: Option<String>,
-    /// Attachments (not sent: MMS is out of scope).
+    /// Attachments, `{source, mimeType, fileName?}`: see [`ReplyPlan::new`] for what is sent.
     #[serde(default)]
     pub attachments: Vec<Value>,
     /// The locale of the context line (`en`, `fr`, `de`, `es`).
@@ -296,8 +472,8 @@ pub enum SendMessageError {
         "chatId is not a phone number: write it in E.164 form (+ and country code), or as a national number of the channel's country"
     )]
     InvalidRecipient,
-    /// Nothing to send: the content is blank (attachments are not sent over SMS).
-    #[error("nothing to send: the reply is blank (attachments are not sent over SMS)")]
+    /// Nothing to send: the content is blank and there is no attachment.
+    #[error("nothing to send: the reply is blank")]
     EmptyContent,
     /// The content would take more than [`MAX_PARTS`] SMS; nothing was sent.
     #[error("the reply is too long for SMS: it would take more than ten messages; nothing was sent")]
@@ -516,6 +692,16 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         self.client.validate_config(&self.credentials).await
     }
 
+    /// Points the From number's "A message comes in" webhook at this channel's webhook URL, when it
+    /// points nowhere of its owner's (see [`TwilioClient::configure_webhook`]).
+    ///
+    /// # Errors
+    /// A [`WebhookSetupError`]: no public URL, another URL there (never overwritten), a failed request.
+    pub async fn configure_webhook(&self) -> Result<WebhookConfigured, WebhookSetupError> {
+        let url = self.webhook_url().ok_or(WebhookSetupError::NoWebhookUrl)?;
+        self.client.configure_webhook(&self.credentials, &url).await
+    }
+
     /// The account's name and the sender.
     ///
     /// # Errors
@@ -547,15 +733,16 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
     ) -> Result<OutboundMessageResult, SendMessageError> {
         let to = E164::recipient(&params.chat_id, self.credentials.sender().number())
             .map_err(|_| SendMessageError::InvalidRecipient)?;
-        let bodies = reply_parts(&params.content)?;
-        let total = bodies.len();
+        let locale = Locale::parse(params.locale.as_deref());
+        let plan = ReplyPlan::new(&params.content, &params.attachments, locale)?;
+        let total = plan.bodies.len();
         let of = u32::try_from(total).unwrap_or(u32::MAX);
         let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);
-        for (index, body) in bodies.into_iter().enumerate() {
+        for index in 0..total {
             let part = u32::try_from(index + 1).unwrap_or(u32::MAX);
             let first = sent.first().map(|r| r.message.sid.clone());
             let callback = self.callback(part, of, first.as_ref());
-            let sms = Sms::builder().to(to.clone()).body(body).build();
+            let Some(sms) = plan.sms(index, &to) else { break };
             match self.client.send(&self.credentials, &sms, callback.as_ref()).await {
                 Ok(receipt) => sent.push(receipt),
                 Err(error) => {
@@ -564,9 +751,8 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
                 }
             }
         }
-        let locale = Locale::parse(params.locale.as_deref());
         let messages: Vec<SentMessage> = sent.into_iter().map(|r| r.message).collect();
-        Ok(OutboundMessageResult::from_parts(&messages, self.public_url.is_some(), locale))
+        Ok(OutboundMessageResult::from_plan(&plan, &messages, self.public_url.is_some(), locale))
     }
 
     /// Handles a webhook Hivekeep's dispatcher received for `path_channel_id`: verifies it, checks it
@@ -670,6 +856,33 @@ impl OutboundMessageResult {
     }
 }
 
+impl OutboundMessageResult {
+    /// The result of a send planned by `plan` whose parts Twilio all accepted ([`Self::from_parts`]),
+    /// with the media sent (`deliveryMeta.twilio.media`) and the attachments not sent named in the
+    /// context line and in `deliveryMeta.twilio.attachmentsNotSent` (`{name, reason}`).
+    #[must_use]
+    pub fn from_plan(plan: &ReplyPlan, parts: &[SentMessage], live: bool, locale: Locale) -> Self {
+        let mut result = Self::from_parts(parts, live, locale);
+        if let Some(line) = plan.not_sent_line(locale) {
+            result.context_line = format!("{} · {line}", result.context_line);
+        }
+        if let Some(twilio) = result.delivery_meta.get_mut("twilio").and_then(Value::as_object_mut) {
+            if !plan.media.is_empty() {
+                twilio.insert("media".to_owned(), Value::from(plan.media.len()));
+            }
+            if !plan.not_sent.is_empty() {
+                let list: Vec<Value> = plan
+                    .not_sent
+                    .iter()
+                    .map(|n| json!({"name": n.name, "reason": n.reason.to_string()}))
+                    .collect();
+                twilio.insert("attachmentsNotSent".to_owned(), Value::from(list));
+            }
+        }
+        result
+    }
+}
+
 /// The context line of a send of `parts` SMS, in `locale`; without live status (`live` false) it says
 /// that no delivery tracking follows.
 #[must_use]
@@ -697,7 +910,7 @@ pub fn sent_line(parts: usize, live: bool, locale: Locale) -> String {
 }
 
 /// The channel config schema for `plugin.json`: Account SID, Auth Token (password, so Hivekeep vaults it)
-/// and From Number, all required.
+/// and From Number, all required, and the switch `configureWebhook` (off by default).
 #[must_use]
 pub fn config_schema() -> Value {
     json!({
@@ -724,6 +937,14 @@ pub fn config_schema() -> Value {
                 "required": true,
                 "placeholder": "+15551234567",
                 "description": "The E.164 number that sends SMS. Must be a number you own on Twilio with SMS enabled."
+            },
+            {
+                "name": "configureWebhook",
+                "label": "Set the number's incoming webhook",
+                "type": "switch",
+                "default": false,
+                "required": false,
+                "description": "When the channel is tested or started, point the From number's \"A message comes in\" webhook at this channel (if it is empty or Twilio's demo). A URL already set elsewhere is never overwritten: the test says where it points."
             }
         ]
     })
@@ -741,6 +962,74 @@ mod reply_tests {
         assert_eq!(reply_parts(&format!("{ten}a")), Err(SendMessageError::TooLong));
         assert_eq!(reply_parts(" \n "), Err(SendMessageError::EmptyContent));
         assert_eq!(reply_parts("Hi").map(|parts| parts.len()), Ok(1));
+    }
+
+    fn plan(content: &str, attachments: Value) -> ReplyPlan {
+        let list = attachments.as_array().cloned().unwrap_or_default();
+        ReplyPlan::new(content, &list, Locale::En).unwrap()
+    }
+
+    fn texts(plan: &ReplyPlan) -> Vec<&str> {
+        plan.bodies().iter().map(crate::SmsBody::as_str).collect()
+    }
+
+    #[test]
+    fn public_https_attachments_go_as_media_of_the_first_part_and_the_rest_are_named() {
+        let p = plan(
+            &"word ".repeat(400),
+            json!([
+                {"source": "https://cdn.example.com/charts/q3.png?token=s3cret", "mimeType": "image/png"},
+                {"source": "/srv/hivekeep/data/workspaces/a/report.pdf", "mimeType": "application/pdf", "fileName": "report.pdf"},
+                {"source": "http://cdn.example.com/b.png", "mimeType": "image/png"},
+                {"mimeType": "image/png"},
+            ]),
+        );
+        assert_eq!(p.media().len(), 1);
+        let names: Vec<&str> = p.not_sent().iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["report.pdf", "b.png", "attachment 4"]);
+        assert_eq!(p.not_sent()[0].reason, NotSentReason::Source(MediaUrlError::NotAUrl));
+        assert_eq!(p.not_sent()[2].reason, NotSentReason::Unreadable);
+        let all = texts(&p).concat();
+        assert!(all.ends_with("[Attachments not sent: report.pdf, b.png, attachment 4]"), "{all}");
+        let to = crate::E164::parse("+14155550100").unwrap();
+        assert_eq!(p.sms(0, &to).unwrap().media().len(), 1);
+        assert!(p.parts() > 1 && p.sms(1, &to).unwrap().media().is_empty());
+        assert!(p.sms(p.parts(), &to).is_none());
+        let line = p.not_sent_line(Locale::En).unwrap();
+        assert!(
+            line.starts_with("attachments not sent: report.pdf (a file on the server, not a public URL)"),
+            "{line}"
+        );
+        assert!(!line.contains("s3cret"));
+    }
+
+    #[test]
+    fn a_reply_of_attachments_alone_is_never_blank() {
+        let media = plan(
+            "  ",
+            json!([{"source": "https://cdn.example.com/q3.png", "mimeType": "image/png", "fileName": "Q3 chart.png"}]),
+        );
+        assert_eq!(texts(&media), ["Q3 chart.png"]);
+        assert_eq!(media.media().len(), 1);
+        let local = plan("", json!([{"source": "/tmp/a.pdf", "mimeType": "application/pdf"}]));
+        assert_eq!(texts(&local), ["[Attachment not sent: a.pdf]"]);
+        assert!(local.media().is_empty());
+        let mixed =
+            plan("", json!([{"source": "https://cdn.example.com/a.png"}, {"source": "C:\\files\\b.pdf"}]));
+        assert_eq!(texts(&mixed), ["a.png\n\n[Attachment not sent: b.pdf]"]);
+        assert_eq!(ReplyPlan::new(" ", &[], Locale::En), Err(SendMessageError::EmptyContent));
+    }
+
+    #[test]
+    fn at_most_ten_media_and_names_are_bounded() {
+        let many: Vec<Value> =
+            (0..12).map(|i| json!({"source": format!("https://cdn.example.com/{i}.png")})).collect();
+        let p = ReplyPlan::new("Hi", &many, Locale::Fr).unwrap();
+        assert_eq!(p.media().len(), MAX_MEDIA);
+        assert_eq!(p.not_sent().iter().map(|n| n.reason).collect::<Vec<_>>(), [NotSentReason::TooMany; 2]);
+        assert!(texts(&p)[0].ends_with("[Pièces jointes non envoyées: 10.png, 11.png]"));
+        let long = plan("Hi", json!([{"source": "/x", "fileName": format!("{}\u{7}.pdf", "n".repeat(100))}]));
+        assert_eq!(long.not_sent()[0].name, "n".repeat(60));
     }
 }
 
@@ -825,17 +1114,22 @@ mod tests {
     }
 
     #[test]
-    fn the_config_schema_has_the_three_required_fields() {
+    fn the_config_schema_has_the_three_required_fields_and_the_webhook_switch_off() {
         let schema = config_schema();
         let fields = schema["fields"].as_array().unwrap();
         let names: Vec<(&str, &str)> =
             fields.iter().map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap())).collect();
-        assert_eq!(names, [("accountSid", "text"), ("authToken", "password"), ("fromNumber", "text")]);
-        assert!(
-            fields
-                .iter()
-                .all(|f| f["required"] == true && f["label"].is_string() && f["description"].is_string())
+        assert_eq!(
+            names,
+            [("accountSid", "text"), ("authToken", "password"), ("fromNumber", "text"), ("configureWebhook", "switch")]
         );
+        assert!(fields.iter().all(|f| f["label"].is_string() && f["description"].is_string()));
+        let required: Vec<bool> = fields.iter().map(|f| f["required"] == true).collect();
+        assert_eq!(required, [true, true, true, false]);
+        assert_eq!(fields[3]["default"], false);
+        // plugin.json carries the same schema.
+        let manifest: Value = serde_json::from_str(include_str!("../plugin/plugin.json")).unwrap();
+        assert_eq!(manifest["channels"]["twilio-sms"]["configSchema"], schema);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use http::StatusCode;
 use crate::api_error::TwilioApiError;
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
-use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
-pub use crate::outbound::{BotInfo, RequestError, ValidationError};
+use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback, WebhookSetup};
+pub use crate::outbound::{BotInfo, RequestError, ValidationError, WebhookConfigured, WebhookSetupError};
 use crate::phone::E164;
 use crate::url::ApiBase;
 
@@ -291,6 +291,46 @@ impl TwilioClient {
             into_result(answer).map_err(ValidationError::Request)?.check()?;
         }
         Ok(account)
+    }
+
+    /// Points the From number's "A message comes in" webhook at `channel_url` when it points nowhere of
+    /// its owner's (empty, or Twilio's demo reply); never overwrites another URL.
+    ///
+    /// # Errors
+    /// A [`WebhookSetupError`]: another URL is there (named), no From number, a number the account does
+    /// not own, a failed request.
+    pub async fn configure_webhook(
+        &self,
+        credentials: &Credentials,
+        channel_url: &str,
+    ) -> Result<WebhookConfigured, WebhookSetupError> {
+        let failed = |error| WebhookSetupError::Validation(ValidationError::Request(error));
+        let number = credentials.sender().number().ok_or(WebhookSetupError::NoNumber)?;
+        let path = outbound::number_path(credentials.account_sid(), number);
+        let received = self.get(credentials, &path).await.map_err(failed)?;
+        let answer =
+            outbound::parse_number_webhook(received.status, &received.headers, &received.body, number);
+        let webhook = into_result(answer)
+            .map_err(failed)?
+            .ok_or(WebhookSetupError::Validation(ValidationError::NumberNotOwned))?;
+        match webhook.setup(channel_url) {
+            WebhookSetup::AlreadySet => return Ok(WebhookConfigured::AlreadySet),
+            WebhookSetup::PointsElsewhere(url) => return Err(WebhookSetupError::PointsElsewhere(url)),
+            _ => {}
+        }
+        let (api_base, account) = (&self.config.api_base, credentials.account_sid());
+        let build = || {
+            let mut request = webhook.update_request(api_base, account, channel_url)?;
+            request.headers_mut().insert(http::header::AUTHORIZATION, credentials.authorization());
+            Ok(request)
+        };
+        let (received, _) = self.execute(build, true).await.map_err(failed)?;
+        let answer =
+            outbound::parse_webhook_update(received.status, &received.headers, &received.body, channel_url);
+        match into_result(answer).map_err(failed)? {
+            true => Ok(WebhookConfigured::Set),
+            false => Err(WebhookSetupError::NotApplied),
+        }
     }
 
     /// The account's friendly name and the channel's sender, for Hivekeep's `getBotInfo`.

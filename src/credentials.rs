@@ -144,6 +144,7 @@ pub struct StoredChannelConfig {
     auth_token_vault_key: String,
     sender: Sender,
     api_key: Option<(ApiKeySid, String)>,
+    configure_webhook: bool,
 }
 
 fn text<'a>(
@@ -200,7 +201,17 @@ impl StoredChannelConfig {
             (Some(_), None) => return Err(ConfigError::Missing("apiKeySecretVaultKey")),
             (None, Some(_)) => return Err(ConfigError::Missing("apiKeySid")),
         };
-        Ok(Self { account_sid, auth_token_vault_key, sender, api_key })
+        // The switch: `true` (or "true", as a form may store it); anything else is off.
+        let configure_webhook = matches!(object.get("configureWebhook"), Some(Value::Bool(true)))
+            || matches!(object.get("configureWebhook"), Some(Value::String(s)) if s == "true");
+        Ok(Self { account_sid, auth_token_vault_key, sender, api_key, configure_webhook })
+    }
+
+    /// Whether the channel points its From number's "A message comes in" webhook at itself
+    /// (`configureWebhook`, off unless `true`).
+    #[must_use]
+    pub fn configure_webhook(&self) -> bool {
+        self.configure_webhook
     }
 
     /// The account.

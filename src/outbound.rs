@@ -15,6 +15,7 @@ use crate::phone::E164;
 use crate::sms_text::SmsBody;
 use crate::status::MessageStatus;
 use crate::url::{ApiBase, PublicUrl};
+pub use crate::url::{MediaUrl, MediaUrlError};
 
 /// Twilio's REST API ([`ApiBase::twilio`]).
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
@@ -25,7 +26,16 @@ pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 pub struct Sms {
     to: E164,
     body: SmsBody,
+    media: Vec<MediaUrl>,
 }
+
+/// The most `MediaUrl`s one message carries (Twilio's limit).
+pub const MAX_MEDIA: usize = 10;
+
+/// More than [`MAX_MEDIA`] media for one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an MMS carries at most 10 media")]
+pub struct TooManyMedia;
 
 /// Builder state: the recipient is still missing.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +109,25 @@ impl Sms {
     pub fn body(&self) -> &SmsBody {
         &self.body
     }
+
+    /// The same message with `media` attached (sent as an MMS, each URL a `MediaUrl`; Twilio fetches
+    /// them).
+    ///
+    /// # Errors
+    /// [`TooManyMedia`] for more than [`MAX_MEDIA`].
+    pub fn with_media(mut self, media: Vec<MediaUrl>) -> Result<Self, TooManyMedia> {
+        if media.len() > MAX_MEDIA {
+            return Err(TooManyMedia);
+        }
+        self.media = media;
+        Ok(self)
+    }
+
+    /// The media attached (none for an SMS).
+    #[must_use]
+    pub fn media(&self) -> &[MediaUrl] {
+        &self.media
+    }
 }
 
 impl<Body> SmsBuilder<WantsRecipient, Body> {
@@ -122,7 +151,7 @@ impl<To, Body> SmsBuilder<To, Body> {
         To: HasRecipient,
         Body: HasBody,
     {
-        Sms { to: self.to.into_recipient(), body: self.body.into_body() }
+        Sms { to: self.to.into_recipient(), body: self.body.into_body(), media: Vec::new() }
     }
 }
 
@@ -177,8 +206,8 @@ fn push_pair(form: &mut String, name: &str, value: &str) {
 }
 
 /// The `POST /2010-04-01/Accounts/{sid}/Messages.json` request for `sms`, with Basic auth (marked
-/// sensitive), the form fields `To`, `From` and/or `MessagingServiceSid`, `Body`, and `StatusCallback`
-/// when one is given.
+/// sensitive), the form fields `To`, `From` and/or `MessagingServiceSid`, `Body`, a `MediaUrl` for each
+/// medium, and `StatusCallback` when one is given.
 ///
 /// # Errors
 /// Only if the API base holds a character a URI cannot.
@@ -220,6 +249,9 @@ pub fn send_request_without_auth(
         push_pair(&mut form, "MessagingServiceSid", service.as_str());
     }
     push_pair(&mut form, "Body", sms.body.as_str());
+    for url in &sms.media {
+        push_pair(&mut form, "MediaUrl", url.as_str());
+    }
     if let Some(callback) = status_callback {
         push_pair(&mut form, "StatusCallback", callback.as_str());
     }
@@ -603,6 +635,10 @@ struct NumberList {
 
 #[derive(Deserialize)]
 struct IncomingNumber {
+    #[serde(default)]
+    sid: Option<String>,
+    #[serde(default)]
+    sms_url: Option<String>,
     phone_number: Option<String>,
     #[serde(default)]
     capabilities: Capabilities,
@@ -659,9 +695,242 @@ pub fn parse_number_ownership(
     })
 }
 
+/// Where a new number's "A message comes in" webhook points until its owner sets it: Twilio's demo
+/// reply. A number whose webhook is empty or this one has none of its own.
+pub const TWILIO_DEMO_SMS_URL: &str = "https://demo.twilio.com/welcome/sms/reply";
+
+/// A number of the account and where its "A message comes in" webhook points (read with
+/// [`parse_number_webhook`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NumberWebhook {
+    /// The number's SID (`PN` and 32 hex digits).
+    sid: String,
+    sms_url: String,
+}
+
+impl fmt::Debug for NumberWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NumberWebhook")
+            .field("sid", &self.sid)
+            .field("sms_url", &shown_url(&self.sms_url))
+            .finish()
+    }
+}
+
+/// What a channel does about its number's webhook ([`NumberWebhook::setup`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WebhookSetup {
+    /// It already points at the channel.
+    AlreadySet,
+    /// It points nowhere of its owner's (empty, or Twilio's demo reply):
+    /// [`NumberWebhook::update_request`] points it at the channel.
+    Update,
+    /// It points somewhere else, which is never overwritten: where (scheme, host and path only; a
+    /// query or a `user:password@` may hold a secret).
+    PointsElsewhere(String),
+}
+
+/// A URL as a message may show it: scheme, host and path (no `user:password@`, query or fragment), at
+/// most 200 characters.
+fn shown_url(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or("");
+    let shown = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit('@').next().unwrap_or("");
+            if path.is_empty() { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+        }
+        None => base.to_owned(),
+    };
+    shown.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+impl NumberWebhook {
+    /// What to do for a channel whose webhook URL is `channel_url`: nothing when the number's webhook
+    /// is that URL; point it there when it is empty or Twilio's demo reply; otherwise leave it and say
+    /// where it points.
+    #[must_use]
+    pub fn setup(&self, channel_url: &str) -> WebhookSetup {
+        let current = self.sms_url.trim();
+        if current == channel_url {
+            return WebhookSetup::AlreadySet;
+        }
+        if current.is_empty() || current.trim_end_matches('/') == TWILIO_DEMO_SMS_URL {
+            return WebhookSetup::Update;
+        }
+        WebhookSetup::PointsElsewhere(shown_url(current))
+    }
+
+    /// The request that points the number's webhook at `channel_url` (`POST
+    /// IncomingPhoneNumbers/{sid}.json` with `SmsUrl` and `SmsMethod=POST`, without `Authorization`).
+    /// Setting the same value twice changes nothing, so it may be retried.
+    ///
+    /// # Errors
+    /// Only if the API base and the path make an invalid URI.
+    pub fn update_request(
+        &self,
+        api_base: &ApiBase,
+        account: &AccountSid,
+        channel_url: &str,
+    ) -> Result<Request<String>, http::Error> {
+        let mut form = String::new();
+        push_pair(&mut form, "SmsUrl", channel_url);
+        push_pair(&mut form, "SmsMethod", "POST");
+        let path = format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{}.json", self.sid);
+        Request::builder()
+            .method(Method::POST)
+            .uri(api_base.url(&path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(form)
+    }
+}
+
+/// The number's webhook points at the channel: it already did, or it was set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookConfigured {
+    /// It already pointed at the channel.
+    AlreadySet,
+    /// It pointed nowhere of its owner's and now points at the channel.
+    Set,
+}
+
+/// Why the number's webhook was not pointed at the channel. The texts name no secret and no number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookSetupError {
+    /// It points somewhere else (shown without credentials or query), which is never overwritten.
+    #[error(
+        "the From number's \"A message comes in\" webhook points at {0}, not at this channel; it was left as it is (point it at this channel's webhook URL in the Twilio Console, or clear it there and test again)"
+    )]
+    PointsElsewhere(String),
+    /// The channel has no webhook URL (no public URL).
+    #[error(
+        "the channel has no webhook URL (PUBLIC_URL is not set), so the From number's webhook cannot point at it"
+    )]
+    NoWebhookUrl,
+    /// The channel sends through a Messaging Service alone.
+    #[error(
+        "the channel sends through a Messaging Service: its incoming webhook is set on the service, in the Twilio Console"
+    )]
+    NoNumber,
+    /// The account does not own the From number, or a request failed.
+    #[error("{0}")]
+    Validation(ValidationError),
+    /// Twilio answered the update with another URL.
+    #[error("Twilio did not apply the channel's webhook URL to the From number")]
+    NotApplied,
+}
+
+/// Reads the answer to `GET /Accounts/{sid}/IncomingPhoneNumbers.json?PhoneNumber=…` (see
+/// [`number_path`]) as `number`'s webhook, or `None` when the account does not own it.
+#[must_use]
+pub fn parse_number_webhook(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    number: &E164,
+) -> Answer<Option<NumberWebhook>> {
+    read(status, headers, body, |list: NumberList| {
+        let Some(owned) = list
+            .incoming_phone_numbers
+            .into_iter()
+            .find(|n| n.phone_number.as_deref() == Some(number.as_str()))
+        else {
+            return Ok(None);
+        };
+        let sid = owned.sid.filter(|sid| {
+            sid.len() == 34 && sid.starts_with("PN") && sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
+        });
+        match sid {
+            Some(sid) => Ok(Some(NumberWebhook { sid, sms_url: owned.sms_url.unwrap_or_default() })),
+            None => Err(UnreadableMessage { status: status.as_u16() }),
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct UpdatedNumber {
+    #[serde(default)]
+    sms_url: Option<String>,
+}
+
+/// Reads the answer to [`WebhookSetup::Update`]'s request: `Ok(true)` when the number's webhook is now
+/// `channel_url`, `Ok(false)` when Twilio answered with another.
+#[must_use]
+pub fn parse_webhook_update(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    channel_url: &str,
+) -> Answer<bool> {
+    read(status, headers, body, |number: UpdatedNumber| Ok(number.sms_url.as_deref() == Some(channel_url)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn number_list(sms_url: &str) -> String {
+        format!(
+            r#"{{"incoming_phone_numbers":[{{"sid":"PN0123456789abcdef0123456789abcdef","phone_number":"+14155550100","sms_url":"{sms_url}","capabilities":{{"sms":true}}}}]}}"#
+        )
+    }
+
+    fn webhook_of(body: &str) -> Answer<Option<NumberWebhook>> {
+        let number = E164::parse("+14155550100").unwrap();
+        parse_number_webhook(StatusCode::OK, &http::HeaderMap::new(), body.as_bytes(), &number)
+    }
+
+    #[test]
+    fn a_numbers_webhook_is_set_only_when_it_points_nowhere_of_its_owners() {
+        let base = ApiBase::parse("https://api.twilio.com").unwrap();
+        let account = AccountSid::parse(&format!("AC{}", "0".repeat(32))).unwrap();
+        let channel = "https://hooks.example.com/api/channels/plugin/twilio-sms/webhook/c1";
+        let setup = |sms_url: &str| {
+            let Answer::Ok(Some(number)) = webhook_of(&number_list(sms_url)) else { panic!("{sms_url}") };
+            (number.setup(channel), number.update_request(&base, &account, channel).unwrap())
+        };
+        assert!(matches!(setup(channel).0, WebhookSetup::AlreadySet));
+        for unset in
+            ["", "https://demo.twilio.com/welcome/sms/reply", "https://demo.twilio.com/welcome/sms/reply/"]
+        {
+            let (WebhookSetup::Update, request) = setup(unset) else { panic!("{unset:?}") };
+            assert_eq!(request.method(), Method::POST);
+            assert_eq!(
+                request.uri().to_string(),
+                format!(
+                    "https://api.twilio.com/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/PN0123456789abcdef0123456789abcdef.json"
+                )
+            );
+            let form: Vec<(String, String)> = serde_urlencoded::from_str(request.body()).unwrap();
+            assert_eq!(
+                form,
+                [("SmsUrl".to_owned(), channel.to_owned()), ("SmsMethod".to_owned(), "POST".to_owned())]
+            );
+            assert!(request.headers().get(header::AUTHORIZATION).is_none());
+        }
+        let elsewhere = |url: &str| match setup(url).0 {
+            WebhookSetup::PointsElsewhere(shown) => shown,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            elsewhere("https://user:pw@other.example.com/sms?key=s3cret"),
+            "https://other.example.com/sms"
+        );
+        let other_channel = "https://hooks.example.com/api/channels/plugin/twilio-sms/webhook/c0";
+        assert_eq!(elsewhere(other_channel), other_channel);
+        assert!(matches!(webhook_of(r#"{"incoming_phone_numbers":[]}"#), Answer::Ok(None)));
+        let bad_sid = r#"{"incoming_phone_numbers":[{"sid":"PN../x","phone_number":"+14155550100"}]}"#;
+        assert!(matches!(webhook_of(bad_sid), Answer::Unreadable(_)));
+        let updated = |body: &str| {
+            parse_webhook_update(StatusCode::OK, &http::HeaderMap::new(), body.as_bytes(), channel)
+        };
+        assert!(matches!(updated(&format!(r#"{{"sms_url":"{channel}"}}"#)), Answer::Ok(true)));
+        assert!(matches!(updated(r#"{"sms_url":""}"#), Answer::Ok(false)));
+    }
 
     fn answer(status: u16, body: &str) -> Answer<SentMessage> {
         parse_message(StatusCode::from_u16(status).unwrap(), &http::HeaderMap::new(), body.as_bytes())

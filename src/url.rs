@@ -388,6 +388,132 @@ impl fmt::Display for WebhookUrl {
     }
 }
 
+/// Why an attachment cannot go out as an MMS `MediaUrl` (Twilio fetches the URL itself, so it must be a
+/// public `https` address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaUrlError {
+    /// Not a URL: a file on the server (Twilio cannot fetch it).
+    #[error("a file on the server, not a public URL")]
+    NotAUrl,
+    /// Not `https`.
+    #[error("not an https URL")]
+    NotHttps,
+    /// A host Twilio cannot reach: loopback, a private or link-local address, or a name without a dot.
+    #[error("not a public address")]
+    NotPublic,
+    /// A `user:password@` (it would be handed to Twilio and kept in its logs).
+    #[error("a URL with credentials")]
+    Userinfo,
+    /// White space, a control character, a fragment, a bad port, or longer than [`MediaUrl::MAX_LEN`].
+    #[error("not a valid URL")]
+    Invalid,
+}
+
+/// A public `https` URL Twilio can fetch an MMS attachment from (`MediaUrl`): no credentials, a host
+/// that is a name with a dot or a public IP address.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MediaUrl(Box<str>);
+
+impl MediaUrl {
+    /// The longest URL taken.
+    pub const MAX_LEN: usize = 2048;
+
+    /// Checks `url`.
+    ///
+    /// # Errors
+    /// A [`MediaUrlError`] naming why Twilio could not fetch it.
+    ///
+    /// # Examples
+    /// ```
+    /// use twilio_sms::outbound::{MediaUrl, MediaUrlError};
+    /// assert!(MediaUrl::parse("https://cdn.example.com/chart.png").is_ok());
+    /// assert_eq!(MediaUrl::parse("/data/workspaces/a/chart.png"), Err(MediaUrlError::NotAUrl));
+    /// assert_eq!(MediaUrl::parse("http://cdn.example.com/a.png"), Err(MediaUrlError::NotHttps));
+    /// assert_eq!(MediaUrl::parse("https://192.168.1.2/a.png"), Err(MediaUrlError::NotPublic));
+    /// ```
+    pub fn parse(url: &str) -> Result<Self, MediaUrlError> {
+        if !url.contains("://") {
+            return Err(MediaUrlError::NotAUrl);
+        }
+        if url.len() > Self::MAX_LEN || check_chars(url).is_err() {
+            return Err(MediaUrlError::Invalid);
+        }
+        let authority = split_authority(url).map_err(|error| match error {
+            UrlError::UnsupportedScheme => MediaUrlError::NotHttps,
+            _ => MediaUrlError::Invalid,
+        })?;
+        if !authority.https {
+            return Err(MediaUrlError::NotHttps);
+        }
+        let start = url.find("://").map_or(0, |at| at + 3);
+        let whole = url.get(start..authority.end).unwrap_or("");
+        if whole.contains('@') {
+            return Err(MediaUrlError::Userinfo);
+        }
+        let host = match authority.port {
+            Some((colon, _)) => url.get(start..colon).unwrap_or(""),
+            None => whole,
+        };
+        if !is_public_host(host) {
+            return Err(MediaUrlError::NotPublic);
+        }
+        Ok(Self(url.into()))
+    }
+
+    /// The URL as given.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether Twilio could reach `host` (as written in a URL): a public IP address, or a name with a dot
+/// that is not `localhost` or under `.localhost`, `.local`, `.internal` or `.test`.
+fn is_public_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[') {
+        let Some(addr) = v6.strip_suffix(']').and_then(|a| a.parse::<std::net::Ipv6Addr>().ok()) else {
+            return false;
+        };
+        return match addr.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => {
+                let first = addr.segments().first().copied().unwrap_or(0);
+                !(addr.is_loopback()
+                    || addr.is_unspecified()
+                    || (first & 0xfe00) == 0xfc00 // unique local
+                    || (first & 0xffc0) == 0xfe80) // link-local
+            }
+        };
+    }
+    if let Ok(v4) = host.parse::<std::net::Ipv4Addr>() {
+        return is_public_v4(v4);
+    }
+    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let private = ["localhost", "local", "internal", "test", "invalid"];
+    let last = name.rsplit('.').next().unwrap_or("");
+    !name.is_empty() && name.contains('.') && !private.contains(&last) && !name.starts_with('.')
+}
+
+fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || (a == 100 && (64..128).contains(&b))) // carrier-grade NAT
+}
+
+/// Leaves the path and query out (they may name a private file).
+impl fmt::Debug for MediaUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host_end = self.0.get(8..).and_then(|rest| rest.find(['/', '?'])).map_or(self.0.len(), |i| i + 8);
+        write!(f, "MediaUrl({}/…)", self.0.get(..host_end).unwrap_or(""))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,5 +630,52 @@ mod tests {
         assert_eq!(base.join("/hook").unwrap().as_str(), "https://example.com/prefix//hook");
         assert_eq!(base.join("hook").unwrap_err(), UrlError::RelativeTarget);
         assert_eq!(base.join("/hook#x").unwrap_err(), UrlError::Fragment);
+    }
+    #[test]
+    fn media_urls_must_be_public_https() {
+        let ok = [
+            "https://cdn.example.com/a.png",
+            "https://example.com:8443/x?y=1",
+            "https://8.8.8.8/a",
+            "https://[2001:4860::1]/a",
+            "HTTPS://Example.COM./a",
+        ];
+        for url in ok {
+            assert!(MediaUrl::parse(url).is_ok(), "{url}");
+        }
+        let refused = [
+            ("/home/agent/report.pdf", MediaUrlError::NotAUrl),
+            ("report.pdf", MediaUrlError::NotAUrl),
+            ("C:\\files\\a.png", MediaUrlError::NotAUrl),
+            ("http://cdn.example.com/a.png", MediaUrlError::NotHttps),
+            ("ftp://cdn.example.com/a.png", MediaUrlError::NotHttps),
+            ("data://x", MediaUrlError::NotHttps),
+            ("https://user:pw@cdn.example.com/a.png", MediaUrlError::Userinfo),
+            ("https://localhost/a.png", MediaUrlError::NotPublic),
+            ("https://files.localhost/a.png", MediaUrlError::NotPublic),
+            ("https://nas.local/a.png", MediaUrlError::NotPublic),
+            ("https://intranet/a.png", MediaUrlError::NotPublic),
+            ("https://127.0.0.1/a.png", MediaUrlError::NotPublic),
+            ("https://10.1.2.3/a.png", MediaUrlError::NotPublic),
+            ("https://172.16.0.1:8443/a.png", MediaUrlError::NotPublic),
+            ("https://192.168.1.2/a.png", MediaUrlError::NotPublic),
+            ("https://169.254.169.254/latest", MediaUrlError::NotPublic),
+            ("https://100.64.0.1/a", MediaUrlError::NotPublic),
+            ("https://[::1]/a.png", MediaUrlError::NotPublic),
+            ("https://[fd00::1]/a.png", MediaUrlError::NotPublic),
+            ("https://[fe80::1]/a.png", MediaUrlError::NotPublic),
+            ("https://[::ffff:10.0.0.1]/a.png", MediaUrlError::NotPublic),
+            ("https:///a.png", MediaUrlError::NotPublic),
+            ("https://cdn.example.com/a b.png", MediaUrlError::Invalid),
+            ("https://cdn.example.com/a.png#x", MediaUrlError::Invalid),
+            ("https://cdn.example.com:x/a.png", MediaUrlError::Invalid),
+        ];
+        for (url, why) in refused {
+            assert_eq!(MediaUrl::parse(url), Err(why), "{url}");
+        }
+        let long = format!("https://cdn.example.com/{}", "a".repeat(MediaUrl::MAX_LEN));
+        assert_eq!(MediaUrl::parse(&long), Err(MediaUrlError::Invalid));
+        let url = MediaUrl::parse("https://cdn.example.com/private/report.png?sig=abc").unwrap();
+        assert_eq!(format!("{url:?}"), "MediaUrl(https://cdn.example.com/…)");
     }
 }

@@ -858,3 +858,69 @@ async fn a_multi_part_reply_is_delivered_once_all_parts_are() {
     );
     assert!(updates.iter().all(|u| matches!(json(u)["status"].as_str(), Some("sent" | "delivered"))));
 }
+
+#[tokio::test]
+async fn a_reply_with_attachments_sends_public_https_ones_as_media_and_names_the_rest() {
+    let h = harness().await;
+    let params: OutboundMessageParams = serde_json::from_value(serde_json::json!({
+        "chatId": CUSTOMER,
+        "content": "Here is the chart.",
+        "attachments": [
+            {"source": "https://cdn.example.com/charts/q3.png?sig=s3cret", "mimeType": "image/png"},
+            {"source": "/srv/hivekeep/data/workspaces/a/report.pdf", "mimeType": "application/pdf", "fileName": "report.pdf"},
+        ],
+    }))
+    .unwrap();
+    let sent = h.a.send_message(&params).await.unwrap();
+    let messages = h.mock.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, "Here is the chart.\n\n[Attachment not sent: report.pdf]");
+    assert_eq!(messages[0].num_media, 1);
+    let create = h.mock.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    let media: Vec<&str> =
+        create.params.iter().filter(|(k, _)| k == "MediaUrl").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(media, ["https://cdn.example.com/charts/q3.png?sig=s3cret"]);
+    assert_eq!(
+        sent.context_line,
+        "Sent by SMS · attachment not sent: report.pdf (a file on the server, not a public URL)"
+    );
+    assert_eq!(sent.delivery_meta["twilio"]["media"], 1);
+    assert_eq!(sent.delivery_meta["twilio"]["attachmentsNotSent"][0]["name"], "report.pdf");
+    assert!(!sent.context_line.contains("s3cret"));
+
+    // Attachments alone: the media with its name as the text.
+    let only: OutboundMessageParams = serde_json::from_value(serde_json::json!({
+        "chatId": CUSTOMER, "content": "",
+        "attachments": [{"source": "https://cdn.example.com/q3.png", "mimeType": "image/png", "fileName": "Q3.png"}],
+    }))
+    .unwrap();
+    h.a.send_message(&only).await.unwrap();
+    let last = h.mock.messages().pop().unwrap();
+    assert_eq!((last.body.as_str(), last.num_media), ("Q3.png", 1));
+}
+
+#[tokio::test]
+async fn the_numbers_webhook_is_pointed_at_the_channel_only_when_it_points_nowhere_of_its_owners() {
+    use twilio_sms::client::{WebhookConfigured, WebhookSetupError};
+    let h = harness().await;
+    let (account, from) = (sid(AC_A), number(NUM_A));
+    assert_eq!(h.mock.sms_url(&account, &from).as_deref(), Some(""));
+    assert_eq!(h.a.configure_webhook().await, Ok(WebhookConfigured::Set));
+    assert_eq!(h.mock.sms_url(&account, &from), h.a.webhook_url());
+    assert_eq!(h.a.configure_webhook().await, Ok(WebhookConfigured::AlreadySet));
+
+    // Twilio's demo reply counts as unset; another URL is never overwritten, and is named.
+    h.mock.set_sms_url(&account, &from, "https://demo.twilio.com/welcome/sms/reply").unwrap();
+    assert_eq!(h.a.configure_webhook().await, Ok(WebhookConfigured::Set));
+    let other = "https://user:pw@crm.example.com/twilio/sms?key=s3cret";
+    h.mock.set_sms_url(&account, &from, other).unwrap();
+    let error = h.a.configure_webhook().await.unwrap_err();
+    assert_eq!(error, WebhookSetupError::PointsElsewhere("https://crm.example.com/twilio/sms".to_owned()));
+    assert!(
+        error.to_string().contains("https://crm.example.com/twilio/sms")
+            && !error.to_string().contains("s3cret")
+    );
+    assert_eq!(h.mock.sms_url(&account, &from).as_deref(), Some(other));
+    let updates = h.mock.requests().into_iter().filter(|r| r.method == "POST").count();
+    assert_eq!(updates, 2, "two updates: from empty and from the demo reply");
+}

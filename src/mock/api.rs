@@ -31,12 +31,18 @@ pub(super) enum Route<'a> {
     Message(&'a str, &'a str),
     /// `/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json`
     Numbers(&'a str),
+    /// `/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json`
+    Number(&'a str, &'a str),
 }
 
 impl<'a> Route<'a> {
     fn account(self) -> &'a str {
         match self {
-            Self::Account(a) | Self::Messages(a) | Self::Message(a, _) | Self::Numbers(a) => a,
+            Self::Account(a)
+            | Self::Messages(a)
+            | Self::Message(a, _)
+            | Self::Numbers(a)
+            | Self::Number(a, _) => a,
         }
     }
 }
@@ -50,6 +56,7 @@ pub(super) fn route(path: &str) -> Option<Route<'_>> {
         [account, "Messages.json"] => Some(Route::Messages(account)),
         [account, "Messages", sid] => Some(Route::Message(account, sid.strip_suffix(".json")?)),
         [account, "IncomingPhoneNumbers.json"] => Some(Route::Numbers(account)),
+        [account, "IncomingPhoneNumbers", sid] => Some(Route::Number(account, sid.strip_suffix(".json")?)),
         _ => None,
     }
 }
@@ -158,6 +165,9 @@ pub(super) fn respond(shared: &Arc<Shared>, parts: &Parts, received: &Received) 
         (&Method::GET, Route::Messages(_)) => list(&shared.state(), &principal.account, &query),
         (&Method::GET, Route::Message(_, sid)) => fetch(&shared.state(), &principal.account, sid, path),
         (&Method::GET, Route::Numbers(_)) => numbers(&shared.state(), &principal.account, &query),
+        (&Method::POST, Route::Number(_, sid)) => {
+            update_number(&mut shared.state(), &principal.account, sid, &received.params, path)
+        }
         _ => error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"),
     };
     tracing::debug!(target: "twilio_sms::mock", method = %parts.method, path, status = response.status().as_u16(), "mock answered");
@@ -287,22 +297,49 @@ fn numbers(state: &State, account_sid: &AccountSid, query: &[(String, String)]) 
                 .numbers
                 .iter()
                 .filter(|n| wanted.is_none_or(|w| n.number.contains(w)))
-                .map(|n| NumberJson {
-                    sid: &n.sid,
-                    account_sid: account_sid.as_str(),
-                    phone_number: &n.number,
-                    friendly_name: &n.number,
-                    capabilities: Capabilities { sms: n.sms, mms: n.sms, voice: true, fax: false },
-                    status: "in-use",
-                    date_created: text::rfc2822(account.created),
-                    uri: format!("{ACCOUNTS}{account_sid}/IncomingPhoneNumbers/{}.json", n.sid),
-                })
+                .map(|n| number_json(account_sid, account.created, n))
                 .collect()
         })
         .unwrap_or_default();
     let uri = format!("{ACCOUNTS}{account_sid}/IncomingPhoneNumbers.json?PageSize=50&Page=0");
     let page = PageMeta::new(numbers.len(), 50, uri);
     Json(NumbersPage { incoming_phone_numbers: numbers, page }).into_response()
+}
+
+fn number_json<'a>(
+    account: &'a AccountSid,
+    created: SystemTime,
+    n: &'a super::OwnedNumber,
+) -> NumberJson<'a> {
+    NumberJson {
+        sid: &n.sid,
+        account_sid: account.as_str(),
+        phone_number: &n.number,
+        friendly_name: &n.number,
+        capabilities: Capabilities { sms: n.sms, mms: n.sms, voice: true, fax: false },
+        status: "in-use",
+        sms_url: &n.sms_url,
+        sms_method: "POST",
+        date_created: text::rfc2822(created),
+        uri: format!("{ACCOUNTS}{account}/IncomingPhoneNumbers/{}.json", n.sid),
+    }
+}
+
+/// `POST …/IncomingPhoneNumbers/{Sid}.json`: sets `SmsUrl` (the only field the mock keeps).
+fn update_number(
+    state: &mut super::State,
+    account_sid: &AccountSid,
+    sid: &str,
+    params: &[(String, String)],
+    path: &str,
+) -> Response<Body> {
+    let Some(account) = state.accounts.get_mut(account_sid) else { return not_found(path) };
+    let created = account.created;
+    let Some(number) = account.numbers.iter_mut().find(|n| n.sid == sid) else { return not_found(path) };
+    if let Some((_, url)) = params.iter().find(|(k, _)| k == "SmsUrl") {
+        url.clone_into(&mut number.sms_url);
+    }
+    Json(number_json(account_sid, created, number)).into_response()
 }
 
 /// `GET /2010-04-01/Accounts/{Sid}.json`, `auth_token` included as Twilio does.
@@ -472,6 +509,8 @@ struct NumberJson<'a> {
     friendly_name: &'a str,
     capabilities: Capabilities,
     status: &'static str,
+    sms_url: &'a str,
+    sms_method: &'static str,
     date_created: String,
     uri: String,
 }

@@ -155,6 +155,8 @@ pub enum Endpoint {
     FetchAccount,
     /// `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json`.
     ListIncomingNumbers,
+    /// `POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json`.
+    UpdateIncomingNumber,
     /// Any method on a path (without its query) ending with this text.
     PathSuffix(String),
 }
@@ -172,6 +174,7 @@ impl Endpoint {
             Self::FetchMessage => get && matches!(route, Some(Route::Message(..))),
             Self::FetchAccount => get && matches!(route, Some(Route::Account(_))),
             Self::ListIncomingNumbers => get && matches!(route, Some(Route::Numbers(_))),
+            Self::UpdateIncomingNumber => method == "POST" && matches!(route, Some(Route::Number(..))),
             Self::PathSuffix(suffix) => path.ends_with(suffix.as_str()),
         }
     }
@@ -398,6 +401,8 @@ struct OwnedNumber {
     sid: String,
     number: String,
     sms: bool,
+    /// Its "A message comes in" webhook (empty until set).
+    sms_url: String,
 }
 
 struct Account {
@@ -641,10 +646,35 @@ impl MockTwilio {
         number: &E164,
         sms_capable: bool,
     ) -> Result<(), MockError> {
-        let owned =
-            OwnedNumber { sid: text::new_sid("PN"), number: number.as_str().to_owned(), sms: sms_capable };
+        let owned = OwnedNumber {
+            sid: text::new_sid("PN"),
+            number: number.as_str().to_owned(),
+            sms: sms_capable,
+            sms_url: String::new(),
+        };
         self.shared.state().account_mut(account)?.numbers.push(owned);
         Ok(())
+    }
+
+    /// Sets the "A message comes in" webhook of a number `account` owns (as its owner would in the
+    /// Console); `POST …/IncomingPhoneNumbers/{Sid}.json` with `SmsUrl` sets it too.
+    ///
+    /// # Errors
+    /// [`MockError::UnknownAccount`] when the account was not added.
+    pub fn set_sms_url(&self, account: &AccountSid, number: &E164, url: &str) -> Result<(), MockError> {
+        let mut state = self.shared.state();
+        for owned in state.account_mut(account)?.numbers.iter_mut().filter(|n| n.number == number.as_str()) {
+            url.clone_into(&mut owned.sms_url);
+        }
+        Ok(())
+    }
+
+    /// The "A message comes in" webhook of a number `account` owns (`None` when it owns no such number).
+    #[must_use]
+    pub fn sms_url(&self, account: &AccountSid, number: &E164) -> Option<String> {
+        let state = self.shared.state();
+        let account = state.accounts.get(account)?;
+        account.numbers.iter().find(|n| n.number == number.as_str()).map(|n| n.sms_url.clone())
     }
 
     /// Puts a recipient on the opt-out list (they texted STOP): sending to it fails with 21610.

@@ -6,13 +6,13 @@ use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use twilio_sms::adapter::{OutboundMessageParams, OutboundMessageResult, SendMessageError};
+use twilio_sms::adapter::{OutboundMessageParams, OutboundMessageResult, ReplyPlan, SendMessageError};
 use twilio_sms::api_error::{parse_error_response, parse_retry_after, redact_phone_numbers};
 use twilio_sms::delivery::{Locale, PartTag};
 use twilio_sms::outbound::{self, Answer, RequestError, SentMessage};
 use twilio_sms::{
-    AccountSid, ApiBase, E164, ErrorKind, RetrySafety, Sender, Sms, SmsBody, StatusCallback,
-    StoredChannelConfig, TwilioApiError,
+    AccountSid, ApiBase, E164, ErrorKind, RetrySafety, Sender, StatusCallback, StoredChannelConfig,
+    TwilioApiError,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -141,7 +141,7 @@ pub fn parse_send_answer(
 #[wasm_bindgen]
 pub struct SendPlan {
     to: E164,
-    bodies: Vec<SmsBody>,
+    reply: ReplyPlan,
     sent: Vec<SentMessage>,
     account: AccountSid,
     sender: Sender,
@@ -155,7 +155,7 @@ impl fmt::Debug for SendPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendPlan")
             .field("to", &self.to)
-            .field("parts", &self.bodies.len())
+            .field("parts", &self.reply.parts())
             .field("sent", &self.sent.len())
             .finish_non_exhaustive()
     }
@@ -172,18 +172,19 @@ pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsE
     let config = channel.config();
     let to = E164::recipient(&params.chat_id, config.sender().number())
         .map_err(|_| error_text(SendMessageError::InvalidRecipient))?;
-    let bodies = twilio_sms::adapter::reply_parts(&params.content).map_err(error_text)?;
+    let locale = Locale::parse(params.locale.as_deref());
+    let reply = ReplyPlan::new(&params.content, &params.attachments, locale).map_err(error_text)?;
     let auth = auth_json(config);
     Ok(SendPlan {
         to,
-        bodies,
+        reply,
         sent: Vec::new(),
         account: config.account_sid().clone(),
         sender: config.sender().clone(),
         auth,
         callback: channel.public_url().map(|url| StatusCallback::for_channel(url, channel.id())),
         api_base: channel.api_base().clone(),
-        locale: Locale::parse(params.locale.as_deref()),
+        locale,
     })
 }
 
@@ -226,17 +227,17 @@ impl SendPlan {
     /// The number of SMS the text is sent as.
     #[must_use]
     pub fn parts(&self) -> u32 {
-        count(self.bodies.len())
+        count(self.reply.parts())
     }
 
     /// The segments each part is estimated to cost (Twilio's `num_segments` is authoritative).
     #[must_use]
     pub fn segments(&self) -> Vec<u32> {
-        self.bodies.iter().map(|b| b.segments().segments).collect()
+        self.reply.bodies().iter().map(|b| b.segments().segments).collect()
     }
 
     fn check_next(&self, index: u32) -> Result<(), JsError> {
-        if index as usize != self.sent.len() || self.sent.len() >= self.bodies.len() {
+        if index as usize != self.sent.len() || self.sent.len() >= self.reply.parts() {
             return Err(JsError::new("the parts are sent in order, each once"));
         }
         Ok(())
@@ -251,7 +252,7 @@ impl SendPlan {
     /// An index out of order.
     pub fn request(&self, index: u32) -> Result<String, JsError> {
         self.check_next(index)?;
-        let body = self.bodies.get(index as usize).ok_or_else(|| JsError::new("no such part"))?;
+        let sms = self.reply.sms(index as usize, &self.to).ok_or_else(|| JsError::new("no such part"))?;
         let of = self.parts();
         let callback = self.callback.clone().map(|base| {
             if of <= 1 {
@@ -262,7 +263,6 @@ impl SendPlan {
             let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             base.with_query(&borrowed)
         });
-        let sms = Sms::builder().to(self.to.clone()).body(body.clone()).build();
         let request = outbound::send_request_without_auth(
             &self.api_base,
             &self.account,
@@ -284,7 +284,7 @@ impl SendPlan {
             Err(error) => {
                 let detail = request_error_json(&error);
                 let sent = self.sent.iter().map(|m| m.sid.to_string()).collect();
-                let failure = SendMessageError::for_part(error, sent, index as usize, self.bodies.len());
+                let failure = SendMessageError::for_part(error, sent, index as usize, self.reply.parts());
                 json!({
                     "ok": false,
                     "error": {
@@ -349,10 +349,11 @@ impl SendPlan {
     /// # Errors
     /// Parts still unsent.
     pub fn result(&self) -> Result<String, JsError> {
-        if self.sent.len() != self.bodies.len() {
+        if self.sent.len() != self.reply.parts() {
             return Err(JsError::new("not every part was sent"));
         }
-        let result = OutboundMessageResult::from_parts(&self.sent, self.callback.is_some(), self.locale);
+        let result =
+            OutboundMessageResult::from_plan(&self.reply, &self.sent, self.callback.is_some(), self.locale);
         serde_json::to_string(&result).map_err(|_| JsError::new("the result could not be written"))
     }
 }

@@ -783,5 +783,5 @@ test("Twilio's answers read alone, with their retry safety", () => {
   assert.equal(html.error.retrySafety, "ambiguous");
   assert.equal(pkg.parseSendAnswer(201, "application/json", null, "{}").error.retrySafety, "ambiguous");
   assert.equal(pkg.parseSendAnswer(401, "application/json", null, '{"code":20003,"status":401}').error.kind, "badCredentials");
-  assert.equal(pkg.configSchema().fields.length, 3);
+  assert.equal(pkg.configSchema().fields.length, 4);
 });
