@@ -80,8 +80,26 @@ export default function twilioSms(ctx) {
     // The default ("prefix") puts "[AgentName] " before every reply, which costs SMS segments.
     identitySwitchMode: "none",
 
-    // Webhook-driven: nothing to start. A channel's core state is built on first use.
-    async start() {},
+    // Webhook-driven: nothing to start but, when the config asks for it, pointing the From number's
+    // incoming webhook at the channel (in the background: Hivekeep awaits start while it boots). The
+    // core's state is built now, so a config it cannot use is logged here rather than at a webhook.
+    async start(channelId, config) {
+      let channel;
+      try {
+        channel = channelFor(channelId, config);
+      } catch (error) {
+        ctx.log?.warn?.({ channelId, reason: error instanceof Error ? error.message : "refused" }, "twilio-sms channel config not usable");
+        return;
+      }
+      if (!channel.configuresWebhook) return;
+      channel
+        .configureWebhook({ getSecret })
+        .then((done) => {
+          if (done.ok) ctx.log?.info?.({ channelId, changed: done.changed }, "twilio-sms number webhook points at the channel");
+          else ctx.log?.warn?.({ channelId, reason: done.error }, "twilio-sms number webhook not set");
+        })
+        .catch(() => ctx.log?.warn?.({ channelId }, "twilio-sms number webhook not set"));
+    },
     async stop(channelId) {
       forget(channelId);
     },
@@ -101,10 +119,11 @@ export default function twilioSms(ctx) {
       return channelFor(channelId, config).sendMessage(params, { getSecret });
     },
 
-    // The "test" button: the credentials, the account, the From number (the core's checks), then
-    // whether PUBLIC_URL lets Twilio's webhooks be verified.
+    // The "test" button: the credentials, the account, the From number (the core's checks), the number's
+    // incoming webhook when the config asks for it, then whether PUBLIC_URL lets Twilio's webhooks be
+    // verified.
     async validateConfig(config) {
-      const checked = await validateConfig(config, { getSecret });
+      const checked = await validateConfig(config, { getSecret, publicUrl: publicUrl() });
       if (!checked.valid) return checked;
       const problem = publicUrlProblem(config);
       return problem ? { valid: false, error: problem } : checked;

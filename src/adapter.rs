@@ -1121,7 +1121,12 @@ mod tests {
             fields.iter().map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap())).collect();
         assert_eq!(
             names,
-            [("accountSid", "text"), ("authToken", "password"), ("fromNumber", "text"), ("configureWebhook", "switch")]
+            [
+                ("accountSid", "text"),
+                ("authToken", "password"),
+                ("fromNumber", "text"),
+                ("configureWebhook", "switch")
+            ]
         );
         assert!(fields.iter().all(|f| f["label"].is_string() && f["description"].is_string()));
         let required: Vec<bool> = fields.iter().map(|f| f["required"] == true).collect();

@@ -207,6 +207,15 @@ impl StoredChannelConfig {
         Ok(Self { account_sid, auth_token_vault_key, sender, api_key, configure_webhook })
     }
 
+    /// The channel's id, as Hivekeep names the vault key of its Auth Token
+    /// (`channel_twilio-sms_{channelId}_authToken`): what a check that gets the stored config alone
+    /// (Hivekeep's `validateConfig`) knows of the channel's webhook URL. `None` for another key.
+    #[must_use]
+    pub fn channel_id(&self) -> Option<crate::ChannelId> {
+        let id = self.auth_token_vault_key.strip_prefix("channel_twilio-sms_")?.strip_suffix("_authToken")?;
+        crate::ChannelId::parse(id).ok()
+    }
+
     /// Whether the channel points its From number's "A message comes in" webhook at itself
     /// (`configureWebhook`, off unless `true`).
     #[must_use]
@@ -352,6 +361,30 @@ mod tests {
         .unwrap();
         assert_eq!(config.account_sid().as_str(), AC);
         assert_eq!(config.sender().number().unwrap().as_str(), "+14155550100");
+        assert_eq!(config.channel_id(), None, "not a Hivekeep vault key");
+        assert!(!config.configure_webhook());
+    }
+
+    #[test]
+    fn the_channel_id_is_read_from_hivekeeps_vault_key_and_the_switch_is_off_unless_true() {
+        let id = "0b8f0b38-2f43-4a52-9c39-6f8d2d1a4e77";
+        let config = |key: &str, switch: &str| {
+            StoredChannelConfig::from_json(&format!(
+                r#"{{"accountSid":"{AC}","authTokenVaultKey":"{key}","fromNumber":"+14155550100"{switch}}}"#
+            ))
+            .unwrap()
+        };
+        let stored = config(&format!("channel_twilio-sms_{id}_authToken"), r#","configureWebhook":true"#);
+        assert_eq!(stored.channel_id().map(|c| c.to_string()).as_deref(), Some(id));
+        assert!(stored.configure_webhook());
+        assert_eq!(config(&format!("channel_telegram_{id}_authToken"), "").channel_id(), None);
+        assert_eq!(config("channel_twilio-sms_x_authToken", "").channel_id(), None);
+        for off in
+            [r#","configureWebhook":false"#, r#","configureWebhook":"yes""#, r#","configureWebhook":1"#, ""]
+        {
+            assert!(!config("k", off).configure_webhook(), "{off}");
+        }
+        assert!(config("k", r#","configureWebhook":"true""#).configure_webhook());
     }
 
     #[test]

@@ -145,14 +145,28 @@ export interface OutboundMessageParams {
   chatId: string;
   content: string;
   replyToMessageId?: string;
-  attachments?: unknown[];
+  /**
+   * Hivekeep's outbound attachments: a public https `source` goes out as an MMS `MediaUrl` (at most 10,
+   * on the first part); any other (a file on the server, plain http, a private host) is named at the end
+   * of the text and in the context line.
+   */
+  attachments?: { source: string; mimeType?: string; fileName?: string }[];
   locale?: string;
 }
 
 export interface OutboundMessageResult {
   platformMessageId: string;
   contextLine: string;
-  deliveryMeta: { twilio: { parts: { sid: string; status: string; segments: number | null }[]; liveStatus: boolean } };
+  deliveryMeta: {
+    twilio: {
+      parts: { sid: string; status: string; segments: number | null }[];
+      liveStatus: boolean;
+      /** The media sent (absent for none). */
+      media?: number;
+      /** The attachments not sent, and why (absent for none). */
+      attachmentsNotSent?: { name: string; reason: string }[];
+    };
+  };
 }
 
 export type RetrySafety = "safe" | "ambiguous" | "final";
@@ -208,8 +222,19 @@ export class TwilioSmsChannel {
       deadlineMs?: number;
     },
   ): Promise<OutboundMessageResult>;
-  /** Hivekeep's validateConfig: the credentials, the account's status, the From number's ownership and SMS capability. */
+  /** Whether the stored config asks for the From number's webhook to point at this channel (`configureWebhook`). */
+  readonly configuresWebhook: boolean;
+  /**
+   * Hivekeep's validateConfig: the credentials, the account's status, the From number's ownership and SMS
+   * capability; then, when the stored config's `configureWebhook` is on, `configureWebhook`.
+   */
   validateConfig(options: CheckOptions): Promise<{ valid: true } | { valid: false; error: string }>;
+  /**
+   * Points the From number's "A message comes in" webhook at this channel's webhook URL when it points
+   * nowhere of its owner's (empty, or Twilio's demo reply); another URL is never overwritten, and the
+   * error says where it points (without credentials or query).
+   */
+  configureWebhook(options: CheckOptions): Promise<{ ok: true; changed: boolean } | { ok: false; error: string }>;
   /** Hivekeep's getBotInfo: the account's friendly name and the sender, or null. */
   getBotInfo(options: CheckOptions): Promise<{ name: string; username?: string | null } | null>;
   free(): void;
@@ -222,6 +247,11 @@ export interface CheckOptions {
   timeoutMs?: number;
   /** For `validateConfig(config, ...)` and `getBotInfo(config, ...)`: the API base (tests, mocks). */
   apiBase?: string;
+  /**
+   * For `validateConfig(config, ...)`: Hivekeep's PUBLIC_URL, used when the config's `configureWebhook`
+   * is on (the channel is the one its Auth Token's vault key names).
+   */
+  publicUrl?: string;
 }
 
 /** Hivekeep's `validateConfig(config)`: `TwilioSmsChannel.validateConfig` for a stored config alone. */

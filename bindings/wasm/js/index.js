@@ -239,6 +239,11 @@ export class TwilioSmsChannel {
     return this.#inner.webhookUrl();
   }
 
+  /** Whether the stored config asks for the From number's webhook to point at this channel (`configureWebhook`). */
+  get configuresWebhook() {
+    return this.#inner.configureWebhook();
+  }
+
   /** The vault key of the Auth Token. */
   get authTokenVaultKey() {
     return this.#inner.authTokenVaultKey();
@@ -482,7 +487,32 @@ export class TwilioSmsChannel {
    */
   async validateConfig({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
     const checked = await this.#check({ getSecret, fetch, timeoutMs }, true);
-    return checked.ok ? { valid: true } : { valid: false, error: checked.error };
+    if (!checked.ok) return { valid: false, error: checked.error };
+    if (this.#inner.configureWebhook()) {
+      const configured = await this.configureWebhook({ getSecret, fetch, timeoutMs });
+      if (!configured.ok) return { valid: false, error: configured.error };
+    }
+    return { valid: true };
+  }
+
+  /**
+   * Points the From number's "A message comes in" webhook at this channel's webhook URL when it points
+   * nowhere of its owner's (empty, or Twilio's demo reply); another URL is never overwritten. `getSecret`
+   * and `fetch` as for `sendMessage`. Resolves to `{ok: true, changed}` or `{ok: false, error}` (where
+   * another URL points, shown without credentials or query; never a secret). `validateConfig` calls it
+   * when the stored config's `configureWebhook` is on.
+   */
+  async configureWebhook({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    const { number } = JSON.parse(this.#inner.setupRequests());
+    const secrets = this.#secrets(getSecret, timeoutMs);
+    // Without a number (or a webhook URL) the core refuses before reading any answer.
+    const read = (...a) => this.#inner.readNumberWebhook(...a);
+    const decided = number ? await this.#call(number, read, secrets, deadline, fetch) : JSON.parse(read(0, undefined, new Uint8Array(0)));
+    if (decided.action === "done") return { ok: true, changed: false };
+    if (decided.action !== "update") return { ok: false, error: decided.error ?? "the From number's webhook could not be read" };
+    const updated = await this.#call(decided.request, (...a) => this.#inner.readWebhookUpdate(...a), secrets, deadline, fetch);
+    return updated.ok ? { ok: true, changed: true } : { ok: false, error: updated.error };
   }
 
   /**
@@ -494,51 +524,63 @@ export class TwilioSmsChannel {
     return checked.botInfo ?? null;
   }
 
-  /**
-   * The checks, within `timeoutMs`: with `full` (validateConfig), the Auth Token first (it checks every
-   * webhook, even on a channel that sends with an API key), then the account, then the From number.
-   * Gives the first failure, or the account's reading (with `botInfo` whenever the account was read).
-   * Each secret is read once; a read is retried, as the native client's, after a 429, a 5xx or no answer.
-   */
-  async #check({ getSecret, fetch, timeoutMs }, full) {
-    const deadline = Date.now() + timeoutMs;
-    const requests = JSON.parse(this.#inner.setupRequests());
+  /** `auth` (`{secret, vaultKey}`) → its secret, each read once, within `timeoutMs`. */
+  #secrets(getSecret, timeoutMs) {
     const secrets = new Map();
-    const secretOf = (auth) => {
+    return (auth) => {
       const key = `${auth.secret}:${auth.vaultKey}`;
       if (!secrets.has(key)) secrets.set(key, readSecret(getSecret, auth, timeoutMs));
       return secrets.get(key);
     };
+  }
+
+  /**
+   * The checks, within `timeoutMs`: with `full` (validateConfig), the Auth Token first (it checks every
+   * webhook, even on a channel that sends with an API key), then the account, then the From number.
+   * Gives the first failure, or the account's reading (with `botInfo` whenever the account was read).
+   */
+  async #check({ getSecret, fetch, timeoutMs }, full) {
+    const deadline = Date.now() + timeoutMs;
+    const requests = JSON.parse(this.#inner.setupRequests());
+    const secretOf = this.#secrets(getSecret, timeoutMs);
     if (full) {
       const token = await secretOf({ secret: "authToken", vaultKey: this.authTokenVaultKey });
       if (!token) return { ok: false, error: "the Auth Token could not be read from the vault (it checks every webhook)" };
       const unusable = core.authTokenError(token);
       if (unusable) return { ok: false, error: `${unusable} (as read from the vault)` };
     }
-    const get = async (request, read) => {
-      const secret = await secretOf(request.auth);
-      if (!secret) return { ok: false, error: "the Twilio secret could not be read from the vault" };
-      const remaining = Math.max(1, deadline - Date.now());
-      return withRetries({ maxAttempts: 3, deadlineMs: remaining, timeoutMs: remaining }, async (_, budget) => {
-        try {
-          const response = await fetch(request.url, {
-            method: request.method,
-            headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
-            redirect: NO_REDIRECT,
-            signal: AbortSignal.timeout(budget),
-          });
-          const body = new Uint8Array(await response.arrayBuffer());
-          const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
-          return { value, retry: response.status === 429 || response.status >= 500 };
-        } catch {
-          return { value: { ok: false, error: "Twilio could not be reached to check the account" }, retry: true };
-        }
-      });
-    };
-    const account = await get(requests.account, (...a) => this.#inner.readAccount(...a));
+    const account = await this.#call(requests.account, (...a) => this.#inner.readAccount(...a), secretOf, deadline, fetch);
     if (!account.ok || !full || !requests.number) return account;
-    const owned = await get(requests.number, (...a) => this.#inner.readNumber(...a));
+    const owned = await this.#call(requests.number, (...a) => this.#inner.readNumber(...a), secretOf, deadline, fetch);
     return owned.ok ? account : owned;
+  }
+
+  /**
+   * Sends a request of the checks (`{method, url, headers, body, auth}`, as the core gives it) before
+   * `deadline` and gives the core's reading of Twilio's answer (`read(status, contentType, body)`).
+   * Retried, as the native client's, after a 429, a 5xx or no answer (a read, or an update that sets
+   * the same value again).
+   */
+  async #call(request, read, secretOf, deadline, fetch) {
+    const secret = await secretOf(request.auth);
+    if (!secret) return { ok: false, error: "the Twilio secret could not be read from the vault" };
+    const remaining = Math.max(1, deadline - Date.now());
+    return withRetries({ maxAttempts: 3, deadlineMs: remaining, timeoutMs: remaining }, async (_, budget) => {
+      try {
+        const response = await fetch(request.url, {
+          method: request.method,
+          headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+          body: request.body || undefined,
+          redirect: NO_REDIRECT,
+          signal: AbortSignal.timeout(budget),
+        });
+        const body = new Uint8Array(await response.arrayBuffer());
+        const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
+        return { value, retry: response.status === 429 || response.status >= 500 };
+      } catch {
+        return { value: { ok: false, error: "Twilio could not be reached to check the account" }, retry: true };
+      }
+    });
   }
 
   /** One attempt at sending part `i`: the plan's reading of Twilio's answer, or of its absence. */
@@ -570,11 +612,19 @@ export class TwilioSmsChannel {
 /** A channel id for checks that use no webhook URL (a fixed version-4 UUID). */
 const CHECK_CHANNEL_ID = "00000000-0000-4000-8000-000000000000";
 
-/** Runs `check` on a channel made for a stored config alone (its id shapes no request of the checks). */
+/**
+ * Runs `check` on a channel made for a stored config alone. When the config asks for the number's
+ * webhook (`configureWebhook`), that is the channel its Auth Token's vault key names (Hivekeep's
+ * `channel_twilio-sms_{id}_authToken`) at `options.publicUrl` (Hivekeep's PUBLIC_URL), whose webhook
+ * URL it needs; otherwise a fixed id, which shapes no request of the checks.
+ */
 async function checkStored(storedConfig, options, check, unusable) {
   let channel;
   try {
-    channel = new TwilioSmsChannel(CHECK_CHANNEL_ID, storedConfig, { apiBase: options?.apiBase });
+    load();
+    const id = core.webhookSetupChannelId(typeof storedConfig === "string" ? storedConfig : JSON.stringify(storedConfig));
+    const publicUrl = id ? options?.publicUrl : undefined;
+    channel = new TwilioSmsChannel(id ?? CHECK_CHANNEL_ID, storedConfig, { apiBase: options?.apiBase, publicUrl });
   } catch (error) {
     return unusable(error instanceof Error ? error.message : "the channel config is not usable");
   }

@@ -6,7 +6,9 @@
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use twilio_sms::api_error::parse_error_response;
-use twilio_sms::outbound::{self, Answer, BotInfo, RequestError, ValidationError};
+use twilio_sms::outbound::{
+    self, Answer, BotInfo, RequestError, ValidationError, WebhookSetup, WebhookSetupError,
+};
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
 use crate::send::{auth_json, request_json};
@@ -18,6 +20,17 @@ use crate::webhook::Channel;
 #[must_use]
 pub fn auth_token_error(token: &str) -> Option<String> {
     twilio_sms::AuthToken::new(token).err().map(|error| error.to_string())
+}
+
+/// For the checks of a stored config alone: the channel whose number's webhook they point at itself,
+/// when the config asks for it (`configureWebhook`) and names its channel through Hivekeep's vault key
+/// of its Auth Token (see `StoredChannelConfig::channel_id`); else nothing (also for a config that
+/// cannot be read).
+#[wasm_bindgen(js_name = webhookSetupChannelId)]
+#[must_use]
+pub fn webhook_setup_channel_id(config_json: &str) -> Option<String> {
+    let config = twilio_sms::StoredChannelConfig::from_json(config_json).ok()?;
+    config.configure_webhook().then(|| config.channel_id()).flatten().map(|id| id.to_string())
 }
 
 /// An answer read as `T`, or the request error it is.
@@ -103,5 +116,70 @@ impl Channel {
             Ok(()) => json!({"ok": true}).to_string(),
             Err(error) => refused(error),
         }
+    }
+
+    /// Whether the stored config asks for the From number's webhook to be pointed at the channel
+    /// (`configureWebhook`).
+    #[wasm_bindgen(js_name = configureWebhook)]
+    #[must_use]
+    pub fn configure_webhook(&self) -> bool {
+        self.config().configure_webhook()
+    }
+
+    /// Reads the answer to the number request (`setupRequests().number`) as what to do about the number's
+    /// "A message comes in" webhook: `{action: "done", alreadySet: true}` when it points at this
+    /// channel; `{action: "update", request}` (as `SendPlan.request` gives it) when it points nowhere
+    /// of its owner's (empty, or Twilio's demo reply); `{action: "refused", error}` when it points
+    /// elsewhere (never overwritten: the text says where), or for no public URL, no From number, a
+    /// number the account does not own, or a failed request.
+    #[wasm_bindgen(js_name = readNumberWebhook)]
+    #[must_use]
+    pub fn read_number_webhook(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
+        let refused =
+            |error: WebhookSetupError| json!({"action": "refused", "error": error.to_string()}).to_string();
+        let Some(url) = self.webhook_url() else { return refused(WebhookSetupError::NoWebhookUrl) };
+        let config = self.config();
+        let Some(number) = config.sender().number() else { return refused(WebhookSetupError::NoNumber) };
+        let read = answer(status, content_type.as_deref(), body, |code, body| {
+            outbound::parse_number_webhook(code, &HeaderMap::new(), body, number)
+        });
+        let webhook = match read {
+            Ok(Some(webhook)) => webhook,
+            Ok(None) => return refused(WebhookSetupError::Validation(ValidationError::NumberNotOwned)),
+            Err(error) => return refused(WebhookSetupError::Validation(ValidationError::Request(error))),
+        };
+        match webhook.setup(&url) {
+            WebhookSetup::AlreadySet => json!({"action": "done", "alreadySet": true}).to_string(),
+            WebhookSetup::PointsElsewhere(shown) => refused(WebhookSetupError::PointsElsewhere(shown)),
+            _ => match webhook.update_request(self.api_base(), config.account_sid(), &url) {
+                Ok(request) => {
+                    let request = request_json(&request, &auth_json(config));
+                    let request = serde_json::from_str::<serde_json::Value>(&request).unwrap_or_default();
+                    json!({"action": "update", "request": request}).to_string()
+                }
+                Err(_) => refused(WebhookSetupError::Validation(ValidationError::Request(
+                    RequestError::Build("the API base URL is not a valid URL".to_owned()),
+                ))),
+            },
+        }
+    }
+
+    /// Reads the answer to the update `readNumberWebhook` asked for: `{ok: true}` when the number's
+    /// webhook now points at this channel, else `{ok: false, error}`.
+    #[wasm_bindgen(js_name = readWebhookUpdate)]
+    #[must_use]
+    pub fn read_webhook_update(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
+        let Some(url) = self.webhook_url() else {
+            return json!({"ok": false, "error": WebhookSetupError::NoWebhookUrl.to_string()}).to_string();
+        };
+        let read = answer(status, content_type.as_deref(), body, |code, body| {
+            outbound::parse_webhook_update(code, &HeaderMap::new(), body, &url)
+        });
+        let error = match read {
+            Ok(true) => return json!({"ok": true}).to_string(),
+            Ok(false) => WebhookSetupError::NotApplied,
+            Err(error) => WebhookSetupError::Validation(ValidationError::Request(error)),
+        };
+        json!({"ok": false, "error": error.to_string()}).to_string()
     }
 }

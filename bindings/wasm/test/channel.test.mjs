@@ -775,6 +775,92 @@ test("validateConfig and getBotInfo check the account and the From number, as th
   assert.equal(await pkg.getBotInfo("{not json", { getSecret, fetch: ok.fetch }), null);
 });
 
+test("a reply's public https attachments go as MMS media; the others are named in the text and the context line", async () => {
+  const ch = channel();
+  const twilio = mockTwilio([{}]);
+  const attachments = [
+    { source: "https://cdn.example.com/charts/q3.png?sig=s3cret", mimeType: "image/png" },
+    { source: "/srv/hivekeep/data/workspaces/a/report.pdf", mimeType: "application/pdf", fileName: "report.pdf" },
+    { source: "http://cdn.example.com/b.png", mimeType: "image/png" },
+  ];
+  const result = await ch.sendMessage({ chatId: USER, content: "Here is the chart.", attachments }, { getSecret, fetch: twilio.fetch });
+  assert.equal(twilio.calls.length, 1);
+  const form = new URLSearchParams(twilio.calls[0].init.body);
+  assert.deepEqual(form.getAll("MediaUrl"), ["https://cdn.example.com/charts/q3.png?sig=s3cret"]);
+  assert.equal(form.get("Body"), "Here is the chart.\n\n[Attachments not sent: report.pdf, b.png]");
+  assert.equal(result.contextLine, "Sent by SMS · attachments not sent: report.pdf (a file on the server, not a public URL), b.png (not an https URL)");
+  assert.equal(result.deliveryMeta.twilio.media, 1);
+  assert.deepEqual(result.deliveryMeta.twilio.attachmentsNotSent.map((a) => a.name), ["report.pdf", "b.png"]);
+  assert.ok(!JSON.stringify(result).includes("s3cret"));
+
+  // Attachments alone: the media, with its name as the text; none sendable: the note alone.
+  const only = mockTwilio([{}]);
+  await ch.sendMessage({ chatId: USER, content: "", attachments: [{ source: "https://cdn.example.com/q3.png", mimeType: "image/png", fileName: "Q3.png" }] }, { getSecret, fetch: only.fetch });
+  const onlyForm = new URLSearchParams(only.calls[0].init.body);
+  assert.deepEqual([onlyForm.get("Body"), onlyForm.getAll("MediaUrl").length], ["Q3.png", 1]);
+  const none = mockTwilio([{}]);
+  await ch.sendMessage({ chatId: USER, content: " ", attachments: [{ source: "/tmp/a.pdf", mimeType: "application/pdf" }] }, { getSecret, fetch: none.fetch });
+  assert.equal(new URLSearchParams(none.calls[0].init.body).get("Body"), "[Attachment not sent: a.pdf]");
+  // A long reply: the media ride on the first part only.
+  const long = mockTwilio([{}]);
+  await ch.sendMessage({ chatId: USER, content: "word ".repeat(400), attachments: attachments.slice(0, 1) }, { getSecret, fetch: long.fetch });
+  assert.deepEqual(long.calls.map((c) => new URLSearchParams(c.init.body).getAll("MediaUrl").length), [1, 0]);
+  ch.free();
+});
+
+test("configureWebhook points the number's webhook at the channel only when it points nowhere of its owner's", async () => {
+  const PN = "PN0123456789abcdef0123456789abcdef";
+  const standIn = (smsUrl) => {
+    const state = { smsUrl, calls: [] };
+    state.fetch = async (url, init) => {
+      state.calls.push({ url, method: init.method, body: init.body, authorization: init.headers.authorization, redirect: init.redirect });
+      const json = (status, value) => new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
+      if (url.endsWith(`/IncomingPhoneNumbers/${PN}.json`) && init.method === "POST") {
+        state.smsUrl = new URLSearchParams(init.body).get("SmsUrl");
+        return json(200, { sid: PN, phone_number: FROM, sms_url: state.smsUrl });
+      }
+      if (url.includes("/IncomingPhoneNumbers.json")) return json(200, { incoming_phone_numbers: [{ sid: PN, phone_number: FROM, sms_url: state.smsUrl, capabilities: { sms: true } }] });
+      return json(200, { sid: AC, friendly_name: "Hivekeep prod", status: "active" });
+    };
+    return state;
+  };
+  const ch = channel();
+  const empty = standIn("");
+  assert.deepEqual(await ch.configureWebhook({ getSecret, fetch: empty.fetch }), { ok: true, changed: true });
+  assert.equal(empty.smsUrl, PUBLIC + PATH);
+  const update = empty.calls.find((c) => c.method === "POST");
+  assert.equal(update.url, `https://api.twilio.com/2010-04-01/Accounts/${AC}/IncomingPhoneNumbers/${PN}.json`);
+  assert.equal(new URLSearchParams(update.body).get("SmsMethod"), "POST");
+  assert.equal(update.authorization, `Basic ${Buffer.from(`${AC}:${TOKEN}`).toString("base64")}`);
+  assert.equal(update.redirect, "manual");
+  assert.deepEqual(await ch.configureWebhook({ getSecret, fetch: empty.fetch }), { ok: true, changed: false });
+  assert.deepEqual(await ch.configureWebhook({ getSecret, fetch: standIn("https://demo.twilio.com/welcome/sms/reply").fetch }), { ok: true, changed: true });
+
+  const other = standIn("https://user:pw@crm.example.com/twilio/sms?key=s3cret");
+  const refused = await ch.configureWebhook({ getSecret, fetch: other.fetch });
+  assert.equal(refused.ok, false);
+  assert.match(refused.error, /points at https:\/\/crm\.example\.com\/twilio\/sms, not at this channel; it was left as it is/);
+  assert.ok(!refused.error.includes("s3cret") && !refused.error.includes("pw@"));
+  assert.equal(other.calls.filter((c) => c.method === "POST").length, 0, "another URL is never overwritten");
+  const noUrl = new pkg.TwilioSmsChannel(ID, CONFIG, {});
+  assert.match((await noUrl.configureWebhook({ getSecret, fetch: empty.fetch })).error, /PUBLIC_URL is not set/);
+  noUrl.free();
+
+  // The package's validateConfig(config): with the switch on, the channel is the one the vault key names.
+  const on = { ...CONFIG, configureWebhook: true };
+  const fresh = standIn("");
+  assert.deepEqual(await pkg.validateConfig(on, { getSecret, fetch: fresh.fetch, publicUrl: PUBLIC }), { valid: true });
+  assert.equal(fresh.smsUrl, PUBLIC + PATH);
+  const elsewhere = await pkg.validateConfig(on, { getSecret, fetch: standIn("https://crm.example.com/sms").fetch, publicUrl: PUBLIC });
+  assert.equal(elsewhere.valid, false);
+  assert.match(elsewhere.error, /crm\.example\.com\/sms/);
+  const off = standIn("https://crm.example.com/sms");
+  assert.deepEqual(await pkg.validateConfig(CONFIG, { getSecret, fetch: off.fetch, publicUrl: PUBLIC }), { valid: true });
+  assert.equal(off.calls.filter((c) => c.method === "POST").length, 0, "off by default");
+  assert.equal(ch.configuresWebhook, false);
+  ch.free();
+});
+
 test("Twilio's answers read alone, with their retry safety", () => {
   const ok = pkg.parseSendAnswer(201, "application/json", null, JSON.stringify({ sid: SM1, status: "queued", num_segments: "2", to: USER }));
   assert.deepEqual({ sid: ok.ok.sid, status: ok.ok.status, numSegments: ok.ok.numSegments }, { sid: SM1, status: "queued", numSegments: 2 });

@@ -177,8 +177,8 @@ export class Instance {
   }
 
   /** A twilio-sms channel for `agentId`, activated; returns its id. */
-  async channel(agentId, { accountSid, authToken, fromNumber, name = "SMS" }) {
-    const created = await this.api("POST", "/api/channels", { agentId, name, platform: "twilio-sms", autoCreateContacts: true, platformConfig: { accountSid, authToken, fromNumber } });
+  async channel(agentId, { accountSid, authToken, fromNumber, name = "SMS", ...more }) {
+    const created = await this.api("POST", "/api/channels", { agentId, name, platform: "twilio-sms", autoCreateContacts: true, platformConfig: { accountSid, authToken, fromNumber, ...more } });
     const id = created.body?.channel?.id ?? created.body?.id;
     await this.api("POST", `/api/channels/${id}/activate`);
     return id;

@@ -25,6 +25,13 @@ export function startTwilio({ accounts }) {
   const messages = []; // every POST to Messages.json: {sid|null, status, accountSid, params, at}
   const scripts = new Map(); // to → [answers]
   const mediaRequests = [];
+  // Each owned number's SID and "A message comes in" webhook (empty until set), and every update of one.
+  const numbers = new Map(); // phone → {sid, smsUrl}
+  const numberUpdates = [];
+  const numberOf = (phone) => {
+    if (!numbers.has(phone)) numbers.set(phone, { sid: "PN" + hex(16), smsUrl: "" });
+    return numbers.get(phone);
+  };
   const json = (status, value, headers = {}) =>
     new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", ...headers } });
   const authorised = (request, sid) => {
@@ -57,8 +64,17 @@ export function startTwilio({ accounts }) {
         const wanted = url.searchParams.get("PhoneNumber");
         const list = account.numbers
           .filter((n) => !wanted || n === wanted)
-          .map((n) => ({ sid: "PN" + hex(16), phone_number: n, capabilities: { sms: true, mms: true, voice: true }, sms_url: account.smsUrl ?? "" }));
+          .map((n) => ({ sid: numberOf(n).sid, phone_number: n, capabilities: { sms: true, mms: true, voice: true }, sms_url: numberOf(n).smsUrl, sms_method: "POST" }));
         return json(200, { incoming_phone_numbers: list, page: 0, page_size: 50 });
+      }
+      m = rest.match(/^\/IncomingPhoneNumbers\/(PN[0-9a-f]{32})\.json$/);
+      if (m && request.method === "POST") {
+        const phone = account.numbers.find((n) => numberOf(n).sid === m[1]);
+        if (!phone) return json(404, { code: 20404, message: "not found", status: 404 });
+        const params = new URLSearchParams(await request.text());
+        numberUpdates.push({ phone, smsUrl: params.get("SmsUrl"), smsMethod: params.get("SmsMethod"), at: Date.now() });
+        if (params.has("SmsUrl")) numberOf(phone).smsUrl = params.get("SmsUrl");
+        return json(200, { sid: m[1], phone_number: phone, sms_url: numberOf(phone).smsUrl, sms_method: params.get("SmsMethod") ?? "POST" });
       }
       if (rest === "/Messages.json" && request.method === "POST") {
         const params = [...new URLSearchParams(await request.text())];
@@ -66,7 +82,8 @@ export function startTwilio({ accounts }) {
         const to = get("To");
         const queue = scripts.get(to) ?? [];
         const answer = queue.shift();
-        const record = { sid: null, status: 0, accountSid: sid, params, at: Date.now(), to, body: get("Body") ?? "", statusCallback: get("StatusCallback") };
+        const media = params.filter(([name]) => name === "MediaUrl").map(([, value]) => value);
+        const record = { sid: null, status: 0, accountSid: sid, params, at: Date.now(), to, body: get("Body") ?? "", media, statusCallback: get("StatusCallback") };
         messages.push(record);
         if (answer?.before) await answer.before(record);
         if (answer && answer.status !== 201) {
@@ -80,7 +97,7 @@ export function startTwilio({ accounts }) {
         const body = record.body;
         return json(201, {
           sid: record.sid, account_sid: sid, to, from: get("From"), body, status: "queued",
-          num_segments: String(Math.max(1, Math.ceil(body.length / 153))), num_media: "0", direction: "outbound-api",
+          num_segments: String(Math.max(1, Math.ceil(body.length / 153))), num_media: String(record.media.length), direction: "outbound-api",
           date_created: new Date().toUTCString(), uri: `/2010-04-01/Accounts/${sid}/Messages/${record.sid}.json`,
         });
       }
@@ -96,6 +113,12 @@ export function startTwilio({ accounts }) {
       scripts.set(to, [...(scripts.get(to) ?? []), ...answers]);
     },
     created: () => messages.filter((m) => m.sid),
+    /** A number's "A message comes in" webhook, as its owner would set it in the Console. */
+    setSmsUrl: (phone, url) => {
+      numberOf(phone).smsUrl = url;
+    },
+    smsUrl: (phone) => numberOf(phone).smsUrl,
+    numberUpdates,
     stop: () => server.stop(true),
   };
 }
@@ -120,8 +143,9 @@ export async function postWebhook({ hostBase, url, token, params, signature, hea
 // ─── LLM ─────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * An OpenAI-compatible LLM. The answer to a chat is `reply(lastUserText)` (a string, or a promise of one,
- * which lets a test hold an answer). Every request body is kept (the prompts the Agent saw).
+ * An OpenAI-compatible LLM. The answer to a chat is `reply(lastUserText, body)`: a string, or
+ * `{toolCalls: [{name, arguments}]}` for tool calls (or a promise of either, which lets a test hold an
+ * answer). Every request body is kept (the prompts the Agent saw).
  */
 export function startLlm({ reply }) {
   const requests = [];
@@ -143,14 +167,20 @@ export function startLlm({ reply }) {
       const body = await request.json();
       requests.push(body);
       const text = lastUserText(body.messages ?? []);
-      const content = await reply(text, body);
+      const answer = await reply(text, body);
       const id = "chatcmpl-" + hex(6);
       const usage = { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 };
+      // A string is the answer's text; `{toolCalls: [{name, arguments}]}` asks the host to call tools.
+      const calls = typeof answer === "string" ? undefined : answer.toolCalls.map((c, i) => ({ index: i, id: `call_${hex(4)}`, type: "function", function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+      const content = calls ? null : answer;
+      const finish = calls ? "tool_calls" : "stop";
       if (!body.stream) {
-        return Response.json({ id, object: "chat.completion", created: 0, model: body.model, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage });
+        const message = calls ? { role: "assistant", content, tool_calls: calls.map(({ index, ...c }) => c) } : { role: "assistant", content };
+        return Response.json({ id, object: "chat.completion", created: 0, model: body.model, choices: [{ index: 0, message, finish_reason: finish }], usage });
       }
       const chunk = (delta, finish) => `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-      const sse = chunk({ role: "assistant", content }, null) + chunk({}, "stop") +
+      const first = calls ? { role: "assistant", content: null, tool_calls: calls } : { role: "assistant", content };
+      const sse = chunk(first, null) + chunk({}, finish) +
         `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [], usage })}\n\n` + "data: [DONE]\n\n";
       return new Response(sse, { headers: { "content-type": "text/event-stream" } });
     },

@@ -66,12 +66,17 @@ function hold(marker) {
   const promise = new Promise((resolve) => { release = resolve; });
   holds.set(marker, { promise, release });
 }
+const ATTACHMENTS = ["https://files.example.com/charts/q3.png?sig=s3cret", "http://files.example.com/report.pdf"];
 const LONG_TEXT = Array.from({ length: 400 }, (_, i) => `word${i % 10}`).join(" ").slice(0, 2000);
 const llm = startLlm({
-  async reply(text) {
+  async reply(text, body) {
     const marker = text.match(/\[m[\w-]+\]/g)?.pop() ?? "";
     if (holds.has(marker)) await holds.get(marker).promise;
     if (text.includes("LONG")) return `${marker} ${LONG_TEXT}`.slice(0, 2000);
+    // ATTACH: attach a public https file and a plain http one, then answer once their results are in.
+    if (text.includes("ATTACH") && !body.messages.some((m) => m.role === "tool")) {
+      return { toolCalls: ATTACHMENTS.map((source) => ({ name: "attach_file", arguments: { source } })) };
+    }
     return `Reply ${marker}`.trim();
   },
 });
@@ -369,6 +374,43 @@ try {
     assert(n.valid === false && /own|number/i.test(n.error), `number not owned: ${scrub(JSON.stringify(n))}`);
     assert(!JSON.stringify(n).includes(TOKEN_A), "a secret in the answer");
     console.log(`#   test button: wrong token → "${scrub(t.error)}"; not owned → "${scrub(n.error)}"`);
+  });
+
+  // ── beyond 0.5.1 ──
+  await check("an Agent reply with attachments: a public https one goes as MMS media, the other is named in the SMS and the hint", async () => {
+    const from = sender();
+    const r = await postWebhook({ hostBase: A.base, url: webhookUrl(chA), token: TOKEN_A, params: inboundParams({ from, body: "ATTACH [m-attach]" }) });
+    eq(r.status, 200, "inbound");
+    await waitFor("the reply", () => sentTo(from).some((m) => m.sid), { timeoutMs: 30000 });
+    const sent = sentTo(from).filter((m) => m.sid);
+    eq(sent.length, 1, "messages");
+    eq(JSON.stringify(sent[0].media), JSON.stringify([ATTACHMENTS[0]]), "MediaUrl");
+    eq(sent[0].body, "Reply [m-attach]\n\n[Attachment not sent: report.pdf]", "the SMS text");
+    await waitFor("the hint", () => delivery(A, "[m-attach]")?.contextLine, { timeoutMs: 10000 });
+    const hint = delivery(A, "[m-attach]").contextLine;
+    assert(hint.includes("attachment not sent: report.pdf (not an https URL)"), `hint: ${scrub(hint)}`);
+    assert(!hint.includes("s3cret"), "the hint shows a URL's query");
+  });
+
+  await check("the webhook switch points the number's webhook at the channel when started and tested, never over another URL", async () => {
+    const updates = () => twilio.numberUpdates.filter((u) => u.phone === OTHER_OF_A).length;
+    twilio.setSmsUrl(OTHER_OF_A, "https://demo.twilio.com/welcome/sms/reply");
+    const ch = await A.channel(agentA, { accountSid: AC_A, authToken: TOKEN_A, fromNumber: OTHER_OF_A, configureWebhook: true, name: "auto webhook" });
+    await waitFor("the number's webhook, set when the channel started", () => twilio.smsUrl(OTHER_OF_A) === webhookUrl(ch), { timeoutMs: 15000 });
+    eq(updates(), 1, "updates");
+    const again = (await A.api("POST", `/api/channels/${ch}/test`)).body;
+    assert(again.valid === true, `test: ${scrub(JSON.stringify(again))}`);
+    eq(updates(), 1, "updates after a test that found the webhook set");
+    const other = "https://user:pw@crm.example.com/twilio/sms?key=s3cret";
+    twilio.setSmsUrl(OTHER_OF_A, other);
+    const t = (await A.api("POST", `/api/channels/${ch}/test`)).body;
+    assert(t.valid === false && t.error.includes("https://crm.example.com/twilio/sms"), `test: ${scrub(JSON.stringify(t))}`);
+    assert(!JSON.stringify(t).includes("s3cret") && !JSON.stringify(t).includes("pw@") && !JSON.stringify(t).includes(TOKEN_A), "a secret in the answer");
+    eq(twilio.smsUrl(OTHER_OF_A), other, "the other URL");
+    eq(updates(), 1, "updates");
+    // Off by default: the channels without the switch never touch their number.
+    eq(twilio.numberUpdates.filter((u) => u.phone === FROM_A).length, 0, "updates of the other channels' number");
+    console.log(`#   webhook switch: another URL → "${scrub(t.error)}"`);
   });
 
   // ── a part fails before Hivekeep links the reply (the gap 0.6.0 closes; KNOWN_GAP=0 skips it) ──
