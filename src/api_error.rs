@@ -28,7 +28,7 @@
 //! code 20429, which Twilio never processed) is [`RetrySafety::Safe`].
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
@@ -863,13 +863,13 @@ fn is_sid(word: &str) -> bool {
         && bytes.iter().skip(2).all(u8::is_ascii_hexdigit)
 }
 
-/// Parses a `Retry-After` header value: delta-seconds (`"120"`) or an IMF-fixdate HTTP-date
-/// (`"Sun, 06 Nov 1994 08:49:37 GMT"`, RFC 9110 §5.6.7), measured from `now`.
+/// Parses a `Retry-After` header value: delta-seconds (`"120"`) or an HTTP-date (RFC 9110 §5.6.7: the
+/// IMF-fixdate `"Sun, 06 Nov 1994 08:49:37 GMT"`, and the obsolete RFC 850 and asctime forms a recipient
+/// must accept), measured from `now`, through the `httpdate` crate.
 ///
 /// The result is cut to [`MAX_RETRY_AFTER`]; a date in the past gives `Duration::ZERO`. Returns
-/// `None` for anything else, including negative or fractional numbers, the obsolete RFC 850 and
-/// asctime date forms, and impossible dates (such as a wrong day name); the caller then falls back
-/// to its own backoff. The date parser is hand-written (no `httpdate` dependency).
+/// `None` for anything else, including negative or fractional numbers and impossible dates (such as a
+/// wrong day name, or before 1970); the caller then falls back to its own backoff.
 #[must_use]
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim_matches(|c| c == ' ' || c == '\t');
@@ -881,83 +881,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
         return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
     }
-    let at = parse_imf_fixdate(value)?;
+    let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
-}
-
-const DAY_NAMES_FROM_THURSDAY: [&[u8]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-const MONTH_NAMES: [&[u8]; 12] =
-    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT`: exactly 29 bytes, case-sensitive, day name checked.
-fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
-    let bytes = value.as_bytes();
-    if bytes.len() != 29 {
-        return None;
-    }
-    let literal = |range: std::ops::Range<usize>, expected: &[u8]| bytes.get(range) == Some(expected);
-    if !(literal(3..5, b", ")
-        && literal(7..8, b" ")
-        && literal(11..12, b" ")
-        && literal(16..17, b" ")
-        && literal(19..20, b":")
-        && literal(22..23, b":")
-        && literal(25..29, b" GMT"))
-    {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = bytes.get(range)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        Some(digits.iter().fold(0_i64, |acc, digit| acc * 10 + i64::from(digit - b'0')))
-    };
-    let day = number(5..7)?;
-    let month_name = bytes.get(8..11)?;
-    let month = MONTH_NAMES
-        .iter()
-        .position(|name| *name == month_name)
-        .and_then(|index| i64::try_from(index + 1).ok())?;
-    let year = number(12..16)?;
-    let (hour, minute, second) = (number(17..19)?, number(20..22)?, number(23..25)?);
-    if day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let weekday = usize::try_from(days.rem_euclid(7)).ok()?;
-    if DAY_NAMES_FROM_THURSDAY.get(weekday).copied() != bytes.get(0..3) {
-        return None;
-    }
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    match u64::try_from(seconds) {
-        Ok(after_epoch) => UNIX_EPOCH.checked_add(Duration::from_secs(after_epoch)),
-        Err(_) => UNIX_EPOCH.checked_sub(Duration::from_secs(seconds.unsigned_abs())),
-    }
-}
-
-const fn is_leap_year(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-const fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's algorithm).
-const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// Hivekeep's `channel-retry.ts` rule, for tests: the words it reads as "retry me" in an error message.
@@ -1027,7 +952,7 @@ mod tests {
         <center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
     fn at(seconds: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(seconds)
+        std::time::UNIX_EPOCH + Duration::from_secs(seconds)
     }
 
     // ---- classified codes, classic bodies (examples from the reference / trimmed spec) ----
@@ -1729,18 +1654,29 @@ mod tests {
     fn retry_after_http_date() {
         // 1994-11-06T08:49:37Z = 784111777.
         let date = "Sun, 06 Nov 1994 08:49:37 GMT";
-        assert_eq!(parse_imf_fixdate(date), Some(at(784_111_777)));
         assert_eq!(parse_retry_after(date, at(784_111_777 - 90)), Some(Duration::from_secs(90)));
         assert_eq!(parse_retry_after(date, at(784_111_777)), Some(Duration::ZERO));
         assert_eq!(parse_retry_after(date, at(784_111_777 + 5)), Some(Duration::ZERO));
         assert_eq!(parse_retry_after(date, at(700_000_000)), Some(MAX_RETRY_AFTER));
+        // The obsolete forms RFC 9110 says a recipient must accept.
+        for obsolete in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(
+                parse_retry_after(obsolete, at(784_111_777 - 30)),
+                Some(Duration::from_secs(30)),
+                "{obsolete}"
+            );
+        }
         // Leap day, epoch, and a 2026 date Twilio might send.
-        assert_eq!(parse_imf_fixdate("Thu, 29 Feb 2024 00:00:00 GMT"), Some(at(1_709_164_800)));
-        assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
-        assert_eq!(parse_imf_fixdate("Fri, 27 Nov 2026 12:00:05 GMT"), Some(at(1_795_780_805)));
+        let epoch = at(0);
+        assert_eq!(parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", epoch), Some(MAX_RETRY_AFTER));
         assert_eq!(
-            parse_imf_fixdate("Wed, 31 Dec 1969 23:59:59 GMT"),
-            UNIX_EPOCH.checked_sub(Duration::from_secs(1))
+            parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", at(1_709_164_800 - 3)),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", epoch), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Fri, 27 Nov 2026 12:00:05 GMT", at(1_795_780_800)),
+            Some(Duration::from_secs(5))
         );
         // Through the header map.
         let mut headers = http::HeaderMap::new();
@@ -1775,9 +1711,8 @@ mod tests {
             "Sun, 06 nov 1994 08:49:37 GMT",
             "Sun,  6 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 94 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT", // RFC 850: obsolete, not accepted
-            "Sun Nov  6 08:49:37 1994",       // asctime: obsolete, not accepted
-            "Fri, 29 Feb 2023 00:00:00 GMT",  // not a leap year
+            "Wed, 31 Dec 1969 23:59:59 GMT", // before 1970
+            "Fri, 29 Feb 2023 00:00:00 GMT", // not a leap year
             "Sat, 31 Apr 2023 00:00:00 GMT",
             "Sun, 06 Nov 1994 24:00:00 GMT",
             "Sun, 06 Nov 1994 08:60:00 GMT",
