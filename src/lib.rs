@@ -79,7 +79,7 @@ pub use ids::{AccountSid, ApiKeySid, MessageSid, MessagingServiceSid, SidError};
 pub use outbound::{SentMessage, Sms, StatusCallback};
 pub use phone::{Address, AddressKind, E164, PhoneError, Redacted};
 pub use sms_text::{BodyError, SmsBody};
-pub use status::{FINAL_RANK, HivekeepStatus, MessageStatus, StatusDecision, decide, supersedes};
+pub use status::{DeliveryRank, HivekeepStatus, MessageStatus, StatusDecision, decide};
 pub use token::{ApiKeySecret, AuthToken, AuthTokenError};
 pub use url::{ApiBase, PublicUrl, UrlError, WebhookUrl};
 pub use webhook::{

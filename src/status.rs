@@ -101,15 +101,16 @@ impl MessageStatus {
     }
 
     /// The delivery rank: a status supersedes another when its rank is higher, or equal and final (see
-    /// [`supersedes`]). `None` for inbound statuses and unknown values, which never supersede anything.
+    /// [`DeliveryRank::supersedes`]). `None` for inbound statuses and unknown values, which never
+    /// supersede anything.
     ///
     /// The final statuses rank above the others, and a failure (`undelivered`, `partially_delivered`,
     /// `failed`, `canceled`) above `delivered` and `read`: the parts of a multi-part message report
     /// under one SID (see [`crate::delivery::PartTag`]), and when the last part is delivered before an
     /// earlier part's failure comes in, the failure must still replace `delivered`.
     #[must_use]
-    pub fn rank(&self) -> Option<u8> {
-        Some(match self {
+    pub fn rank(&self) -> Option<DeliveryRank> {
+        Some(DeliveryRank(match self {
             Self::Scheduled => 0,
             Self::Accepted => 1,
             Self::Queued => 2,
@@ -119,13 +120,13 @@ impl MessageStatus {
             Self::Read => 6,
             Self::Undelivered | Self::PartiallyDelivered | Self::Failed | Self::Canceled => 7,
             Self::Receiving | Self::Received | Self::Unknown(_) => return None,
-        })
+        }))
     }
 
-    /// Whether the status is final (rank [`FINAL_RANK`] or more).
+    /// Whether the status is final (`delivered`, `read` or a failure).
     #[must_use]
     pub fn is_final(&self) -> bool {
-        self.rank().is_some_and(|r| r >= FINAL_RANK)
+        self.rank().is_some_and(DeliveryRank::is_final)
     }
 
     /// The status Hivekeep shows.
@@ -149,19 +150,53 @@ impl fmt::Display for MessageStatus {
     }
 }
 
-/// The rank of the lowest final status (`delivered`).
-pub const FINAL_RANK: u8 = 5;
+/// A delivery status's place in a message's life, ordered: 0 `scheduled` … 4 `sent`, 5 `delivered`, 6
+/// `read`, 7 every failure (see [`MessageStatus::rank`]). Kept by a [`ChannelStore`](crate::store) as
+/// its number ([`DeliveryRank::get`], read back with [`DeliveryRank::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeliveryRank(u8);
 
-/// Whether a status of rank `rank` is applied over the rank `applied` so far: when it is higher, or
-/// equal and final. A final status is applied again by its equal because Hivekeep may have missed the
-/// first: it drops an update that comes before it has linked the message, which happens to the parts
-/// of a multi-part reply that fail while later parts are still being sent (all parts to a landline fail
-/// alike; the last part's failure then still reaches Hivekeep). An exact repeat of a callback must be
-/// dropped before, as a duplicate (the channel does, by its idempotency key; a host that calls
-/// `advanceStatus` itself calls `firstSighting` first).
-#[must_use]
-pub fn supersedes(rank: u8, applied: u8) -> bool {
-    rank > applied || (rank == applied && rank >= FINAL_RANK)
+impl DeliveryRank {
+    /// The rank of the lowest final status (`delivered`).
+    pub const FINAL: Self = Self(5);
+    /// The highest rank (a failure).
+    const MAX: u8 = 7;
+
+    /// The rank numbered `rank` (as [`Self::get`] gives it), or `None` for a number no status has.
+    #[must_use]
+    pub const fn new(rank: u8) -> Option<Self> {
+        if rank <= Self::MAX { Some(Self(rank)) } else { None }
+    }
+
+    /// Its number, as a store keeps it.
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// Whether it is a final status's (`delivered`, `read`, a failure).
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        self >= Self::FINAL
+    }
+
+    /// Whether a status of this rank is applied over the rank `applied` so far: when it is higher, or
+    /// equal and final. A final status is applied again by its equal because Hivekeep may have missed
+    /// the first: it drops an update that comes before it has linked the message, which happens to the
+    /// parts of a multi-part reply that fail while later parts are still being sent (all parts to a
+    /// landline fail alike; the last part's failure then still reaches Hivekeep). An exact repeat of a
+    /// callback must be dropped before, as a duplicate (the channel does, by its idempotency key; a host
+    /// that calls `advanceStatus` itself calls `firstSighting` first).
+    #[must_use]
+    pub fn supersedes(self, applied: Self) -> bool {
+        self > applied || (self == applied && self.is_final())
+    }
+}
+
+impl fmt::Display for DeliveryRank {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 /// What a channel does with a delivery status for a message, given the status applied so far (see
@@ -182,16 +217,17 @@ pub enum StatusDecision {
 
 /// The ordering decision, pure (the caller keeps the state): `applied` is the rank kept for the
 /// message (none when nothing is kept, or the record is unreadable), `rank` the new status's (none for
-/// inbound and unknown statuses, which never change anything). A status that [`supersedes`] the kept
+/// inbound and unknown statuses, which never change anything). A status that
+/// [supersedes](DeliveryRank::supersedes) the kept
 /// one applies; otherwise a kept final status is reasserted, and anything else is ignored. A failure
 /// outranks `delivered`, so the last part's `delivered` after a part's failure reasserts the failure.
 #[must_use]
-pub fn decide(applied: Option<u8>, rank: Option<u8>) -> StatusDecision {
+pub fn decide(applied: Option<DeliveryRank>, rank: Option<DeliveryRank>) -> StatusDecision {
     match (applied, rank) {
         (_, None) => StatusDecision::Ignore,
         (None, Some(_)) => StatusDecision::Apply,
-        (Some(applied), Some(rank)) if supersedes(rank, applied) => StatusDecision::Apply,
-        (Some(applied), Some(_)) if applied >= FINAL_RANK => StatusDecision::Reassert,
+        (Some(applied), Some(rank)) if rank.supersedes(applied) => StatusDecision::Apply,
+        (Some(applied), Some(_)) if applied.is_final() => StatusDecision::Reassert,
         (Some(_), Some(_)) => StatusDecision::Ignore,
     }
 }
@@ -253,5 +289,18 @@ mod tests {
         assert_eq!(decide(rank("sent"), rank("queued")), Ignore);
         assert_eq!(decide(rank("sent"), rank("sent")), Ignore, "a non-final tie changes nothing");
         assert_eq!(decide(rank("failed"), None), Ignore, "an inbound or unknown status");
+    }
+
+    #[test]
+    fn ranks_are_numbered_for_stores_and_only_those_read_back() {
+        assert_eq!(MessageStatus::Delivered.rank(), Some(DeliveryRank::FINAL));
+        assert_eq!(MessageStatus::Failed.rank().map(DeliveryRank::get), Some(7));
+        for n in 0..=7 {
+            assert_eq!(DeliveryRank::new(n).map(DeliveryRank::get), Some(n));
+        }
+        assert_eq!(DeliveryRank::new(8), None);
+        let (sent, delivered) = (DeliveryRank::new(4).unwrap(), DeliveryRank::FINAL);
+        assert!(delivered.supersedes(sent) && delivered.supersedes(delivered));
+        assert!(!sent.supersedes(sent) && !sent.supersedes(delivered));
     }
 }

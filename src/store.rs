@@ -8,15 +8,30 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::status::DeliveryRank;
+
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_NAMESPACE, RedisOptions, RedisStore, RedisStoreError};
 
-/// An error from a [`ChannelStore`].
+/// An error from a [`ChannelStore`]: the channel then delivers (at least once). Its text names no key
+/// and no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("channel store: {0}")]
-pub struct StoreError(pub String);
+#[non_exhaustive]
+pub enum StoreError {
+    /// The in-process store is unusable: a thread panicked while holding its lock.
+    #[error("channel store: the in-memory store is unusable (a thread panicked while holding it)")]
+    Poisoned,
+    /// The store did not answer, or refused the operation.
+    #[error("channel store: {store} unavailable: {reason}")]
+    Unavailable {
+        /// Which store (`redis`, or a host's own).
+        store: &'static str,
+        /// Why, in words (no key or value).
+        reason: &'static str,
+    },
+}
 
 /// What the channel remembers between webhooks.
 pub trait ChannelStore: Send + Sync {
@@ -26,12 +41,16 @@ pub trait ChannelStore: Send + Sync {
     /// When the store cannot be reached; the channel then delivers the event (at least once).
     fn first_sighting(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Applies delivery rank `rank` to `message` when it [`supersedes`](crate::supersedes) the
+    /// Applies delivery rank `rank` to `message` when it [supersedes](DeliveryRank::supersedes) the
     /// rank applied so far (or none was), and says whether it did.
     ///
     /// # Errors
     /// When the store cannot be reached; the channel then applies the update.
-    fn advance(&self, message: &str, rank: u8) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn advance(
+        &self,
+        message: &str,
+        rank: DeliveryRank,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A bounded in-memory [`ChannelStore`]: at most `capacity` keys and `capacity` messages, each forgotten
@@ -46,7 +65,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     seen: Bounded<()>,
-    ranks: Bounded<u8>,
+    ranks: Bounded<DeliveryRank>,
 }
 
 /// A map with insertion order, for eviction by age.
@@ -103,7 +122,7 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> Result<T, StoreError> {
-        let mut inner = self.inner.lock().map_err(|_| StoreError("poisoned".to_owned()))?;
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(f(&mut inner, Instant::now()))
     }
 
@@ -119,15 +138,11 @@ impl MemoryStore {
         })
     }
 
-    fn advance_now(&self, message: &str, rank: u8) -> Result<bool, StoreError> {
+    fn advance_now(&self, message: &str, rank: DeliveryRank) -> Result<bool, StoreError> {
         let (ttl, capacity) = (self.ttl, self.capacity);
         self.with(|inner, now| {
             inner.ranks.evict(now, ttl, capacity);
-            if inner
-                .ranks
-                .get(message, now, ttl)
-                .is_some_and(|applied| !crate::status::supersedes(rank, *applied))
-            {
+            if inner.ranks.get(message, now, ttl).is_some_and(|applied| !rank.supersedes(*applied)) {
                 return false;
             }
             inner.ranks.insert(message, rank, now);
@@ -141,7 +156,11 @@ impl ChannelStore for MemoryStore {
         std::future::ready(self.first_sighting_now(key))
     }
 
-    fn advance(&self, message: &str, rank: u8) -> impl Future<Output = Result<bool, StoreError>> + Send {
+    fn advance(
+        &self,
+        message: &str,
+        rank: DeliveryRank,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         std::future::ready(self.advance_now(message, rank))
     }
 }
@@ -168,18 +187,23 @@ mod tests {
 
     #[test]
     fn ranks_only_move_forward() {
+        let rank = |n| DeliveryRank::new(n).unwrap();
         let store = MemoryStore::default();
-        assert_eq!(store.advance_now("SM1", 4), Ok(true));
-        assert_eq!(store.advance_now("SM1", 5), Ok(true));
-        assert_eq!(store.advance_now("SM1", 4), Ok(false), "a late sent never overwrites delivered");
-        assert_eq!(store.advance_now("SM1", 5), Ok(true), "an equal final status is applied again");
-        assert_eq!(store.advance_now("SM1", 6), Ok(true), "read after delivered");
-        assert_eq!(store.advance_now("SM1", 5), Ok(false), "delivered never overwrites read");
-        assert_eq!(store.advance_now("SM1", 7), Ok(true), "a failure overwrites read");
-        assert_eq!(store.advance_now("SM1", 7), Ok(true), "and another part's failure comes through too");
-        assert_eq!(store.advance_now("SM1", 4), Ok(false));
-        assert_eq!(store.advance_now("SM3", 4), Ok(true));
-        assert_eq!(store.advance_now("SM3", 4), Ok(false), "a non-final tie changes nothing");
-        assert_eq!(store.advance_now("SM2", 5), Ok(true), "a message never seen is applied");
+        assert_eq!(store.advance_now("SM1", rank(4)), Ok(true));
+        assert_eq!(store.advance_now("SM1", rank(5)), Ok(true));
+        assert_eq!(store.advance_now("SM1", rank(4)), Ok(false), "a late sent never overwrites delivered");
+        assert_eq!(store.advance_now("SM1", rank(5)), Ok(true), "an equal final status is applied again");
+        assert_eq!(store.advance_now("SM1", rank(6)), Ok(true), "read after delivered");
+        assert_eq!(store.advance_now("SM1", rank(5)), Ok(false), "delivered never overwrites read");
+        assert_eq!(store.advance_now("SM1", rank(7)), Ok(true), "a failure overwrites read");
+        assert_eq!(
+            store.advance_now("SM1", rank(7)),
+            Ok(true),
+            "and another part's failure comes through too"
+        );
+        assert_eq!(store.advance_now("SM1", rank(4)), Ok(false));
+        assert_eq!(store.advance_now("SM3", rank(4)), Ok(true));
+        assert_eq!(store.advance_now("SM3", rank(4)), Ok(false), "a non-final tie changes nothing");
+        assert_eq!(store.advance_now("SM2", rank(5)), Ok(true), "a message never seen is applied");
     }
 }

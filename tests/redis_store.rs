@@ -25,7 +25,7 @@ use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
 use twilio_sms::store::{ChannelStore, MemoryStore, RedisOptions, RedisStore};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{
-    AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender, danger, supersedes,
+    AccountSid, AuthToken, ChannelId, Credentials, DeliveryRank, E164, PublicUrl, Sender, danger,
 };
 
 const ACCOUNT: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
@@ -212,7 +212,12 @@ async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
     .unwrap()
 }
 
-/// The rank script on a real Redis decides every case exactly as `supersedes` (and `MemoryStore`): each
+/// The rank numbered `n`.
+fn r(n: u8) -> DeliveryRank {
+    DeliveryRank::new(n).unwrap()
+}
+
+/// The rank script on a real Redis decides every case exactly as `DeliveryRank::supersedes` (and `MemoryStore`): each
 /// rank 0..=7 over none applied and over each rank 0..=7, and the rank kept after a refusal.
 #[tokio::test]
 async fn the_rank_script_decides_as_supersedes_in_every_case() {
@@ -226,12 +231,12 @@ async fn the_rank_script_decides_as_supersedes_in_every_case() {
         for rank in 0..=7u8 {
             let message = sid(u64::from(rank) * 100 + applied.map_or(99, u64::from));
             if let Some(applied) = applied {
-                assert_eq!(store.advance(&message, applied).await, Ok(true), "a first rank is applied");
-                assert_eq!(memory.advance(&message, applied).await, Ok(true));
+                assert_eq!(store.advance(&message, r(applied)).await, Ok(true), "a first rank is applied");
+                assert_eq!(memory.advance(&message, r(applied)).await, Ok(true));
             }
-            let expected = applied.is_none_or(|applied| supersedes(rank, applied));
-            let redis_said = store.advance(&message, rank).await.unwrap();
-            let memory_said = memory.advance(&message, rank).await.unwrap();
+            let expected = applied.is_none_or(|applied| r(rank).supersedes(r(applied)));
+            let redis_said = store.advance(&message, r(rank)).await.unwrap();
+            let memory_said = memory.advance(&message, r(rank)).await.unwrap();
             assert_eq!(redis_said, expected, "Redis: rank {rank} over {applied:?}");
             assert_eq!(memory_said, expected, "MemoryStore: rank {rank} over {applied:?}");
             // What is kept: the new rank when applied, the old one when refused.
@@ -360,15 +365,19 @@ impl ChannelStore for ReadThenWrite {
         Ok(true)
     }
 
-    async fn advance(&self, message: &str, rank: u8) -> Result<bool, twilio_sms::store::StoreError> {
+    async fn advance(
+        &self,
+        message: &str,
+        rank: DeliveryRank,
+    ) -> Result<bool, twilio_sms::store::StoreError> {
         let mut conn = self.connection.clone();
         let key = format!("{}rank:{message}", self.prefix);
         let applied: Option<u8> = conn.get(&key).await.unwrap();
-        if applied.is_some_and(|applied| !supersedes(rank, applied)) {
+        if applied.is_some_and(|applied| !rank.supersedes(r(applied))) {
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let () = conn.pset_ex(&key, rank, 60_000).await.unwrap();
+        let () = conn.pset_ex(&key, rank.get(), 60_000).await.unwrap();
         Ok(true)
     }
 }
@@ -386,7 +395,7 @@ async fn race<S: ChannelStore + Clone + 'static>(stores: [S; 2], url: &str, pref
             let store = stores[usize::try_from((i + m) % 2).unwrap()].clone();
             let message = sid(1000 + m);
             tasks.spawn(async move {
-                let applied = store.advance(&message, rank).await.unwrap();
+                let applied = store.advance(&message, r(rank)).await.unwrap();
                 (message, rank, applied)
             });
         }

@@ -12,19 +12,19 @@ use sha2::{Digest as _, Sha256};
 use super::{ChannelStore, StoreError};
 use crate::channel::ChannelId;
 use crate::ids::MessageSid;
-use crate::status::FINAL_RANK;
+use crate::status::DeliveryRank;
 
-/// The rank decision of [`supersedes`](crate::supersedes), applied atomically in Redis.
+/// The rank decision of [`supersedes`](DeliveryRank::supersedes), applied atomically in Redis.
 ///
-/// Keeping the two in sync: [`supersedes`](crate::supersedes) is the one definition of the rule, and this
-/// script is its only other copy. The script takes `FINAL_RANK` as an argument (from the Rust constant),
+/// Keeping the two in sync: [`supersedes`](DeliveryRank::supersedes) is the one definition of the rule, and this
+/// script is its only other copy. The script takes `DeliveryRank::FINAL` as an argument (from the Rust constant),
 /// so the one number the rule depends on is never written twice; the comparison itself is the same
 /// expression, `rank > applied or (rank == applied and rank >= final)`. `tests/redis_store.rs` runs every
 /// pair of ranks (and "none applied yet") through this script on a real Redis and through
-/// [`supersedes`](crate::supersedes) and [`MemoryStore`](super::MemoryStore), and fails on any difference;
+/// [`supersedes`](DeliveryRank::supersedes) and [`MemoryStore`](super::MemoryStore), and fails on any difference;
 /// a change to the rule that is not made here too fails it.
 ///
-/// `KEYS[1]`: the message's rank key. `ARGV[1]`: the rank; `ARGV[2]`: `FINAL_RANK`; `ARGV[3]`: the TTL in
+/// `KEYS[1]`: the message's rank key. `ARGV[1]`: the rank; `ARGV[2]`: `DeliveryRank::FINAL`; `ARGV[3]`: the TTL in
 /// milliseconds. Returns 1 when the rank was applied (and stored, the TTL renewed), 0 when not.
 const ADVANCE_SCRIPT: &str = r"
 local rank = tonumber(ARGV[1])
@@ -188,7 +188,7 @@ struct Shared {
 ///
 /// - A first sighting is one `SET key 1 NX PX ttl`.
 /// - A rank advance is one Lua script: it reads the rank applied so far, decides with the rule of
-///   [`supersedes`](crate::supersedes) and writes the new rank, atomically, so two servers racing on one
+///   [`supersedes`](DeliveryRank::supersedes) and writes the new rank, atomically, so two servers racing on one
 ///   message cannot both apply a lower rank.
 /// - Keys: `{namespace}:{channel id}:seen:{32 hex}` (the first 128 bits of the SHA-256 of the event's
 ///   idempotency key: no phone number, no unsigned header text) and
@@ -373,7 +373,7 @@ impl RedisStore {
                 "Redis unavailable: webhooks are answered and delivered without de-duplication or status ordering (at least once) until it is back",
             );
         }
-        Err(StoreError(format!("redis: {failure}")))
+        Err(StoreError::Unavailable { store: "redis", reason: failure })
     }
 
     fn recovered(&self) {
@@ -399,7 +399,11 @@ impl ChannelStore for RedisStore {
         }
     }
 
-    fn advance(&self, message: &str, rank: u8) -> impl Future<Output = Result<bool, StoreError>> + Send {
+    fn advance(
+        &self,
+        message: &str,
+        rank: DeliveryRank,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         let key = rank_key(&self.prefix, message);
         let mut connection = self.shared.connection.clone();
         let ttl = self.ttl_ms();
@@ -407,7 +411,7 @@ impl ChannelStore for RedisStore {
             let applied: i64 = self
                 .bounded(async move {
                     let mut invocation = self.shared.advance.key(key);
-                    invocation.arg(rank).arg(FINAL_RANK).arg(ttl);
+                    invocation.arg(rank.get()).arg(DeliveryRank::FINAL.get()).arg(ttl);
                     invocation.invoke_async(&mut connection).await
                 })
                 .await?;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use twilio_sms::delivery::{self, Locale};
 use twilio_sms::sms_text::{self, SegmentInfo};
-use twilio_sms::{E164, MessageStatus, StatusDecision, decide};
+use twilio_sms::{DeliveryRank, E164, MessageStatus, StatusDecision, decide};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 fn info_json(info: SegmentInfo) -> Value {
@@ -65,7 +65,7 @@ pub fn split_text(text: &str) -> String {
 #[wasm_bindgen(js_name = statusRank)]
 #[must_use]
 pub fn status_rank(status: &str) -> Option<u8> {
-    MessageStatus::parse(status).rank()
+    MessageStatus::parse(status).rank().map(DeliveryRank::get)
 }
 
 /// The status Hivekeep shows for a Twilio status (`queued`, `sent`, `delivered`, `undelivered`,
@@ -119,11 +119,16 @@ pub fn first_sighting(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> Str
 pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: f64) -> String {
     let applied = fresh(previous.as_deref(), now_ms, ttl_ms)
         .and_then(|record| record.get("rank").and_then(Value::as_u64))
-        .and_then(|rank| u8::try_from(rank).ok());
+        .and_then(|rank| u8::try_from(rank).ok())
+        .and_then(DeliveryRank::new);
+    // A number no status has ranks nothing: it never applies.
+    let Some(rank) = DeliveryRank::new(rank) else {
+        return json!({"applies": false, "record": null}).to_string();
+    };
     if decide(applied, Some(rank)) != StatusDecision::Apply {
         return json!({"applies": false, "record": null}).to_string();
     }
-    json!({"applies": true, "record": {"rank": rank, "at": now_ms}}).to_string()
+    json!({"applies": true, "record": {"rank": rank.get(), "at": now_ms}}).to_string()
 }
 
 /// Whether a stored de-duplication or status record (JSON, or nothing) no longer counts: it is older than

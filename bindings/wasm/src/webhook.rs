@@ -353,7 +353,8 @@ impl Handled {
         let kept = kept_state(kept.as_deref(), now_ms, ttl_ms);
         let step = delivery::step(report, kept.as_ref(), self.locale);
         let record = step.record.map(|r| {
-            serde_json::json!({"rank": r.status.rank(), "at": now_ms, "status": r.status.as_str(), "errorCode": r.error_code})
+            let rank = r.status.rank().map(twilio_sms::DeliveryRank::get);
+            serde_json::json!({"rank": rank, "at": now_ms, "status": r.status.as_str(), "errorCode": r.error_code})
         });
         serde_json::json!({"update": step.update, "record": record}).to_string()
     }
@@ -525,7 +526,7 @@ impl Channel {
                 outcome.event = Some("status");
                 outcome.delivery_update = Some(DeliveryStatusUpdate::from_report(report, self.locale));
                 outcome.status_message_id = Some(message.to_string());
-                outcome.status_rank = status.rank();
+                outcome.status_rank = status.rank().map(twilio_sms::DeliveryRank::get);
             }
             _ => {}
         }
