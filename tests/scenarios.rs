@@ -80,8 +80,29 @@ fn expected_for_driver(expect: &Value, file: &str, at: &str, reported: &mut Vec<
 
 fn check(failures: &mut Vec<String>, file: &str, at: &str, field: &str, actual: &Value, expected: &Value) {
     if actual != expected {
+        let (expected, actual) = (masked(&expected.to_string()), masked(&actual.to_string()));
         failures.push(format!("{file} {at}: {field}: expected {expected}, native gave {actual}"));
     }
+}
+
+/// `text` with every phone number (`+` and 8 or more digits) masked but its last two digits.
+fn masked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(plus) = rest.find('+') {
+        out.push_str(&rest[..=plus]);
+        rest = &rest[plus + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits >= 8 {
+            out.push_str(&"•".repeat(digits - 2));
+            out.push_str(&rest[digits - 2..digits]);
+        } else {
+            out.push_str(&rest[..digits]);
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn rank_of(status: &str) -> u8 {

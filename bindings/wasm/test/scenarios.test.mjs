@@ -106,12 +106,17 @@ function state(map, channelId, ttl = DEFAULT_TTL) {
   return { seen, status: Object.fromEntries(Object.entries(status).sort()) };
 }
 
+/** `text` with every phone number (`+` and 8 or more digits) masked but its last two digits. */
+function masked(text) {
+  return String(text).replace(/\+(\d{6,})(\d{2})/g, (_, head, tail) => "+" + "•".repeat(head.length) + tail);
+}
+
 /** Compares as the native runner does: JSON values, key order ignored. */
 function check(failures, file, at, field, actual, expected) {
   try {
     assert.deepStrictEqual(actual, expected);
   } catch {
-    failures.push(`${file} ${at}: ${field}: expected ${JSON.stringify(expected)}, wasm gave ${JSON.stringify(actual)}`);
+    failures.push(`${file} ${at}: ${field}: expected ${masked(JSON.stringify(expected))}, wasm gave ${masked(JSON.stringify(actual))}`);
   }
 }
 
