@@ -76,15 +76,16 @@ pub enum NotSentReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NotSent {
-    /// The name the text and the context line give it.
+    /// The name the text and the context line give it (cleaned: see [`ReplyPlan::new`]).
     pub name: String,
     /// Why it was not sent.
     pub reason: NotSentReason,
 }
 
 /// What a reply with its attachments is sent as: the SMS parts, the media the first part carries (it
-/// goes as an MMS), and the attachments that cannot be sent, which the text names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// goes as an MMS), and the attachments that cannot be sent, which the text names. Its `Debug` gives
+/// counts only (the text and the names are the conversation's).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReplyPlan {
     bodies: Vec<crate::SmsBody>,
@@ -93,12 +94,25 @@ pub struct ReplyPlan {
     not_sent: Vec<NotSent>,
 }
 
+impl core::fmt::Debug for ReplyPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReplyPlan")
+            .field("parts", &self.bodies.len())
+            .field("media", &self.media.len())
+            .field("not_sent", &self.not_sent.len())
+            .finish()
+    }
+}
+
 impl ReplyPlan {
     /// The plan for Hivekeep's `content` and `attachments` (`{source, mimeType, fileName?}`), whose
     /// notes are in `locale`. A public `https` `source` goes out as a `MediaUrl` (at most
     /// [`MAX_MEDIA`]); any other (a file on the Hivekeep server, plain `http`, a private host) is named
-    /// at the end of the text, `[Attachment not sent: report.pdf]`. A reply of attachments alone is the
-    /// media with their names as the text, or the note alone when none can be sent.
+    /// at the end of the text, `[Attachment not sent: report.pdf]` (unless that note alone would make the
+    /// reply too long: the context line names them anyway). A name is the `fileName`, else the last
+    /// segment of the source's path, cleaned as Twilio's error texts are (no control or invisible
+    /// character, no credentials or phone numbers, at most 60 characters). A reply of attachments alone
+    /// is the media with their names as the text, or the note alone when none can be sent.
     ///
     /// # Errors
     /// As [`reply_parts`]: [`SendMessageError::EmptyContent`] when there is neither text nor
@@ -122,18 +136,16 @@ impl ReplyPlan {
             not_sent.push(NotSent { name, reason });
         }
         let content = content.trim();
+        let names: Vec<&str> = media.iter().map(|(name, _)| name.as_str()).collect();
+        // Attachments alone: their names are the text.
+        let text = if content.is_empty() { names.join(", ") } else { content.to_owned() };
         let note = not_sent_note(&not_sent, locale);
-        let text = match (content.is_empty(), note) {
-            (false, Some(note)) => format!("{content}\n\n{note}"),
-            (false, None) => content.to_owned(),
-            (true, Some(note)) if media.is_empty() => note,
-            (true, note) => {
-                let names: Vec<&str> = media.iter().map(|(name, _)| name.as_str()).collect();
-                let names = names.join(", ");
-                note.map_or_else(|| names.clone(), |note| format!("{names}\n\n{note}"))
-            }
+        let bodies = match note {
+            Some(note) if text.is_empty() => reply_parts(&note)?,
+            // The note never makes a reply that fits too long: the context line still names them.
+            Some(note) => reply_parts(&format!("{text}\n\n{note}")).or_else(|_| reply_parts(&text))?,
+            None => reply_parts(&text)?,
         };
-        let bodies = reply_parts(&text)?;
         Ok(Self { bodies, media: media.into_iter().map(|(_, url)| url).collect(), not_sent })
     }
 
@@ -166,8 +178,13 @@ impl ReplyPlan {
     pub fn sms(&self, index: usize, to: &crate::E164) -> Option<crate::Sms> {
         let body = self.bodies.get(index)?.clone();
         let media = if index == 0 { self.media.clone() } else { Vec::new() };
-        // At most MAX_MEDIA media, by construction.
-        crate::Sms::builder().to(to.clone()).body(body).build().with_media(media).ok()
+        Some(crate::outbound::Sms::with_checked_media(to.clone(), body, media))
+    }
+
+    /// Every message to `to`, in order (see [`Self::sms`]).
+    #[must_use]
+    pub fn messages(&self, to: &crate::E164) -> Vec<crate::Sms> {
+        (0..self.parts()).filter_map(|index| self.sms(index, to)).collect()
     }
 
     /// The context line's note on the attachments not sent (`attachment not sent: report.pdf (a file on
@@ -195,22 +212,25 @@ impl ReplyPlan {
 /// The longest attachment name the text gives (in characters).
 const MAX_NAME_CHARS: usize = 60;
 
-/// An attachment's name: its `fileName`, else the last segment of its `source`'s path (never a query,
-/// which may hold a token), else `attachment N`; printable characters only, at most 60 of them.
+/// An attachment's name: its `fileName`, else the last segment of its `source`'s path (for a URL, of the
+/// path after the host: never its `user:password@` or query), else `attachment N`; through the same
+/// cleaning as Twilio's error texts (no control or invisible character, credentials and phone numbers
+/// masked), at most 60 characters.
 fn attachment_name(attachment: &Value, source: Option<&str>, index: usize) -> String {
-    let given = attachment.get("fileName").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty());
+    let given = attachment.get("fileName").and_then(Value::as_str);
     let from_source = source.and_then(|s| {
-        let path = s.split(['?', '#']).next().unwrap_or("");
-        path.rsplit(['/', '\\']).next().map(str::trim).filter(|n| !n.is_empty())
+        let path = match s.split_once("://") {
+            Some((_, rest)) => rest.find('/').and_then(|slash| rest.get(slash..)).unwrap_or(""),
+            None => s,
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        path.rsplit(['/', '\\']).next()
     });
-    let name: String = given
-        .or(from_source)
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_NAME_CHARS)
-        .collect();
-    if name.trim().is_empty() { format!("attachment {}", index + 1) } else { name }
+    [given, from_source]
+        .into_iter()
+        .flatten()
+        .find_map(|name| crate::api_error::sanitize_text(name, MAX_NAME_CHARS))
+        .unwrap_or_else(|| format!("attachment {}", index + 1))
 }
 
 /// The note the text ends with for attachments not sent, in `locale`.
@@ -738,11 +758,10 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         let total = plan.bodies.len();
         let of = u32::try_from(total).unwrap_or(u32::MAX);
         let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);
-        for index in 0..total {
+        for (index, sms) in plan.messages(&to).into_iter().enumerate() {
             let part = u32::try_from(index + 1).unwrap_or(u32::MAX);
             let first = sent.first().map(|r| r.message.sid.clone());
             let callback = self.callback(part, of, first.as_ref());
-            let Some(sms) = plan.sms(index, &to) else { break };
             match self.client.send(&self.credentials, &sms, callback.as_ref()).await {
                 Ok(receipt) => sent.push(receipt),
                 Err(error) => {
@@ -980,7 +999,7 @@ mod reply_tests {
             json!([
                 {"source": "https://cdn.example.com/charts/q3.png?token=s3cret", "mimeType": "image/png"},
                 {"source": "/srv/hivekeep/data/workspaces/a/report.pdf", "mimeType": "application/pdf", "fileName": "report.pdf"},
-                {"source": "http://cdn.example.com/b.png", "mimeType": "image/png"},
+                {"source": "http://cdn.example.com/b.png?token=s3cret", "mimeType": "image/png"},
                 {"mimeType": "image/png"},
             ]),
         );
@@ -1000,7 +1019,9 @@ mod reply_tests {
             line.starts_with("attachments not sent: report.pdf (a file on the server, not a public URL)"),
             "{line}"
         );
-        assert!(!line.contains("s3cret"));
+        // The refused http URL's query is named nowhere.
+        assert!(!line.contains("s3cret") && !all.contains("s3cret"), "{line} / {all}");
+        assert!(!format!("{p:?}").contains("chart"), "Debug gives counts only");
     }
 
     #[test]
@@ -1028,8 +1049,35 @@ mod reply_tests {
         assert_eq!(p.media().len(), MAX_MEDIA);
         assert_eq!(p.not_sent().iter().map(|n| n.reason).collect::<Vec<_>>(), [NotSentReason::TooMany; 2]);
         assert!(texts(&p)[0].ends_with("[Pièces jointes non envoyées: 10.png, 11.png]"));
-        let long = plan("Hi", json!([{"source": "/x", "fileName": format!("{}\u{7}.pdf", "n".repeat(100))}]));
-        assert_eq!(long.not_sent()[0].name, "n".repeat(60));
+        let long = plan("Hi", json!([{"source": "/x", "fileName": "quarterly report ".repeat(10)}]));
+        let name = &long.not_sent()[0].name;
+        assert!(name.chars().count() <= 60 && name.ends_with('…'), "{name}");
+    }
+
+    #[test]
+    fn names_carry_no_credentials_invisible_characters_or_numbers() {
+        let name = |attachment: Value| plan("Hi", json!([attachment])).not_sent()[0].name.clone();
+        // A URL without a path: never its authority (which holds the credentials).
+        assert_eq!(name(json!({"source": "https://AC123:s3cret@10.0.0.1"})), "attachment 1");
+        assert_eq!(name(json!({"source": "https://user:pw@10.0.0.1/files/a.png?k=v"})), "a.png");
+        assert_eq!(name(json!({"source": "/x", "fileName": "a\u{7}b.pdf"})), "a b.pdf");
+        let bidi = name(json!({"source": "/x", "fileName": "invoice\u{202E}fdp.exe\u{2028}x\u{200B}"}));
+        assert!(!bidi.contains(['\u{202E}', '\u{2028}', '\u{200B}']), "{bidi:?}");
+        assert!(!name(json!({"source": "/x", "fileName": "call +14155550100.pdf"})).contains("4155550100"));
+        let p = plan("Hi", json!([{"source": "https://AC123:s3cret@10.0.0.1"}]));
+        assert!(!texts(&p).concat().contains("s3cret"));
+        assert!(!p.not_sent_line(Locale::En).unwrap().contains("s3cret"));
+    }
+
+    #[test]
+    fn the_note_never_makes_a_reply_that_fits_too_long() {
+        let ten = "a".repeat(1600 * MAX_PARTS);
+        let p = ReplyPlan::new(&ten, &[json!({"source": "/srv/x/report.pdf"})], Locale::En).unwrap();
+        assert_eq!(p.parts(), MAX_PARTS);
+        assert!(
+            p.not_sent_line(Locale::En).unwrap().contains("report.pdf"),
+            "the context line still names it"
+        );
     }
 }
 

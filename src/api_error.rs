@@ -605,14 +605,15 @@ const fn is_invisible(c: char) -> bool {
     )
 }
 
-/// Control and invisible characters to spaces, whitespace collapsed, credentials and phone numbers
-/// masked, then cut to `max_chars` characters (with `…`). `None` when nothing is left.
-fn sanitize_text(text: &str, max_chars: usize) -> Option<String> {
+/// Control and invisible characters to spaces, whitespace collapsed, URLs' queries and `user:password@`
+/// cut, credentials and phone numbers masked, then cut to `max_chars` characters (with `…`). `None`
+/// when nothing is left.
+pub(crate) fn sanitize_text(text: &str, max_chars: usize) -> Option<String> {
     let visible: String =
         text.chars().map(|c| if c.is_control() || is_invisible(c) { ' ' } else { c }).collect();
-    let collapsed = visible.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed: Vec<String> = visible.split_whitespace().map(redact_url).collect();
     // Redact before cutting, so that a cut can never leave a partial secret unmasked.
-    let redacted = redact_phone_numbers(&redact_credentials(&collapsed));
+    let redacted = redact_phone_numbers(&redact_credentials(&collapsed.join(" ")));
     if redacted.is_empty() {
         return None;
     }
@@ -623,6 +624,24 @@ fn sanitize_text(text: &str, max_chars: usize) -> Option<String> {
     cut.truncate(cut.trim_end().len());
     cut.push('…');
     Some(cut)
+}
+
+/// A word holding a URL (`scheme://…`) without its `user:password@` (masked) and its query and fragment
+/// (`?…`), which often carry signatures and tokens; any other word as it is.
+fn redact_url(word: &str) -> String {
+    let Some(scheme_end) = word.find("://") else { return word.to_owned() };
+    let (head, rest) = word.split_at(scheme_end + 3);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(at) => format!("{REDACTED}@{}", authority.get(at + 1..).unwrap_or("")),
+        None => authority.to_owned(),
+    };
+    let path = match tail.find(['?', '#']) {
+        Some(cut) => format!("{}?…", tail.get(..cut).unwrap_or("")),
+        None => tail.to_owned(),
+    };
+    format!("{head}{host}{path}")
 }
 
 /// Separators allowed between the digit groups of a phone number.
@@ -1389,6 +1408,15 @@ mod tests {
             let _ = error.retry_safety();
             let _ = format!("{error:?}");
         }
+    }
+
+    #[test]
+    fn urls_quoted_back_lose_their_query_and_credentials() {
+        let body = r#"{"code":21620,"message":"Media urls: https://cdn.example.com/a.png?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE&sig=Zx9-Q2 are invalid. See https://u:pw@h.example.com/x#frag","status":400}"#;
+        let text = parse_error_response(400, Some("application/json"), body.as_bytes()).to_string();
+        assert!(text.contains("https://cdn.example.com/a.png?…"), "{text}");
+        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE") && !text.contains("Zx9-Q2"), "{text}");
+        assert!(!text.contains("pw@") && !text.contains("frag"), "{text}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use http::StatusCode;
 use crate::api_error::TwilioApiError;
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
-use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback, WebhookSetup};
+use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
 pub use crate::outbound::{BotInfo, RequestError, ValidationError, WebhookConfigured, WebhookSetupError};
 use crate::phone::E164;
 use crate::url::ApiBase;
@@ -32,7 +32,7 @@ pub struct ClientConfig {
     pub max_attempts: u32,
     /// Time for the whole call, retries and waits included (default 30 s).
     pub total_deadline: Duration,
-    /// The longest answer body read (default 1 MiB).
+    /// The longest answer body read (default [`outbound::MAX_RESPONSE_BYTES`], 1 MiB).
     pub max_response_bytes: usize,
 }
 
@@ -44,7 +44,7 @@ impl Default for ClientConfig {
             attempt_timeout: Duration::from_secs(15),
             max_attempts: 4,
             total_deadline: Duration::from_secs(30),
-            max_response_bytes: 1024 * 1024,
+            max_response_bytes: outbound::MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -313,10 +313,8 @@ impl TwilioClient {
         let webhook = into_result(answer)
             .map_err(failed)?
             .ok_or(WebhookSetupError::Validation(ValidationError::NumberNotOwned))?;
-        match webhook.setup(channel_url) {
-            WebhookSetup::AlreadySet => return Ok(WebhookConfigured::AlreadySet),
-            WebhookSetup::PointsElsewhere(url) => return Err(WebhookSetupError::PointsElsewhere(url)),
-            _ => {}
+        if !webhook.setup(channel_url).needs_update()? {
+            return Ok(WebhookConfigured::AlreadySet);
         }
         let (api_base, account) = (&self.config.api_base, credentials.account_sid());
         let build = || {

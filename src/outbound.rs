@@ -20,6 +20,10 @@ pub use crate::url::{MediaUrl, MediaUrlError};
 /// Twilio's REST API ([`ApiBase::twilio`]).
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 
+/// The longest answer body read by default (1 MiB; `ClientConfig::max_response_bytes`): a longer one is
+/// [`RequestError::ResponseTooLarge`].
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// An SMS ready to send: a recipient and a body. The sender comes from the channel's
 /// [`Credentials`]. Made by [`Sms::builder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +125,12 @@ impl Sms {
         }
         self.media = media;
         Ok(self)
+    }
+
+    /// An SMS with `media` the caller keeps within [`MAX_MEDIA`] (the reply plan does).
+    pub(crate) fn with_checked_media(to: E164, body: SmsBody, media: Vec<MediaUrl>) -> Self {
+        debug_assert!(media.len() <= MAX_MEDIA, "at most MAX_MEDIA media");
+        Self { to, body, media }
     }
 
     /// The media attached (none for an SMS).
@@ -712,7 +722,7 @@ impl fmt::Debug for NumberWebhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NumberWebhook")
             .field("sid", &self.sid)
-            .field("sms_url", &shown_url(&self.sms_url))
+            .field("sms_url", &shown_host(&self.sms_url))
             .finish()
     }
 }
@@ -726,40 +736,70 @@ pub enum WebhookSetup {
     /// It points nowhere of its owner's (empty, or Twilio's demo reply):
     /// [`NumberWebhook::update_request`] points it at the channel.
     Update,
-    /// It points somewhere else, which is never overwritten: where (scheme, host and path only; a
+    /// It points somewhere else, which is never overwritten: on which host (nothing more: a path, a
     /// query or a `user:password@` may hold a secret).
     PointsElsewhere(String),
+    /// The channel's webhook URL is not one Twilio could call (not `https`, or not a public host).
+    ChannelNotPublic,
 }
 
-/// A URL as a message may show it: scheme, host and path (no `user:password@`, query or fragment), at
-/// most 200 characters.
-fn shown_url(url: &str) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or("");
-    let shown = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-            let host = authority.rsplit('@').next().unwrap_or("");
-            if path.is_empty() { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+impl WebhookSetup {
+    /// What the driver does: `Ok(true)` send [`NumberWebhook::update_request`], `Ok(false)` nothing (it
+    /// is already set), or the error to report (nothing is written).
+    ///
+    /// # Errors
+    /// [`WebhookSetupError::PointsElsewhere`] or [`WebhookSetupError::ChannelNotPublic`].
+    pub fn needs_update(self) -> Result<bool, WebhookSetupError> {
+        match self {
+            Self::AlreadySet => Ok(false),
+            Self::Update => Ok(true),
+            Self::PointsElsewhere(host) => Err(WebhookSetupError::PointsElsewhere(host)),
+            Self::ChannelNotPublic => Err(WebhookSetupError::ChannelNotPublic),
         }
-        None => base.to_owned(),
-    };
-    shown.chars().filter(|c| !c.is_control()).take(200).collect()
+    }
 }
+
+/// The host a URL names, as a message may show it: no scheme, `user:password@`, port, path, query or
+/// fragment (paths and queries often hold tokens or phone numbers), at most 100 characters.
+fn shown_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    // Up to the path; the last `@` ends any `user:password@` (a `?` or `#` in a password included).
+    let authority = rest.split(['/', '\\']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = host.split(['?', '#']).next().unwrap_or("");
+    let host = if host.starts_with('[') {
+        host.split(']').next().map(|h| format!("{h}]"))
+    } else {
+        host.split(':').next().map(str::to_owned)
+    };
+    let host: String = host.unwrap_or_default().chars().filter(|c| !c.is_control()).take(100).collect();
+    crate::api_error::sanitize_text(&host, 100).unwrap_or_else(|| "an unnamed host".to_owned())
+}
+
+/// The path Hivekeep routes a channel's webhooks to, up to the channel id.
+const CHANNEL_WEBHOOK_PATH: &str = "/api/channels/plugin/twilio-sms/webhook/";
 
 impl NumberWebhook {
     /// What to do for a channel whose webhook URL is `channel_url`: nothing when the number's webhook
-    /// is that URL; point it there when it is empty or Twilio's demo reply; otherwise leave it and say
-    /// where it points.
+    /// is that URL; point it there when it is empty, Twilio's demo reply, or this channel's webhook at
+    /// another base (`…/api/channels/plugin/twilio-sms/webhook/{the same id}`, as after `PUBLIC_URL`
+    /// moved); otherwise leave it and say on which host it points. Nothing is written for a channel URL
+    /// Twilio could not call (not `https`, or not a public host: see [`MediaUrl::parse`]).
     #[must_use]
     pub fn setup(&self, channel_url: &str) -> WebhookSetup {
+        if MediaUrl::parse(channel_url).is_err() {
+            return WebhookSetup::ChannelNotPublic;
+        }
         let current = self.sms_url.trim();
         if current == channel_url {
             return WebhookSetup::AlreadySet;
         }
-        if current.is_empty() || current.trim_end_matches('/') == TWILIO_DEMO_SMS_URL {
+        let own_path = channel_url.find(CHANNEL_WEBHOOK_PATH).and_then(|at| channel_url.get(at..));
+        let ours = own_path.is_some_and(|path| current.ends_with(path));
+        if current.is_empty() || current.trim_end_matches('/') == TWILIO_DEMO_SMS_URL || ours {
             return WebhookSetup::Update;
         }
-        WebhookSetup::PointsElsewhere(shown_url(current))
+        WebhookSetup::PointsElsewhere(shown_host(current))
     }
 
     /// The request that points the number's webhook at `channel_url` (`POST
@@ -801,11 +841,22 @@ pub enum WebhookConfigured {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebhookSetupError {
-    /// It points somewhere else (shown without credentials or query), which is never overwritten.
+    /// It points somewhere else (the host alone is named), which is never overwritten.
     #[error(
-        "the From number's \"A message comes in\" webhook points at {0}, not at this channel; it was left as it is (point it at this channel's webhook URL in the Twilio Console, or clear it there and test again)"
+        "the From number's \"A message comes in\" webhook points at another URL (on {0}), not at this channel; it was left as it is (point it at this channel's webhook URL in the Twilio Console, or clear it there and test again)"
     )]
     PointsElsewhere(String),
+    /// The stored config does not name the channel (Hivekeep names the vault key of a channel's Auth
+    /// Token after it), so which channel the webhook is for is not known for sure.
+    #[error(
+        "the stored config does not name this channel (its Auth Token's vault key is not Hivekeep's channel_twilio-sms_{{id}}_authToken), so the From number's webhook was left as it is"
+    )]
+    ChannelUnknown,
+    /// The channel's webhook URL is not one Twilio could call.
+    #[error(
+        "the channel's webhook URL is not a public https address (check PUBLIC_URL), so Twilio could not call it; the From number's webhook was left as it is"
+    )]
+    ChannelNotPublic,
     /// The channel has no webhook URL (no public URL).
     #[error(
         "the channel has no webhook URL (PUBLIC_URL is not set), so the From number's webhook cannot point at it"
@@ -916,12 +967,29 @@ mod tests {
             WebhookSetup::PointsElsewhere(shown) => shown,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            elsewhere("https://user:pw@other.example.com/sms?key=s3cret"),
-            "https://other.example.com/sms"
-        );
-        let other_channel = "https://hooks.example.com/api/channels/plugin/twilio-sms/webhook/c0";
-        assert_eq!(elsewhere(other_channel), other_channel);
+        for (url, host) in [
+            ("https://user:pw@other.example.com/sms?key=s3cret", "other.example.com"),
+            ("https://hooks.zapier.com/hooks/catch/123456/s3cretT0k/", "hooks.zapier.com"),
+            ("https://crm.example.com/sms/+14155550100", "crm.example.com"),
+            ("https://user:pa#ss@crm.example.com/x", "crm.example.com"),
+            ("https://user:pa?ss@crm.example.com:8443/x", "crm.example.com"),
+            ("https://hooks.example.com/api/channels/plugin/twilio-sms/webhook/c0", "hooks.example.com"),
+        ] {
+            assert_eq!(elsewhere(url), host, "{url}");
+        }
+        // This channel's webhook at an old base (PUBLIC_URL moved) is the channel's own: updated.
+        let moved = "http://localhost:3000/api/channels/plugin/twilio-sms/webhook/c1";
+        assert!(matches!(setup(moved).0, WebhookSetup::Update));
+        // Nothing is written for a channel URL Twilio could not call.
+        let number = match webhook_of(&number_list("")) {
+            Answer::Ok(Some(number)) => number,
+            other => panic!("{other:?}"),
+        };
+        for unreachable in
+            ["", "http://localhost:3000/api/channels/plugin/twilio-sms/webhook/c1", "https://10.0.0.2/x"]
+        {
+            assert!(matches!(number.setup(unreachable), WebhookSetup::ChannelNotPublic), "{unreachable}");
+        }
         assert!(matches!(webhook_of(r#"{"incoming_phone_numbers":[]}"#), Answer::Ok(None)));
         let bad_sid = r#"{"incoming_phone_numbers":[{"sid":"PN../x","phone_number":"+14155550100"}]}"#;
         assert!(matches!(webhook_of(bad_sid), Answer::Unreadable(_)));

@@ -451,8 +451,18 @@ impl MediaUrl {
         if whole.contains('@') {
             return Err(MediaUrlError::Userinfo);
         }
+        // A `\` ends the authority for a WHATWG parser; `%` escapes the host for some resolvers.
+        if whole.contains(['\\', '%']) {
+            return Err(MediaUrlError::Invalid);
+        }
         let host = match authority.port {
-            Some((colon, _)) => url.get(start..colon).unwrap_or(""),
+            Some((colon, end)) => {
+                let port = url.get(colon + 1..end).and_then(|p| p.parse::<u16>().ok());
+                if port.is_none_or(|p| p == 0) {
+                    return Err(MediaUrlError::Invalid);
+                }
+                url.get(start..colon).unwrap_or("")
+            }
             None => whole,
         };
         if !is_public_host(host) {
@@ -468,31 +478,44 @@ impl MediaUrl {
     }
 }
 
-/// Whether Twilio could reach `host` (as written in a URL): a public IP address, or a name with a dot
-/// that is not `localhost` or under `.localhost`, `.local`, `.internal` or `.test`.
+/// Whether Twilio could reach `host` (as written in a URL), by an allow-list of spellings: a global
+/// unicast IPv6 address (`2000::/3`, without the documentation, 6to4 and Teredo ranges, which name or
+/// embed other addresses), a public dotted-quad IPv4 address, or a DNS name of two or more labels (ASCII
+/// letters, digits and `-`, the last one starting with a letter) that is not `localhost` or under
+/// `.localhost`, `.local`, `.internal`, `.test` or `.invalid`. Any other spelling (a trailing dot, a
+/// short, octal or hex IPv4, `%`-escapes) is refused, so that no resolver reads it as a private address.
 fn is_public_host(host: &str) -> bool {
     if let Some(v6) = host.strip_prefix('[') {
         let Some(addr) = v6.strip_suffix(']').and_then(|a| a.parse::<std::net::Ipv6Addr>().ok()) else {
             return false;
         };
-        return match addr.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => {
-                let first = addr.segments().first().copied().unwrap_or(0);
-                !(addr.is_loopback()
-                    || addr.is_unspecified()
-                    || (first & 0xfe00) == 0xfc00 // unique local
-                    || (first & 0xffc0) == 0xfe80) // link-local
-            }
-        };
+        let [first, second, ..] = addr.segments();
+        let global_unicast = (first & 0xe000) == 0x2000;
+        let documentation = first == 0x2001 && second == 0x0db8;
+        let embeds_v4 = first == 0x2002 || (first == 0x2001 && second == 0);
+        return global_unicast && !documentation && !embeds_v4;
     }
     if let Ok(v4) = host.parse::<std::net::Ipv4Addr>() {
         return is_public_v4(v4);
     }
-    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let name = host.to_ascii_lowercase();
+    let labels: Vec<&str> = name.split('.').collect();
+    let well_formed = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
     let private = ["localhost", "local", "internal", "test", "invalid"];
-    let last = name.rsplit('.').next().unwrap_or("");
-    !name.is_empty() && name.contains('.') && !private.contains(&last) && !name.starts_with('.')
+    match labels.last() {
+        Some(last) => {
+            labels.len() >= 2
+                && labels.iter().all(well_formed)
+                && last.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && !private.contains(last)
+        }
+        None => false,
+    }
 }
 
 fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
@@ -503,7 +526,11 @@ fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
         || ip.is_unspecified()
         || ip.is_broadcast()
         || ip.is_documentation()
-        || (a == 100 && (64..128).contains(&b))) // carrier-grade NAT
+        || ip.is_multicast()
+        || a == 0 // "this network"
+        || a >= 240 // reserved
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 198 && (18..20).contains(&b))) // benchmarking
 }
 
 /// Leaves the path and query out (they may name a private file).
@@ -638,7 +665,8 @@ mod tests {
             "https://example.com:8443/x?y=1",
             "https://8.8.8.8/a",
             "https://[2001:4860::1]/a",
-            "HTTPS://Example.COM./a",
+            "HTTPS://Example.COM/a",
+            "https://xn--bcher-kva.example/a.png",
         ];
         for url in ok {
             assert!(MediaUrl::parse(url).is_ok(), "{url}");
@@ -669,6 +697,33 @@ mod tests {
             ("https://cdn.example.com/a b.png", MediaUrlError::Invalid),
             ("https://cdn.example.com/a.png#x", MediaUrlError::Invalid),
             ("https://cdn.example.com:x/a.png", MediaUrlError::Invalid),
+            // Spellings a resolver or a WHATWG parser reads as a private address.
+            ("https://127.0.0.1./a.png", MediaUrlError::NotPublic),
+            ("https://169.254.169.254./latest/meta-data", MediaUrlError::NotPublic),
+            ("https://example.com./a.png", MediaUrlError::NotPublic),
+            ("https://example.com../a.png", MediaUrlError::NotPublic),
+            ("https://localhost\\.example.com/a.png", MediaUrlError::Invalid),
+            ("https://10.0.0.1%2e/a.png", MediaUrlError::Invalid),
+            ("https://127.1/a.png", MediaUrlError::NotPublic),
+            ("https://0x7f.0.0.1/a.png", MediaUrlError::NotPublic),
+            ("https://0177.0.0.1/a.png", MediaUrlError::NotPublic),
+            ("https://2130706433/a.png", MediaUrlError::NotPublic),
+            ("https://[::a00:1]/a.png", MediaUrlError::NotPublic),
+            ("https://[64:ff9b::a00:1]/a.png", MediaUrlError::NotPublic),
+            ("https://[2001:db8::1]/a.png", MediaUrlError::NotPublic),
+            ("https://[2002:a00:1::1]/a.png", MediaUrlError::NotPublic),
+            ("https://[2001:0:a00:1::1]/a.png", MediaUrlError::NotPublic),
+            ("https://[ff02::1]/a.png", MediaUrlError::NotPublic),
+            ("https://224.0.0.1/a.png", MediaUrlError::NotPublic),
+            ("https://240.0.0.1/a.png", MediaUrlError::NotPublic),
+            ("https://0.1.2.3/a.png", MediaUrlError::NotPublic),
+            ("https://198.18.0.1/a.png", MediaUrlError::NotPublic),
+            ("https://-cdn.example.com/a.png", MediaUrlError::NotPublic),
+            ("https://cdn_1.example.com/a.png", MediaUrlError::NotPublic),
+            ("https://bücher.example/a.png", MediaUrlError::NotPublic),
+            ("https://cdn.example.com:/a.png", MediaUrlError::Invalid),
+            ("https://cdn.example.com:0/a.png", MediaUrlError::Invalid),
+            ("https://cdn.example.com:99999/a.png", MediaUrlError::Invalid),
         ];
         for (url, why) in refused {
             assert_eq!(MediaUrl::parse(url), Err(why), "{url}");

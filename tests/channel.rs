@@ -867,7 +867,7 @@ async fn a_reply_with_attachments_sends_public_https_ones_as_media_and_names_the
         "content": "Here is the chart.",
         "attachments": [
             {"source": "https://cdn.example.com/charts/q3.png?sig=s3cret", "mimeType": "image/png"},
-            {"source": "/srv/hivekeep/data/workspaces/a/report.pdf", "mimeType": "application/pdf", "fileName": "report.pdf"},
+            {"source": "/srv/hivekeep/data/workspaces/a/report.pdf?token=s3cret", "mimeType": "application/pdf", "fileName": "report.pdf"},
         ],
     }))
     .unwrap();
@@ -904,23 +904,34 @@ async fn the_numbers_webhook_is_pointed_at_the_channel_only_when_it_points_nowhe
     use twilio_sms::client::{WebhookConfigured, WebhookSetupError};
     let h = harness().await;
     let (account, from) = (sid(AC_A), number(NUM_A));
+    // The harness's channels have a loopback public URL, which Twilio could not call: nothing is written.
+    assert_eq!(h.a.configure_webhook().await, Err(WebhookSetupError::ChannelNotPublic));
     assert_eq!(h.mock.sms_url(&account, &from).as_deref(), Some(""));
-    assert_eq!(h.a.configure_webhook().await, Ok(WebhookConfigured::Set));
-    assert_eq!(h.mock.sms_url(&account, &from), h.a.webhook_url());
-    assert_eq!(h.a.configure_webhook().await, Ok(WebhookConfigured::AlreadySet));
 
-    // Twilio's demo reply counts as unset; another URL is never overwritten, and is named.
+    let client = TwilioClient::with_config(ClientConfig::default().with_api_base(h.mock.api_base())).unwrap();
+    let public = PublicUrl::parse("https://agents.example.com").unwrap();
+    let ch = channel(&client, &public, AC_A, TOKEN_A, NUM_A);
+    assert_eq!(ch.configure_webhook().await, Ok(WebhookConfigured::Set));
+    assert_eq!(h.mock.sms_url(&account, &from), ch.webhook_url());
+    assert_eq!(ch.configure_webhook().await, Ok(WebhookConfigured::AlreadySet));
+
+    // Twilio's demo reply counts as unset, and so does this channel's webhook at an old base.
     h.mock.set_sms_url(&account, &from, "https://demo.twilio.com/welcome/sms/reply").unwrap();
-    assert_eq!(h.a.configure_webhook().await, Ok(WebhookConfigured::Set));
-    let other = "https://user:pw@crm.example.com/twilio/sms?key=s3cret";
+    assert_eq!(ch.configure_webhook().await, Ok(WebhookConfigured::Set));
+    let moved = format!("https://old.example.com/api/channels/plugin/twilio-sms/webhook/{}", ch.id());
+    h.mock.set_sms_url(&account, &from, &moved).unwrap();
+    assert_eq!(ch.configure_webhook().await, Ok(WebhookConfigured::Set));
+    // Another URL is never overwritten; only its host is named.
+    let other = "https://user:pw@crm.example.com/twilio/sms/+14155550142?key=s3cret";
     h.mock.set_sms_url(&account, &from, other).unwrap();
-    let error = h.a.configure_webhook().await.unwrap_err();
-    assert_eq!(error, WebhookSetupError::PointsElsewhere("https://crm.example.com/twilio/sms".to_owned()));
+    let error = ch.configure_webhook().await.unwrap_err();
+    assert_eq!(error, WebhookSetupError::PointsElsewhere("crm.example.com".to_owned()));
+    let text = error.to_string();
     assert!(
-        error.to_string().contains("https://crm.example.com/twilio/sms")
-            && !error.to_string().contains("s3cret")
+        text.contains("on crm.example.com") && !text.contains("s3cret") && !text.contains("4155550142"),
+        "{text}"
     );
     assert_eq!(h.mock.sms_url(&account, &from).as_deref(), Some(other));
     let updates = h.mock.requests().into_iter().filter(|r| r.method == "POST").count();
-    assert_eq!(updates, 2, "two updates: from empty and from the demo reply");
+    assert_eq!(updates, 3, "three updates: from empty, from the demo reply, from the old base");
 }

@@ -86,7 +86,10 @@ export function rawTarget(url) {
   return url.slice(slash);
 }
 
-/** Reads at most `limit + 1` bytes of a body (so that the core can answer 413 in its order). */
+/**
+ * Reads at most `limit + 1` bytes of a request's (or an answer's) body, so that the core can refuse one
+ * over the limit in its order (a webhook's 413, Twilio's answer as the native client's).
+ */
 export async function readBounded(request, limit) {
   const length = request.headers.get("content-length");
   const declared = Number(length);
@@ -574,7 +577,7 @@ export class TwilioSmsChannel {
           redirect: NO_REDIRECT,
           signal: AbortSignal.timeout(budget),
         });
-        const body = new Uint8Array(await response.arrayBuffer());
+        const body = await readBounded(response, core.maxResponseBytes());
         const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
         return { value, retry: response.status === 429 || response.status >= 500 };
       } catch {
@@ -593,7 +596,7 @@ export class TwilioSmsChannel {
         redirect: NO_REDIRECT,
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const body = new Uint8Array(await response.arrayBuffer());
+      const body = await readBounded(response, core.maxResponseBytes());
       const h = response.headers;
       return plan.answer(i, response.status, h.get("content-type"), h.get("retry-after"), body, Date.now());
     } catch (error) {

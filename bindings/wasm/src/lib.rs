@@ -40,6 +40,14 @@ pub use webhook::{Channel, Handled, Verifier};
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
+/// The longest answer body from Twilio the core reads (`outbound::MAX_RESPONSE_BYTES`, as the native
+/// client): the host reads at most one byte more and hands it over.
+#[wasm_bindgen(js_name = maxResponseBytes)]
+#[must_use]
+pub fn max_response_bytes() -> usize {
+    twilio_sms::outbound::MAX_RESPONSE_BYTES
+}
+
 /// The package version (the crate's).
 #[wasm_bindgen]
 #[must_use]

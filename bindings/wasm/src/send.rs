@@ -50,6 +50,13 @@ fn at(now_ms: f64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(millis)
 }
 
+/// An answer body longer than the native client reads (`outbound::MAX_RESPONSE_BYTES`): the host
+/// reads at most one byte more, and the core answers as the native client does.
+pub(crate) fn too_large(status: u16, body: &[u8]) -> Option<RequestError> {
+    (body.len() > outbound::MAX_RESPONSE_BYTES)
+        .then_some(RequestError::ResponseTooLarge { status, limit: outbound::MAX_RESPONSE_BYTES })
+}
+
 /// Reads Twilio's answer to a message create (or fetch) the way `outbound::parse_message` does,
 /// with the `Retry-After` clock from the host.
 fn read(
@@ -59,6 +66,9 @@ fn read(
     body: &[u8],
     now_ms: f64,
 ) -> Result<SentMessage, RequestError> {
+    if let Some(error) = too_large(status, body) {
+        return Err(error);
+    }
     match StatusCode::from_u16(status) {
         Ok(code) if code.is_success() => match outbound::parse_message(code, &http::HeaderMap::new(), body) {
             Answer::Ok(message) => Ok(message),

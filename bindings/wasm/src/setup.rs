@@ -6,9 +6,7 @@
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use twilio_sms::api_error::parse_error_response;
-use twilio_sms::outbound::{
-    self, Answer, BotInfo, RequestError, ValidationError, WebhookSetup, WebhookSetupError,
-};
+use twilio_sms::outbound::{self, Answer, BotInfo, RequestError, ValidationError, WebhookSetupError};
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
 use crate::send::{auth_json, request_json};
@@ -40,6 +38,9 @@ fn answer<T>(
     body: &[u8],
     parse: impl FnOnce(StatusCode, &[u8]) -> Answer<T>,
 ) -> Result<T, RequestError> {
+    if let Some(error) = crate::send::too_large(status, body) {
+        return Err(error);
+    }
     match StatusCode::from_u16(status) {
         Ok(code) if code.is_success() => match parse(code, body) {
             Answer::Ok(value) => Ok(value),
@@ -127,16 +128,21 @@ impl Channel {
     }
 
     /// Reads the answer to the number request (`setupRequests().number`) as what to do about the number's
-    /// "A message comes in" webhook: `{action: "done", alreadySet: true}` when it points at this
-    /// channel; `{action: "update", request}` (as `SendPlan.request` gives it) when it points nowhere
-    /// of its owner's (empty, or Twilio's demo reply); `{action: "refused", error}` when it points
-    /// elsewhere (never overwritten: the text says where), or for no public URL, no From number, a
-    /// number the account does not own, or a failed request.
+    /// "A message comes in" webhook (`NumberWebhook::setup`): `{action: "done", alreadySet: true}` when
+    /// it points at this channel; `{action: "update", request}` (as `SendPlan.request` gives it) when it
+    /// points nowhere of its owner's (empty, Twilio's demo reply, this channel at another base);
+    /// `{action: "refused", error}` when it points elsewhere (never overwritten: the text names the
+    /// host), or for a stored config that does not name this channel (Hivekeep's vault key), no public
+    /// https URL, no From number, a number the account does not own, or a failed request.
     #[wasm_bindgen(js_name = readNumberWebhook)]
     #[must_use]
     pub fn read_number_webhook(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
         let refused =
             |error: WebhookSetupError| json!({"action": "refused", "error": error.to_string()}).to_string();
+        // The channel the stored config names (by its vault key), as Hivekeep made it: never another.
+        if self.config().channel_id().as_ref() != Some(self.id()) {
+            return refused(WebhookSetupError::ChannelUnknown);
+        }
         let Some(url) = self.webhook_url() else { return refused(WebhookSetupError::NoWebhookUrl) };
         let config = self.config();
         let Some(number) = config.sender().number() else { return refused(WebhookSetupError::NoNumber) };
@@ -148,10 +154,10 @@ impl Channel {
             Ok(None) => return refused(WebhookSetupError::Validation(ValidationError::NumberNotOwned)),
             Err(error) => return refused(WebhookSetupError::Validation(ValidationError::Request(error))),
         };
-        match webhook.setup(&url) {
-            WebhookSetup::AlreadySet => json!({"action": "done", "alreadySet": true}).to_string(),
-            WebhookSetup::PointsElsewhere(shown) => refused(WebhookSetupError::PointsElsewhere(shown)),
-            _ => match webhook.update_request(self.api_base(), config.account_sid(), &url) {
+        match webhook.setup(&url).needs_update() {
+            Ok(false) => json!({"action": "done", "alreadySet": true}).to_string(),
+            Err(error) => refused(error),
+            Ok(true) => match webhook.update_request(self.api_base(), config.account_sid(), &url) {
                 Ok(request) => {
                     let request = request_json(&request, &auth_json(config));
                     let request = serde_json::from_str::<serde_json::Value>(&request).unwrap_or_default();

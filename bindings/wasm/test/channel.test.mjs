@@ -781,7 +781,7 @@ test("a reply's public https attachments go as MMS media; the others are named i
   const attachments = [
     { source: "https://cdn.example.com/charts/q3.png?sig=s3cret", mimeType: "image/png" },
     { source: "/srv/hivekeep/data/workspaces/a/report.pdf", mimeType: "application/pdf", fileName: "report.pdf" },
-    { source: "http://cdn.example.com/b.png", mimeType: "image/png" },
+    { source: "http://cdn.example.com/b.png?token=s3cret", mimeType: "image/png" },
   ];
   const result = await ch.sendMessage({ chatId: USER, content: "Here is the chart.", attachments }, { getSecret, fetch: twilio.fetch });
   assert.equal(twilio.calls.length, 1);
@@ -791,7 +791,8 @@ test("a reply's public https attachments go as MMS media; the others are named i
   assert.equal(result.contextLine, "Sent by SMS · attachments not sent: report.pdf (a file on the server, not a public URL), b.png (not an https URL)");
   assert.equal(result.deliveryMeta.twilio.media, 1);
   assert.deepEqual(result.deliveryMeta.twilio.attachmentsNotSent.map((a) => a.name), ["report.pdf", "b.png"]);
-  assert.ok(!JSON.stringify(result).includes("s3cret"));
+  assert.ok(!JSON.stringify(result).includes("s3cret"), "a refused URL's query is named nowhere");
+  assert.ok(!form.get("Body").includes("s3cret"));
 
   // Attachments alone: the media, with its name as the text; none sendable: the note alone.
   const only = mockTwilio([{}]);
@@ -839,12 +840,21 @@ test("configureWebhook points the number's webhook at the channel only when it p
   const other = standIn("https://user:pw@crm.example.com/twilio/sms?key=s3cret");
   const refused = await ch.configureWebhook({ getSecret, fetch: other.fetch });
   assert.equal(refused.ok, false);
-  assert.match(refused.error, /points at https:\/\/crm\.example\.com\/twilio\/sms, not at this channel; it was left as it is/);
+  assert.match(refused.error, /points at another URL \(on crm\.example\.com\), not at this channel; it was left as it is/);
   assert.ok(!refused.error.includes("s3cret") && !refused.error.includes("pw@"));
   assert.equal(other.calls.filter((c) => c.method === "POST").length, 0, "another URL is never overwritten");
   const noUrl = new pkg.TwilioSmsChannel(ID, CONFIG, {});
   assert.match((await noUrl.configureWebhook({ getSecret, fetch: empty.fetch })).error, /PUBLIC_URL is not set/);
   noUrl.free();
+  // A loopback PUBLIC_URL (Twilio could not call it), or a channel the stored config does not name: nothing is written.
+  const loopback = new pkg.TwilioSmsChannel(ID, CONFIG, { publicUrl: "http://localhost:3000" });
+  const notPublic = standIn("");
+  assert.match((await loopback.configureWebhook({ getSecret, fetch: notPublic.fetch })).error, /not a public https address/);
+  loopback.free();
+  const stranger = new pkg.TwilioSmsChannel(OTHER_ID, CONFIG, { publicUrl: PUBLIC });
+  assert.match((await stranger.configureWebhook({ getSecret, fetch: notPublic.fetch })).error, /does not name this channel/);
+  stranger.free();
+  assert.equal(notPublic.calls.filter((c) => c.method === "POST").length, 0);
 
   // The package's validateConfig(config): with the switch on, the channel is the one the vault key names.
   const on = { ...CONFIG, configureWebhook: true };
@@ -853,7 +863,7 @@ test("configureWebhook points the number's webhook at the channel only when it p
   assert.equal(fresh.smsUrl, PUBLIC + PATH);
   const elsewhere = await pkg.validateConfig(on, { getSecret, fetch: standIn("https://crm.example.com/sms").fetch, publicUrl: PUBLIC });
   assert.equal(elsewhere.valid, false);
-  assert.match(elsewhere.error, /crm\.example\.com\/sms/);
+  assert.match(elsewhere.error, /on crm\.example\.com\)/);
   const off = standIn("https://crm.example.com/sms");
   assert.deepEqual(await pkg.validateConfig(CONFIG, { getSecret, fetch: off.fetch, publicUrl: PUBLIC }), { valid: true });
   assert.equal(off.calls.filter((c) => c.method === "POST").length, 0, "off by default");
