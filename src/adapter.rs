@@ -212,12 +212,15 @@ impl ReplyPlan {
 /// The longest attachment name the text gives (in characters).
 const MAX_NAME_CHARS: usize = 60;
 
-/// An attachment's name: its `fileName`, else the last segment of its `source`'s path (for a URL, of the
-/// path after the host: never its `user:password@` or query), else `attachment N`; through the same
+/// An attachment's name: its `fileName` up to any `?` or `#`, else the last segment of its `source`'s
+/// path (for a URL, of the path after the host: never its `user:password@` or query), else
+/// `attachment N`; through the same
 /// cleaning as Twilio's error texts (no control or invisible character, credentials and phone numbers
 /// masked), at most 60 characters.
 fn attachment_name(attachment: &Value, source: Option<&str>, index: usize) -> String {
-    let given = attachment.get("fileName").and_then(Value::as_str);
+    // Cut at `?` or `#`: Hivekeep names a URL's attachment after the URL's last segment, query and all.
+    let given =
+        attachment.get("fileName").and_then(Value::as_str).and_then(|name| name.split(['?', '#']).next());
     let from_source = source.and_then(|s| {
         let path = match s.split_once("://") {
             Some((_, rest)) => rest.find('/').and_then(|slash| rest.get(slash..)).unwrap_or(""),
@@ -835,20 +838,21 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
                 result.incoming = IncomingMessage::for_agent(&sms);
             }
             WebhookEvent::Status(report) => {
-                let update = DeliveryStatusUpdate::from_report(&report, self.locale);
                 let (message, status) = report.for_message();
-                let applies = match status.rank() {
-                    None => false,
-                    Some(rank) => self.store.advance(message.as_str(), rank).await.unwrap_or_else(|error| {
+                // The store keeps the state atomically and gives the one kept before; the core's
+                // ordering step (the wasm package's too) decides what the host is handed.
+                let kept = match status.rank() {
+                    None => None,
+                    Some(_) => self.store.advance(message.as_str(), &report.applied()).await.unwrap_or_else(|error| {
                         tracing::debug!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "status order unavailable: applied");
-                        true
+                        None
                     }),
                 };
-                if applies {
-                    result.delivery_update = Some(update);
-                } else {
+                let step = delivery::step(&report, kept.as_ref(), self.locale);
+                if step.update.is_none() {
                     tracing::debug!(target: "twilio_sms::channel", channel = %self.id, sid = %message, status = %status, "stale status ignored");
                 }
+                result.delivery_update = step.update;
             }
             WebhookEvent::Other => {}
         }
@@ -1061,6 +1065,10 @@ mod reply_tests {
         assert_eq!(name(json!({"source": "https://AC123:s3cret@10.0.0.1"})), "attachment 1");
         assert_eq!(name(json!({"source": "https://user:pw@10.0.0.1/files/a.png?k=v"})), "a.png");
         assert_eq!(name(json!({"source": "/x", "fileName": "a\u{7}b.pdf"})), "a b.pdf");
+        // Hivekeep names a URL's attachment after its last segment, query included.
+        let named_by_host =
+            json!({"source": "http://h.example.com/r.pdf?sig=s3cret", "fileName": "r.pdf?sig=s3cret"});
+        assert_eq!(name(named_by_host), "r.pdf");
         let bidi = name(json!({"source": "/x", "fileName": "invoice\u{202E}fdp.exe\u{2028}x\u{200B}"}));
         assert!(!bidi.contains(['\u{202E}', '\u{2028}', '\u{200B}']), "{bidi:?}");
         assert!(!name(json!({"source": "/x", "fileName": "call +14155550100.pdf"})).contains("4155550100"));

@@ -8,6 +8,8 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::delivery::AppliedStatus;
+#[cfg(doc)]
 use crate::status::DeliveryRank;
 
 #[cfg(feature = "redis")]
@@ -41,16 +43,20 @@ pub trait ChannelStore: Send + Sync {
     /// When the store cannot be reached; the channel then delivers the event (at least once).
     fn first_sighting(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Applies delivery rank `rank` to `message` when it [supersedes](DeliveryRank::supersedes) the
-    /// rank applied so far (or none was), and says whether it did.
+    /// Keeps `state` for `message` when its rank [supersedes](DeliveryRank::supersedes) the kept
+    /// state's (or none is kept), atomically, and gives the state kept before the call (none when none
+    /// was, or it expired). With it, [`delivery::step`](crate::delivery::step) decides what the host is
+    /// handed: this callback's update when it was kept, else the kept final state again (a part's
+    /// failure the host dropped before it linked the reply), else nothing. A state without a rank
+    /// (an inbound or unknown status) is never kept.
     ///
     /// # Errors
     /// When the store cannot be reached; the channel then applies the update.
     fn advance(
         &self,
         message: &str,
-        rank: DeliveryRank,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        state: &AppliedStatus,
+    ) -> impl Future<Output = Result<Option<AppliedStatus>, StoreError>> + Send;
 }
 
 /// A bounded in-memory [`ChannelStore`]: at most `capacity` keys and `capacity` messages, each forgotten
@@ -65,7 +71,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     seen: Bounded<()>,
-    ranks: Bounded<DeliveryRank>,
+    statuses: Bounded<AppliedStatus>,
 }
 
 /// A map with insertion order, for eviction by age.
@@ -138,15 +144,18 @@ impl MemoryStore {
         })
     }
 
-    fn advance_now(&self, message: &str, rank: DeliveryRank) -> Result<bool, StoreError> {
+    fn advance_now(&self, message: &str, state: &AppliedStatus) -> Result<Option<AppliedStatus>, StoreError> {
         let (ttl, capacity) = (self.ttl, self.capacity);
         self.with(|inner, now| {
-            inner.ranks.evict(now, ttl, capacity);
-            if inner.ranks.get(message, now, ttl).is_some_and(|applied| !rank.supersedes(*applied)) {
-                return false;
+            inner.statuses.evict(now, ttl, capacity);
+            let before = inner.statuses.get(message, now, ttl).cloned();
+            let kept_rank = before.as_ref().and_then(|kept| kept.status.rank());
+            if let Some(rank) = state.status.rank()
+                && kept_rank.is_none_or(|kept| rank.supersedes(kept))
+            {
+                inner.statuses.insert(message, state.clone(), now);
             }
-            inner.ranks.insert(message, rank, now);
-            true
+            before
         })
     }
 }
@@ -159,9 +168,9 @@ impl ChannelStore for MemoryStore {
     fn advance(
         &self,
         message: &str,
-        rank: DeliveryRank,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        std::future::ready(self.advance_now(message, rank))
+        state: &AppliedStatus,
+    ) -> impl Future<Output = Result<Option<AppliedStatus>, StoreError>> + Send {
+        std::future::ready(self.advance_now(message, state))
     }
 }
 
@@ -186,24 +195,42 @@ mod tests {
     }
 
     #[test]
-    fn ranks_only_move_forward() {
-        let rank = |n| DeliveryRank::new(n).unwrap();
+    fn ranks_only_move_forward_and_the_kept_state_is_given_back() {
+        use crate::MessageStatus;
+        let state = |status: &str, code: Option<u32>| AppliedStatus {
+            status: MessageStatus::parse(status),
+            error_code: code,
+        };
         let store = MemoryStore::default();
-        assert_eq!(store.advance_now("SM1", rank(4)), Ok(true));
-        assert_eq!(store.advance_now("SM1", rank(5)), Ok(true));
-        assert_eq!(store.advance_now("SM1", rank(4)), Ok(false), "a late sent never overwrites delivered");
-        assert_eq!(store.advance_now("SM1", rank(5)), Ok(true), "an equal final status is applied again");
-        assert_eq!(store.advance_now("SM1", rank(6)), Ok(true), "read after delivered");
-        assert_eq!(store.advance_now("SM1", rank(5)), Ok(false), "delivered never overwrites read");
-        assert_eq!(store.advance_now("SM1", rank(7)), Ok(true), "a failure overwrites read");
+        let kept =
+            |sid: &str| store.with(|inner, now| inner.statuses.get(sid, now, store.ttl).cloned()).unwrap();
+        assert_eq!(store.advance_now("SM1", &state("sent", None)), Ok(None));
+        assert_eq!(store.advance_now("SM1", &state("delivered", None)), Ok(Some(state("sent", None))));
+        assert_eq!(store.advance_now("SM1", &state("sent", None)), Ok(Some(state("delivered", None))));
+        assert_eq!(kept("SM1"), Some(state("delivered", None)), "a late sent never overwrites delivered");
+        store.advance_now("SM1", &state("read", None)).unwrap();
+        assert_eq!(kept("SM1"), Some(state("read", None)), "read after delivered");
+        store.advance_now("SM1", &state("delivered", None)).unwrap();
+        assert_eq!(kept("SM1"), Some(state("read", None)), "delivered never overwrites read");
+        store.advance_now("SM1", &state("failed", Some(30007))).unwrap();
         assert_eq!(
-            store.advance_now("SM1", rank(7)),
-            Ok(true),
-            "and another part's failure comes through too"
+            kept("SM1"),
+            Some(state("failed", Some(30007))),
+            "a failure overwrites read, with its code"
         );
-        assert_eq!(store.advance_now("SM1", rank(4)), Ok(false));
-        assert_eq!(store.advance_now("SM3", rank(4)), Ok(true));
-        assert_eq!(store.advance_now("SM3", rank(4)), Ok(false), "a non-final tie changes nothing");
-        assert_eq!(store.advance_now("SM2", rank(5)), Ok(true), "a message never seen is applied");
+        store.advance_now("SM1", &state("undelivered", Some(30003))).unwrap();
+        assert_eq!(
+            kept("SM1"),
+            Some(state("undelivered", Some(30003))),
+            "another part's failure comes through too"
+        );
+        assert_eq!(
+            store.advance_now("SM1", &state("delivered", None)),
+            Ok(Some(state("undelivered", Some(30003))))
+        );
+        assert_eq!(kept("SM1"), Some(state("undelivered", Some(30003))), "and stays");
+        store.advance_now("SM3", &state("sent", None)).unwrap();
+        store.advance_now("SM3", &state("received", None)).unwrap();
+        assert_eq!(kept("SM3"), Some(state("sent", None)), "an unranked status is never kept");
     }
 }

@@ -20,12 +20,13 @@ use support::redis::{RedisServer, TestRedis, free_port, listening};
 use tower::ServiceExt as _;
 use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
-use twilio_sms::delivery::DeliveryStatusUpdate;
+use twilio_sms::delivery::{AppliedStatus, DeliveryStatusUpdate};
 use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
 use twilio_sms::store::{ChannelStore, MemoryStore, RedisOptions, RedisStore};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{
-    AccountSid, AuthToken, ChannelId, Credentials, DeliveryRank, E164, PublicUrl, Sender, danger,
+    AccountSid, AuthToken, ChannelId, Credentials, DeliveryRank, E164, MessageStatus, PublicUrl, Sender,
+    danger,
 };
 
 const ACCOUNT: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
@@ -217,6 +218,23 @@ fn r(n: u8) -> DeliveryRank {
     DeliveryRank::new(n).unwrap()
 }
 
+/// A state of rank `n` (a failure with its code for 7).
+fn state(n: u8) -> AppliedStatus {
+    let status =
+        ["scheduled", "accepted", "queued", "sending", "sent", "delivered", "read", "failed"][usize::from(n)];
+    AppliedStatus { status: MessageStatus::parse(status), error_code: (n == 7).then_some(30007) }
+}
+
+/// Whether an advance of rank `rank` was applied, from the state kept before it (what the store returns).
+fn was_applied(rank: u8, before: Option<&AppliedStatus>) -> bool {
+    before.is_none_or(|kept| r(rank).supersedes(kept.status.rank().unwrap()))
+}
+
+/// The rank a kept value (`rank|status|code`) starts with.
+fn kept_rank(value: &str) -> u8 {
+    value.split('|').next().unwrap().parse().unwrap()
+}
+
 /// The rank script on a real Redis decides every case exactly as `DeliveryRank::supersedes` (and `MemoryStore`): each
 /// rank 0..=7 over none applied and over each rank 0..=7, and the rank kept after a refusal.
 #[tokio::test]
@@ -231,18 +249,35 @@ async fn the_rank_script_decides_as_supersedes_in_every_case() {
         for rank in 0..=7u8 {
             let message = sid(u64::from(rank) * 100 + applied.map_or(99, u64::from));
             if let Some(applied) = applied {
-                assert_eq!(store.advance(&message, r(applied)).await, Ok(true), "a first rank is applied");
-                assert_eq!(memory.advance(&message, r(applied)).await, Ok(true));
+                assert_eq!(
+                    store.advance(&message, &state(applied)).await,
+                    Ok(None),
+                    "a first rank is applied"
+                );
+                assert_eq!(memory.advance(&message, &state(applied)).await, Ok(None));
             }
             let expected = applied.is_none_or(|applied| r(rank).supersedes(r(applied)));
-            let redis_said = store.advance(&message, r(rank)).await.unwrap();
-            let memory_said = memory.advance(&message, r(rank)).await.unwrap();
-            assert_eq!(redis_said, expected, "Redis: rank {rank} over {applied:?}");
-            assert_eq!(memory_said, expected, "MemoryStore: rank {rank} over {applied:?}");
-            // What is kept: the new rank when applied, the old one when refused.
+            let redis_before = store.advance(&message, &state(rank)).await.unwrap();
+            let memory_before = memory.advance(&message, &state(rank)).await.unwrap();
+            // Both give back the state kept before (its status and code included), which says whether
+            // the new one was kept.
+            assert_eq!(redis_before, applied.map(state), "Redis: rank {rank} over {applied:?}");
+            assert_eq!(memory_before, applied.map(state), "MemoryStore: rank {rank} over {applied:?}");
+            assert_eq!(was_applied(rank, redis_before.as_ref()), expected);
+            // What is kept: the new state when applied, the old one when refused.
             let mut conn = connection(&redis.url()).await;
-            let kept: u8 = conn.get(format!("{}rank:{message}", store.prefix())).await.unwrap();
-            assert_eq!(kept, if expected { rank } else { applied.unwrap() }, "rank {rank} over {applied:?}");
+            let kept: String = conn.get(format!("{}rank:{message}", store.prefix())).await.unwrap();
+            assert_eq!(
+                kept_rank(&kept),
+                if expected { rank } else { applied.unwrap() },
+                "rank {rank} over {applied:?}"
+            );
+            let after = memory.advance(&message, &state(0)).await.unwrap();
+            assert_eq!(
+                after.map(|s| s.status.rank().unwrap().get()),
+                Some(kept_rank(&kept)),
+                "MemoryStore kept the same"
+            );
             cases += 1;
         }
     }
@@ -296,8 +331,9 @@ async fn a_retry_on_the_other_server_is_acknowledged_not_delivered() {
     assert_eq!(a.store.fallbacks() + b.store.fallbacks(), 0);
 }
 
-/// `delivered` applied on one server, then a late `sent` on the other: it stays delivered (the `sent`
-/// reaches no sink); `read` after it on the first still applies.
+/// `delivered` applied on one server, then a late `sent` and `queued` on the other: it stays delivered
+/// (the other server hands the kept `delivered` over again, never `sent`); `read` after it on the first
+/// still applies.
 #[tokio::test]
 async fn delivered_then_a_late_sent_on_the_other_server_stays_delivered() {
     let Some(redis) = TestRedis::get() else { return };
@@ -308,8 +344,9 @@ async fn delivered_then_a_late_sent_on_the_other_server_stays_delivered() {
     b.post(&status(id, &message, "sent", None)).await;
     b.post(&status(id, &message, "queued", None)).await;
     a.post(&status(id, &message, "read", None)).await;
-    assert_eq!(a.sink.statuses(), [(message.clone(), "delivered".to_owned()), (message, "read".to_owned())]);
-    assert!(b.sink.statuses().is_empty(), "{:?}", b.sink.statuses());
+    let delivered = (message.clone(), "delivered".to_owned());
+    assert_eq!(a.sink.statuses(), [delivered.clone(), (message, "read".to_owned())]);
+    assert_eq!(b.sink.statuses(), [delivered.clone(), delivered]);
 }
 
 /// The parts of one multi-part reply report on different servers, in an order Twilio may use: the
@@ -331,12 +368,14 @@ async fn the_parts_of_a_reply_reporting_on_both_servers_end_in_its_true_state() 
     a.post(&status(id, &p1, "delivered", Some(&tag(1)))).await;
     a.post(&status(id, &p2, "delivered", Some(&tag(2)))).await;
     b.post(&status(id, &p1, "sent", Some(&tag(1)))).await;
-    let delivered = [(p1.clone(), "delivered".to_owned())];
-    assert_eq!(b.sink.statuses(), delivered);
-    assert!(a.sink.statuses().is_empty(), "{:?}", a.sink.statuses());
+    // Every callback after part 3's hands the kept `delivered` over again (never `sent`).
+    let delivered = (p1.clone(), "delivered".to_owned());
+    assert_eq!(b.sink.statuses(), [delivered.clone(), delivered.clone()]);
+    assert_eq!(a.sink.statuses(), [delivered.clone(), delivered]);
 
     // Reply 2, two parts: part 2 delivered (on A), then part 1 undelivered (on B): the failure wins; part
-    // 2's delivered retried on B changes nothing.
+    // 2's delivered repeated on B is the same callback (a duplicate); a late sent on A hands the failure
+    // over again.
     let (q1, q2) = (sid(40), sid(41));
     let tag2 =
         |part: u32| if part == 1 { "part=1&of=2".to_owned() } else { format!("part=2&of=2&first={q1}") };
@@ -345,11 +384,15 @@ async fn the_parts_of_a_reply_reporting_on_both_servers_end_in_its_true_state() 
     b.post(&status(id, &q1, "undelivered", Some(&tag2(1)))).await;
     b.post(&status(id, &q2, "delivered", Some(&tag2(2)))).await;
     a.post(&status(id, &q2, "sent", Some(&tag2(2)))).await;
-    assert_eq!(a.sink.statuses(), [(q1.clone(), "sent".to_owned()), (q1.clone(), "delivered".to_owned())]);
-    assert_eq!(b.sink.statuses()[1..], [(q1.clone(), "undelivered".to_owned())]);
+    let undelivered = (q1.clone(), "undelivered".to_owned());
+    assert_eq!(
+        a.sink.statuses()[2..],
+        [(q1.clone(), "sent".to_owned()), (q1.clone(), "delivered".to_owned()), undelivered.clone()]
+    );
+    assert_eq!(b.sink.statuses()[2..], [undelivered]);
     let mut conn = connection(&redis.url()).await;
-    let kept: u8 = conn.get(format!("twilio-sms:{id}:rank:{q1}")).await.unwrap();
-    assert_eq!(kept, 7, "the failure's rank is what both servers now read");
+    let kept: String = conn.get(format!("twilio-sms:{id}:rank:{q1}")).await.unwrap();
+    assert_eq!(kept_rank(&kept), 7, "the failure's rank is what both servers now read");
 }
 
 /// A store that reads the rank, then writes it in a second step (what the Lua script avoids): the race
@@ -368,17 +411,20 @@ impl ChannelStore for ReadThenWrite {
     async fn advance(
         &self,
         message: &str,
-        rank: DeliveryRank,
-    ) -> Result<bool, twilio_sms::store::StoreError> {
+        next: &AppliedStatus,
+    ) -> Result<Option<AppliedStatus>, twilio_sms::store::StoreError> {
         let mut conn = self.connection.clone();
         let key = format!("{}rank:{message}", self.prefix);
-        let applied: Option<u8> = conn.get(&key).await.unwrap();
-        if applied.is_some_and(|applied| !rank.supersedes(r(applied))) {
-            return Ok(false);
+        let kept: Option<String> = conn.get(&key).await.unwrap();
+        let before = kept.map(|value| state(kept_rank(&value)));
+        let rank = next.status.rank().unwrap();
+        if before.as_ref().is_some_and(|kept| !rank.supersedes(kept.status.rank().unwrap())) {
+            return Ok(before);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let () = conn.pset_ex(&key, rank.get(), 60_000).await.unwrap();
-        Ok(true)
+        let () =
+            conn.pset_ex(&key, format!("{}|{}|", rank.get(), next.status.as_str()), 60_000).await.unwrap();
+        Ok(before)
     }
 }
 
@@ -395,8 +441,8 @@ async fn race<S: ChannelStore + Clone + 'static>(stores: [S; 2], url: &str, pref
             let store = stores[usize::try_from((i + m) % 2).unwrap()].clone();
             let message = sid(1000 + m);
             tasks.spawn(async move {
-                let applied = store.advance(&message, r(rank)).await.unwrap();
-                (message, rank, applied)
+                let before = store.advance(&message, &state(rank)).await.unwrap();
+                (message, rank, was_applied(rank, before.as_ref()))
             });
         }
     }
@@ -425,7 +471,8 @@ async fn race<S: ChannelStore + Clone + 'static>(stores: [S; 2], url: &str, pref
         if ranks.iter().filter(|r| **r == 7).count() != 2 {
             problems.push(format!("{message}: the final rank not applied by both stores ({ranks:?})"));
         }
-        let kept: Option<u8> = conn.get(format!("{prefix}rank:{message}")).await.unwrap();
+        let kept: Option<String> = conn.get(format!("{prefix}rank:{message}")).await.unwrap();
+        let kept = kept.as_deref().map(kept_rank);
         if kept != Some(7) {
             problems.push(format!("{message}: ends on {kept:?}"));
         }
@@ -544,7 +591,12 @@ async fn redis_restarted_keeps_what_it_saved_and_the_store_reconnects() {
     b.post(&inbound(id, &message)).await;
     b.post(&status(id, &message, "sent", None)).await;
     assert_eq!(b.sink.incoming_sids().len(), delivered_on_b, "still a duplicate after the restart");
-    assert!(b.sink.statuses().is_empty(), "delivered survived the restart: {:?}", b.sink.statuses());
+    // The late `sent` hands over the `delivered` kept before the restart.
+    assert_eq!(
+        b.sink.statuses(),
+        [(message.clone(), "delivered".to_owned())],
+        "delivered survived the restart"
+    );
     assert_eq!(a.sink.incoming_sids(), [message]);
 }
 

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use twilio_sms::adapter::{OutboundMessageParams, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
-use twilio_sms::delivery::Locale;
+use twilio_sms::delivery::{AppliedStatus, Locale};
 use twilio_sms::store::{ChannelStore, MemoryStore, StoreError};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{
@@ -105,42 +105,62 @@ fn masked(text: &str) -> String {
     out
 }
 
-fn rank_of(status: &str) -> DeliveryRank {
-    MessageStatus::parse(status).rank().unwrap_or_else(|| panic!("no rank for {status}"))
-}
-
 // ---------------------------------------------------------------------------------------------
 // The store: the default MemoryStore, with what it holds mirrored so that it can be compared.
 
 /// `MemoryStore` (the native channel's default), with a copy of what it recorded: the keys it saw
-/// first and the rank it applied per message (it records exactly when it answers `true`).
+/// first and the state it kept per message (it keeps a state exactly when the state's rank supersedes
+/// the one it gave back as kept before).
 struct Mirror {
     inner: MemoryStore,
     seen: Mutex<BTreeSet<String>>,
-    ranks: Mutex<BTreeMap<String, DeliveryRank>>,
+    kept: Mutex<BTreeMap<String, AppliedStatus>>,
+}
+
+/// A status of rank `n` (the first one with that rank).
+fn status_of_rank(n: u64) -> &'static str {
+    ["scheduled", "accepted", "queued", "sending", "sent", "delivered", "read", "failed"]
+        [usize::try_from(n).unwrap()]
 }
 
 impl Mirror {
     fn new(ttl: Duration) -> Self {
-        Self { inner: MemoryStore::new(10_000, ttl), seen: Mutex::default(), ranks: Mutex::default() }
+        Self { inner: MemoryStore::new(10_000, ttl), seen: Mutex::default(), kept: Mutex::default() }
     }
 
-    /// Writes a normalised store state (`{seen: [...], status: {sid: {rank}}}`) into the store.
+    /// Writes a normalised store state (`{seen: [...], status: {sid: {rank, status?, errorCode?}}}`) into
+    /// the store.
     async fn load(&self, state: &Value) {
         for key in state["seen"].as_array().into_iter().flatten() {
             assert!(self.first_sighting(key.as_str().unwrap()).await.unwrap());
         }
         for (sid, record) in state["status"].as_object().into_iter().flatten() {
-            let rank = DeliveryRank::new(u8::try_from(record["rank"].as_u64().unwrap()).unwrap()).unwrap();
-            assert!(self.advance(sid, rank).await.unwrap());
+            let status =
+                record["status"].as_str().unwrap_or_else(|| status_of_rank(record["rank"].as_u64().unwrap()));
+            let error_code = record["errorCode"].as_u64().map(|c| u32::try_from(c).unwrap());
+            let applied = AppliedStatus { status: MessageStatus::parse(status), error_code };
+            assert_eq!(
+                applied.status.rank().map(|r| u64::from(r.get())),
+                record["rank"].as_u64(),
+                "{sid}: rank and status"
+            );
+            assert_eq!(self.advance(sid, &applied).await.unwrap(), None);
         }
     }
 
-    /// The normalised state, ranks only (the native stores keep no status or error code).
+    /// The normalised state: `{rank, status, errorCode}` per message.
     fn state(&self) -> Value {
         let seen: Vec<String> = self.seen.lock().unwrap().iter().cloned().collect();
-        let status: Map<String, Value> =
-            self.ranks.lock().unwrap().iter().map(|(k, r)| (k.clone(), json!({"rank": r.get()}))).collect();
+        let status: Map<String, Value> = self
+            .kept
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, s)| {
+                let rank = s.status.rank().map(DeliveryRank::get);
+                (k.clone(), json!({"rank": rank, "status": s.status.as_str(), "errorCode": s.error_code}))
+            })
+            .collect();
         json!({"seen": seen, "status": status})
     }
 }
@@ -154,26 +174,44 @@ impl ChannelStore for Mirror {
         Ok(first)
     }
 
-    async fn advance(&self, message: &str, rank: DeliveryRank) -> Result<bool, StoreError> {
-        let applies = self.inner.advance(message, rank).await?;
-        if applies {
-            self.ranks.lock().unwrap().insert(message.to_owned(), rank);
+    async fn advance(
+        &self,
+        message: &str,
+        state: &AppliedStatus,
+    ) -> Result<Option<AppliedStatus>, StoreError> {
+        let before = self.inner.advance(message, state).await?;
+        if applied(state, before.as_ref()) {
+            self.kept.lock().unwrap().insert(message.to_owned(), state.clone());
         }
-        Ok(applies)
+        Ok(before)
     }
 }
 
-/// A normalised state as the native store can hold it: ranks only.
-fn ranks_only(state: &Value) -> Value {
+/// Whether the store kept `state`, given the state it gave back as kept before.
+fn applied(state: &AppliedStatus, before: Option<&AppliedStatus>) -> bool {
+    let Some(rank) = state.status.rank() else { return false };
+    before.and_then(|b| b.status.rank()).is_none_or(|kept| rank.supersedes(kept))
+}
+
+/// The native state projected on what the expected state names: a record given as `{rank}` alone (the
+/// store scenarios, whose operations are by rank) is compared by rank alone.
+fn projected(got: &Value, expected: &Value) -> Value {
+    let mut got = got.clone();
+    for (sid, record) in got["status"].as_object_mut().into_iter().flatten() {
+        let names =
+            expected["status"][sid.as_str()].as_object().map(|r| r.keys().cloned().collect::<Vec<_>>());
+        if let (Some(names), Some(fields)) = (names, record.as_object_mut()) {
+            fields.retain(|name, _| names.contains(name));
+        }
+    }
+    got
+}
+
+/// A normalised expected state: its `seen` keys in order.
+fn normalised(state: &Value) -> Value {
     let seen: BTreeSet<String> =
         state["seen"].as_array().into_iter().flatten().map(|k| k.as_str().unwrap().to_owned()).collect();
-    let status: Map<String, Value> = state["status"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, r)| (k.clone(), json!({"rank": r["rank"]})))
-        .collect();
-    json!({"seen": seen, "status": status})
+    json!({"seen": seen, "status": state["status"].as_object().cloned().unwrap_or_default()})
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +315,8 @@ async fn run_webhook(file: &str, s: &Value, failures: &mut Vec<String>, reported
         check(failures, file, &at, "idempotencyKey", &key, &expect["idempotencyKey"]);
     }
     let after = expected_for_driver(&s["store"], file, "store", reported);
-    check(failures, file, "store", "after", &store.state(), &ranks_only(&after["after"]));
+    let expected = normalised(&after["after"]);
+    check(failures, file, "store", "after", &projected(&store.state(), &expected), &expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,7 +604,7 @@ async fn run_store(file: &str, s: &Value, failures: &mut Vec<String>, reported: 
         // The state is what still counts: records older than the TTL do not.
         if Duration::from_millis(age) >= ttl {
             store.seen.lock().unwrap().clear();
-            store.ranks.lock().unwrap().clear();
+            store.kept.lock().unwrap().clear();
         }
     }
     for (i, op) in s["operations"].as_array().unwrap().iter().enumerate() {
@@ -573,16 +612,21 @@ async fn run_store(file: &str, s: &Value, failures: &mut Vec<String>, reported: 
         let expect = expected_for_driver(op, file, &at, reported);
         let got = match op["op"].as_str().unwrap() {
             "firstSighting" => store.first_sighting(op["key"].as_str().unwrap()).await.unwrap(),
-            "advance" => store
-                .advance(op["message"].as_str().unwrap(), rank_of(op["status"].as_str().unwrap()))
-                .await
-                .unwrap(),
+            "advance" => {
+                let state = AppliedStatus {
+                    status: MessageStatus::parse(op["status"].as_str().unwrap()),
+                    error_code: None,
+                };
+                let before = store.advance(op["message"].as_str().unwrap(), &state).await.unwrap();
+                applied(&state, before.as_ref())
+            }
             other => panic!("{file}: unknown operation {other}"),
         };
         check(failures, file, &at, "expect", &json!(got), &expect["expect"]);
     }
     let after = expected_for_driver(s, file, "store", reported);
-    check(failures, file, "store", "after", &store.state(), &ranks_only(&after["after"]));
+    let expected = normalised(&after["after"]);
+    check(failures, file, "store", "after", &projected(&store.state(), &expected), &expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

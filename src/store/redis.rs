@@ -11,30 +11,59 @@ use sha2::{Digest as _, Sha256};
 
 use super::{ChannelStore, StoreError};
 use crate::channel::ChannelId;
+use crate::delivery::AppliedStatus;
 use crate::ids::MessageSid;
-use crate::status::DeliveryRank;
+use crate::status::{DeliveryRank, MessageStatus};
 
 /// The rank decision of [`supersedes`](DeliveryRank::supersedes), applied atomically in Redis.
 ///
-/// Keeping the two in sync: [`supersedes`](DeliveryRank::supersedes) is the one definition of the rule, and this
-/// script is its only other copy. The script takes `DeliveryRank::FINAL` as an argument (from the Rust constant),
-/// so the one number the rule depends on is never written twice; the comparison itself is the same
-/// expression, `rank > applied or (rank == applied and rank >= final)`. `tests/redis_store.rs` runs every
-/// pair of ranks (and "none applied yet") through this script on a real Redis and through
-/// [`supersedes`](DeliveryRank::supersedes) and [`MemoryStore`](super::MemoryStore), and fails on any difference;
-/// a change to the rule that is not made here too fails it.
+/// Keeping the two in sync: [`supersedes`](DeliveryRank::supersedes) is the one definition of the rule,
+/// and this script is its only other copy. The script takes `DeliveryRank::FINAL` as an argument (from the
+/// Rust constant), so the one number the rule depends on is never written twice; the comparison itself is
+/// the same expression, `rank > applied or (rank == applied and rank >= final)`. `tests/redis_store.rs`
+/// runs every pair of ranks (and "none applied yet") through this script on a real Redis and through
+/// [`supersedes`](DeliveryRank::supersedes) and [`MemoryStore`](super::MemoryStore), and fails on any
+/// difference; a change to the rule that is not made here too fails it.
 ///
-/// `KEYS[1]`: the message's rank key. `ARGV[1]`: the rank; `ARGV[2]`: `DeliveryRank::FINAL`; `ARGV[3]`: the TTL in
-/// milliseconds. Returns 1 when the rank was applied (and stored, the TTL renewed), 0 when not.
+/// `KEYS[1]`: the message's key. `ARGV[1]`: the rank; `ARGV[2]`: `DeliveryRank::FINAL`; `ARGV[3]`: the TTL
+/// in milliseconds; `ARGV[4]`: the value to keep (`rank|status|error code`, see [`encode`]). The kept
+/// value's rank is its leading digits. Keeps `ARGV[4]` (the TTL renewed) when the rank is applied, and
+/// returns the value kept before the call either way (nil when none was).
 const ADVANCE_SCRIPT: &str = r"
+local old = redis.call('GET', KEYS[1])
 local rank = tonumber(ARGV[1])
-local applied = tonumber(redis.call('GET', KEYS[1]))
+local applied = nil
+if old then applied = tonumber(string.match(old, '^(%d+)')) end
 if applied ~= nil and not (rank > applied or (rank == applied and rank >= tonumber(ARGV[2]))) then
-  return 0
+  return old
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
+return old
 ";
+
+/// A kept state as the script stores it: `rank|status|error code` (`7|failed|30007`, `5|delivered|`).
+fn encode(rank: DeliveryRank, state: &AppliedStatus) -> String {
+    let code = state.error_code.map(|c| c.to_string()).unwrap_or_default();
+    format!("{}|{}|{code}", rank.get(), state.status.as_str())
+}
+
+/// A kept state read back (see [`encode`]). A bare rank (what the store kept before it kept the status)
+/// reads as the status of that rank (`5` is `delivered`, `7` is `failed`), without an error code.
+fn decode(value: &str) -> Option<AppliedStatus> {
+    let mut fields = value.split('|');
+    let rank = DeliveryRank::new(fields.next()?.parse().ok()?)?;
+    let status = match fields.next() {
+        Some(status) => MessageStatus::parse(status),
+        None => {
+            let by_rank =
+                ["scheduled", "accepted", "queued", "sending", "sent", "delivered", "read", "failed"];
+            MessageStatus::parse(by_rank.get(usize::from(rank.get()))?)
+        }
+    };
+    let error_code = fields.next().and_then(|code| code.parse().ok());
+    // A status whose rank is not the stored one is not a state this store wrote.
+    (status.rank() == Some(rank)).then_some(AppliedStatus { status, error_code })
+}
 
 /// The default namespace, the first segment of every key.
 pub const DEFAULT_NAMESPACE: &str = "twilio-sms";
@@ -187,9 +216,9 @@ struct Shared {
 /// applied on another.
 ///
 /// - A first sighting is one `SET key 1 NX PX ttl`.
-/// - A rank advance is one Lua script: it reads the rank applied so far, decides with the rule of
-///   [`supersedes`](DeliveryRank::supersedes) and writes the new rank, atomically, so two servers racing on one
-///   message cannot both apply a lower rank.
+/// - A status advance is one Lua script: it reads the state kept so far, decides by its rank with the
+///   rule of [`supersedes`](DeliveryRank::supersedes), writes the new state, and returns the old one,
+///   atomically, so two servers racing on one message cannot both apply a lower rank.
 /// - Keys: `{namespace}:{channel id}:seen:{32 hex}` (the first 128 bits of the SHA-256 of the event's
 ///   idempotency key: no phone number, no unsigned header text) and
 ///   `{namespace}:{channel id}:rank:{MessageSid}` (a value that is not a `MessageSid` is hashed the same
@@ -402,20 +431,28 @@ impl ChannelStore for RedisStore {
     fn advance(
         &self,
         message: &str,
-        rank: DeliveryRank,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        state: &AppliedStatus,
+    ) -> impl Future<Output = Result<Option<AppliedStatus>, StoreError>> + Send {
         let key = rank_key(&self.prefix, message);
         let mut connection = self.shared.connection.clone();
         let ttl = self.ttl_ms();
+        let value = state.status.rank().map(|rank| (rank, encode(rank, state)));
         async move {
-            let applied: i64 = self
+            // A state without a rank is never kept: the one kept is read alone.
+            let Some((rank, value)) = value else {
+                let old: Option<String> = self
+                    .bounded(async move { redis::AsyncCommands::get(&mut connection, key).await })
+                    .await?;
+                return Ok(old.as_deref().and_then(decode));
+            };
+            let old: Option<String> = self
                 .bounded(async move {
                     let mut invocation = self.shared.advance.key(key);
-                    invocation.arg(rank.get()).arg(DeliveryRank::FINAL.get()).arg(ttl);
+                    invocation.arg(rank.get()).arg(DeliveryRank::FINAL.get()).arg(ttl).arg(value);
                     invocation.invoke_async(&mut connection).await
                 })
                 .await?;
-            Ok(applied == 1)
+            Ok(old.as_deref().and_then(decode))
         }
     }
 }
@@ -423,6 +460,26 @@ impl ChannelStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_states_are_written_and_read_back() {
+        let state =
+            |status: &str, error_code| AppliedStatus { status: MessageStatus::parse(status), error_code };
+        for kept in [state("failed", Some(30007)), state("delivered", None), state("sent", None)] {
+            let rank = kept.status.rank().unwrap();
+            assert_eq!(decode(&encode(rank, &kept)), Some(kept));
+        }
+        assert_eq!(
+            encode(DeliveryRank::new(7).unwrap(), &state("undelivered", Some(30003))),
+            "7|undelivered|30003"
+        );
+        // What the store kept before it kept the status: a bare rank.
+        assert_eq!(decode("5"), Some(state("delivered", None)));
+        assert_eq!(decode("7"), Some(state("failed", None)));
+        for unreadable in ["", "x", "9", "5|failed|", "7|teleported|1", "-1|sent|"] {
+            assert_eq!(decode(unreadable), None, "{unreadable:?}");
+        }
+    }
 
     #[test]
     fn keys_are_namespaced_and_never_carry_the_events_text() {
