@@ -699,13 +699,16 @@ async fn out_of_order_and_duplicate_callbacks_leave_the_newest_status_once() {
             ("sent", 2, Some(200))
         ]
     );
+    // The retries are dropped; the late `sent` hands the kept `delivered` over again (never `sent`).
     let updates = h.sink.updates_for(&message);
-    assert_eq!(updates.len(), 1, "{updates:?}");
-    assert_eq!(&updates[0].0, h.a.id());
-    assert_eq!(
-        serde_json::to_value(&updates[0].1).unwrap(),
-        serde_json::json!({"platformMessageId": message, "status": "delivered", "contextLine": "✓ Delivered"})
-    );
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    for (channel, update) in &updates {
+        assert_eq!(channel, h.a.id());
+        assert_eq!(
+            serde_json::to_value(update).unwrap(),
+            serde_json::json!({"platformMessageId": message, "status": "delivered", "contextLine": "✓ Delivered"})
+        );
+    }
 
     // Hand-signed: delivered, then a late sent, then delivered again with a fresh idempotency token.
     let other = "SM12121212121212121212121212121212";
@@ -716,12 +719,17 @@ async fn out_of_order_and_duplicate_callbacks_leave_the_newest_status_once() {
     assert_eq!(h.deliver(&callback("sent")).await, accepted());
     assert_eq!(h.oneshot(&callback("delivered")).await, accepted());
     assert_eq!(h.oneshot(&callback("queued")).await, accepted());
-    let updates = h.sink.updates_for(other);
-    assert_eq!(updates.len(), 1, "{updates:?}");
-    assert_eq!(serde_json::to_value(&updates[0].1).unwrap()["status"], "delivered");
+    let statuses = |sid: &str| -> Vec<serde_json::Value> {
+        h.sink
+            .updates_for(sid)
+            .iter()
+            .map(|(_, u)| serde_json::to_value(u).unwrap()["status"].clone())
+            .collect()
+    };
+    assert_eq!(statuses(other), ["delivered"; 3], "never sent or queued after delivered");
     // A read receipt is newer still.
     assert_eq!(h.deliver(&callback("read")).await, accepted());
-    assert_eq!(h.sink.updates_for(other).len(), 2);
+    assert_eq!(statuses(other).last().unwrap(), "read");
     assert!(h.sink.incoming().is_empty());
 }
 
@@ -743,8 +751,8 @@ async fn a_recipient_is_read_as_people_write_it() {
 }
 
 /// The last part's `delivered` can come in before an earlier part's failure (each part has its own
-/// delivery receipt): the failure still replaces `delivered`, and a late `delivered` or `read` does not
-/// bring it back.
+/// delivery receipt): the failure still replaces `delivered`, and a late `delivered` or `read` hands the
+/// failure over again rather than bringing `delivered` back.
 #[tokio::test]
 async fn a_part_failure_replaces_delivered_whichever_callback_comes_first() {
     let h = harness().await;
@@ -761,23 +769,25 @@ async fn a_part_failure_replaces_delivered_whichever_callback_comes_first() {
     assert_eq!(h.deliver(&failed).await, accepted());
     assert_eq!(h.deliver(&part(second, "read", tag2, &[])).await, accepted());
     let updates: Vec<serde_json::Value> = h.sink.updates_for(first).iter().map(|(_, u)| json(u)).collect();
+    let failure = serde_json::json!({
+        "platformMessageId": first,
+        "status": "undelivered",
+        "errorCode": "30007",
+        "contextLine": "✗ Delivery failed (30007)",
+    });
     assert_eq!(
         updates,
         [
             serde_json::json!({"platformMessageId": first, "status": "delivered", "contextLine": "✓ Delivered"}),
-            serde_json::json!({
-                "platformMessageId": first,
-                "status": "undelivered",
-                "errorCode": "30007",
-                "contextLine": "✗ Delivery failed (30007)",
-            }),
+            failure.clone(),
+            failure,
         ]
     );
 }
 
 /// Every part to a landline fails alike, and part 1's failure may come while part 2 is still being
 /// sent, before Hivekeep has linked the message (it then drops the update): part 2's failure is reported
-/// too, so one reaches Hivekeep. A late `sent` still changes nothing.
+/// too, so one reaches Hivekeep. A late `sent` hands the failure over again.
 #[tokio::test]
 async fn each_parts_failure_is_reported_in_case_hivekeep_missed_the_first() {
     let h = harness().await;
@@ -794,7 +804,7 @@ async fn each_parts_failure_is_reported_in_case_hivekeep_missed_the_first() {
     assert_eq!(h.deliver(&part(second, "sent", tag2)).await, accepted());
     let statuses: Vec<serde_json::Value> =
         h.sink.updates_for(first).iter().map(|(_, u)| json(u)["status"].clone()).collect();
-    assert_eq!(statuses, ["undelivered", "undelivered"]);
+    assert_eq!(statuses, ["undelivered", "undelivered", "undelivered"]);
 }
 
 /// Sends a two-part reply whose parts end with `first` and `second`, waits for their four callbacks,
