@@ -750,6 +750,12 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
     /// # Errors
     /// A [`SendMessageError`]; its wording decides whether Hivekeep retries, and it never invites a
     /// retry after anything may have been sent.
+    #[tracing::instrument(
+        name = "twilio_sms.send",
+        target = "twilio_sms::channel",
+        skip_all,
+        fields(channel = %self.id, sid = tracing::field::Empty, parts = tracing::field::Empty)
+    )]
     pub async fn send_message(
         &self,
         params: &OutboundMessageParams,
@@ -759,6 +765,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         let locale = Locale::parse(params.locale.as_deref());
         let plan = ReplyPlan::new(&params.content, &params.attachments, locale)?;
         let total = plan.bodies.len();
+        tracing::Span::current().record("parts", total);
         let of = u32::try_from(total).unwrap_or(u32::MAX);
         let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);
         for (index, sms) in plan.messages(&to).into_iter().enumerate() {
@@ -766,7 +773,13 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             let first = sent.first().map(|r| r.message.sid.clone());
             let callback = self.callback(part, of, first.as_ref());
             match self.client.send(&self.credentials, &sms, callback.as_ref()).await {
-                Ok(receipt) => sent.push(receipt),
+                Ok(receipt) => {
+                    if index == 0 {
+                        tracing::Span::current()
+                            .record("message", tracing::field::display(&receipt.message.sid));
+                    }
+                    sent.push(receipt);
+                }
                 Err(error) => {
                     tracing::warn!(target: "twilio_sms::channel", channel = %self.id, part, of, reason = %error, "send failed");
                     return Err(SendMessageError::from_part_error(error, sent, index, total));
@@ -780,6 +793,12 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
     /// Handles a webhook Hivekeep's dispatcher received for `path_channel_id`: verifies it, checks it
     /// belongs to this channel, drops duplicates, and returns the inbound message or the delivery
     /// update with the HTTP answer for Twilio (a bare `403` for every verification or binding failure).
+    #[tracing::instrument(
+        name = "twilio_sms.webhook",
+        target = "twilio_sms::channel",
+        skip_all,
+        fields(channel = %self.id, sid = tracing::field::Empty)
+    )]
     pub async fn handle_inbound_webhook<B: AsRef<[u8]>>(
         &self,
         path_channel_id: &str,
@@ -816,6 +835,14 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
                 return WebhookResult::answer(crate::webhook::VerifyError::SignatureMismatch.response());
             }
         };
+        let message = match &event {
+            WebhookEvent::Inbound(sms) => Some(sms.message_sid()),
+            WebhookEvent::Status(report) => Some(report.message_sid()),
+            WebhookEvent::Other => None,
+        };
+        if let Some(sid) = message {
+            tracing::Span::current().record("sid", tracing::field::display(sid));
+        }
         let key = delivery::idempotency_key(token.as_deref(), &event);
         let mut result = WebhookResult::answer(accepted_response());
         result.idempotency_key = key.clone();

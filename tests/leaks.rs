@@ -550,6 +550,10 @@ async fn every_flow_leaks_nothing_into_logs_errors_or_panics() {
     );
     assert!(logs.contains(" TRACE "), "TRACE events were captured");
     assert!(logs.contains("mock answered"), "the mock's logs were captured");
+    // The channel's spans name the channel and the message (a SID), never a number or a secret.
+    assert!(logs.contains("twilio_sms.send{channel="), "the send span was captured");
+    assert!(logs.contains("twilio_sms.webhook{channel="), "the webhook span was captured");
+    assert!(logs.contains(" sid=SM"), "a span names the message by its SID");
     assert_clean("the logs", &logs);
     for text in &seen.0 {
         assert_clean("an error, a Debug or a panic message", text);
