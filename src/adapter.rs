@@ -776,7 +776,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
                 Ok(receipt) => {
                     if index == 0 {
                         tracing::Span::current()
-                            .record("message", tracing::field::display(&receipt.message.sid));
+                            .record("sid", tracing::field::display(&receipt.message.sid));
                     }
                     sent.push(receipt);
                 }
