@@ -775,8 +775,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             match self.client.send(&self.credentials, &sms, callback.as_ref()).await {
                 Ok(receipt) => {
                     if index == 0 {
-                        tracing::Span::current()
-                            .record("sid", tracing::field::display(&receipt.message.sid));
+                        tracing::Span::current().record("sid", tracing::field::display(&receipt.message.sid));
                     }
                     sent.push(receipt);
                 }

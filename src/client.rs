@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::api_error::TwilioApiError;
+use crate::api_error::parse_retry_after;
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
 use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
 pub use crate::outbound::{BotInfo, RequestError, ValidationError, WebhookConfigured, WebhookSetupError};
 use crate::phone::E164;
+use crate::retry::{RetryPolicy, Seen};
 use crate::url::ApiBase;
 
 /// Limits and endpoints of a [`TwilioClient`].
@@ -41,15 +42,21 @@ impl Default for ClientConfig {
         Self {
             api_base: ApiBase::twilio(),
             connect_timeout: Duration::from_secs(5),
-            attempt_timeout: Duration::from_secs(15),
-            max_attempts: 4,
-            total_deadline: Duration::from_secs(30),
+            attempt_timeout: RetryPolicy::default().attempt_timeout,
+            max_attempts: RetryPolicy::default().max_attempts,
+            total_deadline: RetryPolicy::default().deadline,
             max_response_bytes: outbound::MAX_RESPONSE_BYTES,
         }
     }
 }
 
 impl ClientConfig {
+    /// The retry limits of these settings (see [`crate::retry`]).
+    #[must_use]
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::new(self.max_attempts, self.attempt_timeout, self.total_deadline)
+    }
+
     /// The defaults, pointed at another API base URL (see [`ApiBase::parse`]).
     #[must_use]
     pub fn with_api_base(mut self, api_base: ApiBase) -> Self {
@@ -352,64 +359,54 @@ impl TwilioClient {
         self.execute(build, true).await.map(|(received, _)| received)
     }
 
-    /// Runs a request with the retry policy: `idempotent` requests are retried on any transient
-    /// failure, others only when nothing can have been created (connect failure, 429).
+    /// Runs a request with the retry policy ([`RetryPolicy::next`]): `idempotent` requests are retried
+    /// on any transient failure, others only when nothing can have been created (429, no connection).
+    /// The answer it stops at is returned as it is (the caller reads it, a 429 or 5xx as an error).
     async fn execute(
         &self,
         build: impl Fn() -> Result<http::Request<String>, http::Error>,
         idempotent: bool,
     ) -> Result<(Received, u32), RequestError> {
+        let policy = self.config.retry_policy();
         let started = Instant::now();
-        // A huge configured deadline is capped rather than overflowing the clock.
-        let deadline = started
-            .checked_add(self.config.total_deadline)
-            .unwrap_or_else(|| started + Duration::from_secs(24 * 3600));
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let timeout = self.config.attempt_timeout.min(remaining);
+            let timeout = policy.attempt_time(started.elapsed());
             let request = build().map_err(|e| RequestError::Build(e.to_string()))?;
             let (method, path) = (request.method().clone(), request.uri().path().to_owned());
             let outcome = self.attempt(request, timeout).await;
-            let last = attempts >= self.config.max_attempts.max(1);
-            let (error, wait) = match outcome {
-                Ok(received)
-                    if received.status == StatusCode::TOO_MANY_REQUESTS
-                        || (idempotent && received.status.is_server_error()) =>
-                {
-                    let error = TwilioApiError::from_response(
-                        received.status,
-                        &received.headers,
-                        &received.body,
-                        std::time::SystemTime::now(),
-                    );
-                    let wait = error.retry_after().unwrap_or_else(|| backoff(attempts));
-                    (RequestError::Api(error), wait)
-                }
+            let seen = match &outcome {
                 Ok(received) => {
-                    tracing::debug!(target: "twilio_sms::client", %method, path, status = received.status.as_u16(), attempts, "Twilio answered");
-                    return Ok((received, attempts));
+                    let retry_after = received
+                        .headers
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
+                    Seen::Answered { status: received.status.as_u16(), retry_after }
                 }
-                Err(Failure::Connect) => (RequestError::Connect { attempts }, backoff(attempts)),
-                Err(Failure::Timeout) if idempotent => {
-                    (RequestError::Timeout { seconds: timeout.as_secs() }, backoff(attempts))
-                }
-                Err(Failure::Lost) if idempotent => (RequestError::ConnectionLost, backoff(attempts)),
-                Err(Failure::Timeout) => return Err(RequestError::Timeout { seconds: timeout.as_secs() }),
-                Err(Failure::Lost) => return Err(RequestError::ConnectionLost),
+                Err(Failure::Connect) => Seen::Connect,
+                Err(Failure::Timeout) => Seen::Timeout,
+                Err(Failure::Lost) => Seen::Lost,
                 Err(Failure::TooLarge(status)) => {
                     return Err(RequestError::ResponseTooLarge {
-                        status,
+                        status: *status,
                         limit: self.config.max_response_bytes,
                     });
                 }
             };
-            let out_of_time = Instant::now() + wait >= deadline;
-            tracing::debug!(target: "twilio_sms::client", %method, path, attempts, reason = %error, retry = !(last || out_of_time), "Twilio request failed");
-            if last || out_of_time {
-                return Err(error);
-            }
+            let Some(wait) = policy.next(idempotent, attempts, started.elapsed(), &seen) else {
+                return match outcome {
+                    Ok(received) => {
+                        tracing::debug!(target: "twilio_sms::client", %method, path, status = received.status.as_u16(), attempts, "Twilio answered");
+                        Ok((received, attempts))
+                    }
+                    Err(Failure::Connect) => Err(RequestError::Connect { attempts }),
+                    Err(Failure::Timeout) => Err(RequestError::Timeout { seconds: timeout.as_secs() }),
+                    Err(Failure::Lost | Failure::TooLarge(_)) => Err(RequestError::ConnectionLost),
+                };
+            };
+            tracing::debug!(target: "twilio_sms::client", %method, path, attempts, seen = ?seen, wait_ms = wait.as_millis(), "Twilio request to be tried again");
             tokio::time::sleep(wait).await;
         }
     }
@@ -454,9 +451,4 @@ fn classify(error: &reqwest::Error) -> Failure {
     } else {
         Failure::Lost
     }
-}
-
-/// 250 ms, 500 ms, 1 s, 2 s, then 4 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(250u64 << attempt.saturating_sub(1).min(4))
 }

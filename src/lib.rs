@@ -54,6 +54,7 @@ pub mod delivery;
 mod ids;
 pub mod outbound;
 mod phone;
+pub mod retry;
 #[cfg(feature = "axum")]
 pub mod router;
 #[cfg(feature = "axum")]

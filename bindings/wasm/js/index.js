@@ -32,6 +32,12 @@ export const SWEEP_MAX_KEYS = 10_000;
 
 let loaded = false;
 
+/** The time of one request to Twilio by default (the core's retry policy: 15 s). */
+function defaultTimeoutMs() {
+  load();
+  return core.defaultAttemptMs();
+}
+
 /**
  * Compiles and instantiates the WebAssembly module, synchronously (idempotent). `bytes` defaults to
  * the .wasm beside this file. Every other function calls it on first use.
@@ -450,14 +456,12 @@ export class TwilioSmsChannel {
    * Hivekeep's `sendMessage`: splits the text into SMS, sends each part in order with `fetch`, and
    * returns the `OutboundMessageResult`. `getSecret(vaultKey)` reads the Auth Token (or API key
    * secret) from the vault (`ctx.vault.getSecret`). A part that Twilio rate-limited (429) or that could
-   * not connect is sent again after `Retry-After` or a backoff (250 ms, doubling), at most
-   * `maxAttempts` times within `deadlineMs`; `timeoutMs` bounds each attempt. Throws a SendError whose
-   * text tells Hivekeep's retry logic whether a resend is safe.
+   * not connect is sent again after `Retry-After` or a backoff, by the core's retry policy (the native
+   * client's): at most `maxAttempts` (4) attempts within `deadlineMs` (30 s), each bounded by
+   * `timeoutMs` (15 s). Throws a SendError whose text tells Hivekeep's retry logic whether a resend is
+   * safe.
    */
-  async sendMessage(
-    params,
-    { getSecret, fetch = globalThis.fetch, timeoutMs = 15000, maxAttempts = 4, deadlineMs = 30000 } = {},
-  ) {
+  async sendMessage(params, { getSecret, fetch = globalThis.fetch, timeoutMs, maxAttempts, deadlineMs } = {}) {
     const plan = this.#inner.planSend(JSON.stringify(params));
     try {
       const parts = plan.parts();
@@ -465,16 +469,18 @@ export class TwilioSmsChannel {
         const request = JSON.parse(plan.request(i));
         // A vault that fails (or lacks the secret) must not surface its own words: "fetch failed" or
         // "network" in them would make Hivekeep resend the parts already sent.
-        const secret = await readSecret(getSecret, request.auth, timeoutMs);
+        const secret = await readSecret(getSecret, request.auth, timeoutMs ?? defaultTimeoutMs());
         if (!secret) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
         const basic = basicCredential(request.auth, secret);
-        // As the native client: a part that was surely not sent (a rate limit, no connection) is sent
-        // again after Retry-After or a backoff, within `maxAttempts` and `deadlineMs` for the part.
-        const read = await withRetries({ maxAttempts, deadlineMs, timeoutMs }, async (attempt, budget) => {
-          const read = JSON.parse(await this.#attempt(plan, i, request, basic, fetch, budget, attempt));
-          const cause = read.ok ? {} : (read.error.cause ?? {});
-          return { value: read, retry: cause.retrySafety === "safe", retryAfterMs: cause.retryAfterMs };
-        });
+        // The core's retry policy (the native client's): a part that was surely not sent (a 429, no
+        // connection) is sent again after Retry-After or a backoff, within the attempts and the deadline.
+        const retry = new core.Retry(false, maxAttempts, timeoutMs, deadlineMs, Date.now());
+        let read;
+        try {
+          read = await withRetries(retry, (attempt, budget) => this.#attempt(plan, i, request, basic, fetch, budget, attempt));
+        } finally {
+          retry.free();
+        }
         if (!read.ok) throw new SendError(read.error);
       }
       return JSON.parse(plan.result());
@@ -488,7 +494,7 @@ export class TwilioSmsChannel {
    * active, and the From number belongs to it and can send SMS. `getSecret` and `fetch` as for
    * `sendMessage`. Resolves to `{valid: true}` or `{valid: false, error}` (never a secret or the number).
    */
-  async validateConfig({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+  async validateConfig({ getSecret, fetch = globalThis.fetch, timeoutMs = defaultTimeoutMs() } = {}) {
     const checked = await this.#check({ getSecret, fetch, timeoutMs }, true);
     if (!checked.ok) return { valid: false, error: checked.error };
     if (this.#inner.configureWebhook()) {
@@ -505,7 +511,7 @@ export class TwilioSmsChannel {
    * another URL points, shown without credentials or query; never a secret). `validateConfig` calls it
    * when the stored config's `configureWebhook` is on.
    */
-  async configureWebhook({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+  async configureWebhook({ getSecret, fetch = globalThis.fetch, timeoutMs = defaultTimeoutMs() } = {}) {
     const deadline = Date.now() + timeoutMs;
     const { number } = JSON.parse(this.#inner.setupRequests());
     const secrets = this.#secrets(getSecret, timeoutMs);
@@ -522,7 +528,7 @@ export class TwilioSmsChannel {
    * Hivekeep's `getBotInfo`: `{name, username}` (the account's friendly name; the From number or the
    * Messaging Service SID), or null when the account cannot be read.
    */
-  async getBotInfo({ getSecret, fetch = globalThis.fetch, timeoutMs = 15000 } = {}) {
+  async getBotInfo({ getSecret, fetch = globalThis.fetch, timeoutMs = defaultTimeoutMs() } = {}) {
     const checked = await this.#check({ getSecret, fetch, timeoutMs }, false);
     return checked.botInfo ?? null;
   }
@@ -568,25 +574,34 @@ export class TwilioSmsChannel {
     const secret = await secretOf(request.auth);
     if (!secret) return { ok: false, error: "the Twilio secret could not be read from the vault" };
     const remaining = Math.max(1, deadline - Date.now());
-    return withRetries({ maxAttempts: 3, deadlineMs: remaining, timeoutMs: remaining }, async (_, budget) => {
-      try {
-        const response = await fetch(request.url, {
-          method: request.method,
-          headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
-          body: request.body || undefined,
-          redirect: NO_REDIRECT,
-          signal: AbortSignal.timeout(budget),
-        });
-        const body = await readBounded(response, core.maxResponseBytes());
-        const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
-        return { value, retry: response.status === 429 || response.status >= 500 };
-      } catch {
-        return { value: { ok: false, error: "Twilio could not be reached to check the account" }, retry: true };
-      }
-    });
+    const retry = new core.Retry(true, undefined, remaining, remaining, Date.now());
+    try {
+      return await withRetries(retry, async (_, budget) => {
+        try {
+          const response = await fetch(request.url, {
+            method: request.method,
+            headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+            body: request.body || undefined,
+            redirect: NO_REDIRECT,
+            signal: AbortSignal.timeout(budget),
+          });
+          const body = await readBounded(response, core.maxResponseBytes());
+          const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
+          return { value, seen: { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined } };
+        } catch (error) {
+          const value = { ok: false, error: "Twilio could not be reached to check the account" };
+          return { value, seen: { failure: classifyFetchError(error) } };
+        }
+      });
+    } finally {
+      retry.free();
+    }
   }
 
-  /** One attempt at sending part `i`: the plan's reading of Twilio's answer, or of its absence. */
+  /**
+   * One attempt at sending part `i`: `{value, seen}`, the plan's reading of Twilio's answer (or of its
+   * absence) and what the retry policy needs of it.
+   */
   async #attempt(plan, i, request, basic, fetch, timeoutMs, attempt) {
     try {
       const response = await fetch(request.url, {
@@ -598,13 +613,15 @@ export class TwilioSmsChannel {
       });
       const body = await readBounded(response, core.maxResponseBytes());
       const h = response.headers;
-      return plan.answer(i, response.status, h.get("content-type"), h.get("retry-after"), body, Date.now());
+      const retryAfter = h.get("retry-after") ?? undefined;
+      const value = JSON.parse(plan.answer(i, response.status, h.get("content-type"), retryAfter, body, Date.now()));
+      return { value, seen: { status: response.status, retryAfter } };
     } catch (error) {
       const kind = classifyFetchError(error);
-      return plan.failure(i, kind, kind === "connect" ? attempt : Math.ceil(timeoutMs / 1000));
+      const value = JSON.parse(plan.failure(i, kind, kind === "connect" ? attempt : Math.ceil(timeoutMs / 1000)));
+      return { value, seen: { failure: kind } };
     }
   }
-
 
   /** Releases the channel's wasm memory. */
   free() {
@@ -669,18 +686,15 @@ async function readSecret(getSecret, auth, timeoutMs) {
 }
 
 /**
- * Runs `attempt(n, budgetMs)` (from 1), which resolves to `{value, retry, retryAfterMs?}`, until it
- * gives a value not to retry, or no attempt or time is left: a retry waits `retryAfterMs`, or a backoff
- * of 250 ms doubling, and each attempt gets at most `timeoutMs` and the time left of `deadlineMs`.
- * Resolves to the last value.
+ * Runs `attempt(n, budgetMs)` (from 1), which resolves to `{value, seen}` (`seen`: `{status,
+ * retryAfter}` when Twilio answered, else `{failure}`), until the core's `retry` says to stop; it
+ * gives each attempt its time and each wait. Resolves to the last value.
  */
-async function withRetries({ maxAttempts, deadlineMs, timeoutMs }, attempt) {
-  const deadline = Date.now() + deadlineMs;
+async function withRetries(retry, attempt) {
   for (let n = 1; ; n++) {
-    const budget = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
-    const { value, retry, retryAfterMs } = await attempt(n, budget);
-    const wait = retryAfterMs ?? 250 * 2 ** Math.min(n - 1, 4);
-    if (!retry || n >= maxAttempts || Date.now() + wait >= deadline) return value;
+    const { value, seen } = await attempt(n, retry.attemptMs(Date.now()));
+    const wait = retry.next(n, Date.now(), seen.status, seen.retryAfter, seen.failure);
+    if (wait === undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }

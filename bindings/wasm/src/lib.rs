@@ -13,6 +13,7 @@
 //! - delivery status: [`status_rank`], [`hivekeep_status`], [`status_hint`], and the ordering and
 //!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps
 //!   (and deletes once [`is_stale`]);
+//! - the retry policy of the plugin's `fetch` loops: [`Retry`] (the native client's);
 //! - phone numbers: [`is_valid_phone`], [`normalize_phone`], and [`warm_up`], which pays the
 //!   metadata's first-use cost at activation.
 //!
@@ -25,11 +26,13 @@
 // No input can panic the package: no unwrap, expect, panic or unchecked indexing outside tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod retry;
 mod send;
 mod setup;
 mod text;
 mod webhook;
 
+pub use retry::{Retry, default_attempt_ms};
 pub use send::{SendPlan, parse_send_answer};
 pub use setup::auth_token_error;
 pub use text::{
