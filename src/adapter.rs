@@ -11,8 +11,6 @@ use core::fmt;
 use std::sync::Arc;
 
 use http::Response;
-#[cfg(feature = "client")]
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,7 +29,7 @@ use crate::{
     phone::E164,
     store::{ChannelStore, MemoryStore},
     url::PublicUrl,
-    webhook::{BodyLimit, UnverifiedWebhook, accepted_response},
+    webhook::BodyLimit,
 };
 
 /// The most SMS one reply is split into; longer content is refused before anything is sent.
@@ -432,6 +430,115 @@ impl IncomingMessage {
     }
 }
 
+/// A channel as its webhook decision needs it (see [`WebhookDecision::decide`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookChannel<'a> {
+    /// The channel's id (the last segment of its webhook path).
+    pub id: &'a crate::ChannelId,
+    /// Hivekeep's `PUBLIC_URL`: without it nothing can be verified (the request's own host is not
+    /// trusted).
+    pub public_url: Option<&'a crate::PublicUrl>,
+    /// The largest body taken.
+    pub body_limit: crate::BodyLimit,
+    /// The account a webhook must carry.
+    pub account: &'a crate::AccountSid,
+    /// The number an inbound message must be sent to (none for a Messaging Service alone).
+    pub number: Option<&'a crate::E164>,
+}
+
+/// What a channel decides of a webhook before its store, sans I/O: the one decision of the native
+/// channel and of the WebAssembly package. Refused: a `404` for another channel's id, a bare `403` for
+/// every verification or binding failure (and without a public URL), a `413` for an oversized body;
+/// accepted: `200` with empty TwiML, the event and its de-duplication key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct WebhookDecision {
+    /// The HTTP status of the answer.
+    pub status: http::StatusCode,
+    /// Why it was refused (for `tracing`: no secret, no phone number).
+    pub reason: Option<String>,
+    /// The accepted event.
+    pub event: Option<crate::delivery::WebhookEvent>,
+    /// The accepted event's de-duplication key.
+    pub idempotency_key: Option<String>,
+}
+
+impl WebhookDecision {
+    fn refused(status: http::StatusCode, reason: String) -> Self {
+        Self { status, reason: Some(reason), event: None, idempotency_key: None }
+    }
+
+    fn rejected(error: &crate::webhook::VerifyError) -> Self {
+        Self::refused(error.response().status(), error.to_string())
+    }
+
+    /// Decides a webhook `channel` received at `path_channel_id` (the id its path named), whose raw
+    /// path and query is `target`: the channel's id, its public URL, the body limit, the URL, the
+    /// method; then `verify` (the driver's verifier, which holds the tokens; it is the only way to a
+    /// verified webhook) and the binding checks of [`crate::delivery::classify`].
+    #[must_use]
+    pub fn decide(
+        channel: WebhookChannel<'_>,
+        path_channel_id: &str,
+        target: &str,
+        method: &str,
+        headers: http::HeaderMap,
+        body: Vec<u8>,
+        verify: impl FnOnce(
+            crate::webhook::UnverifiedWebhook,
+        ) -> Result<crate::webhook::VerifiedWebhook, crate::webhook::VerifyError>,
+    ) -> Self {
+        use crate::webhook::VerifyError;
+        if crate::ChannelId::parse(path_channel_id).ok().as_ref() != Some(channel.id) {
+            return Self::refused(http::StatusCode::NOT_FOUND, "webhook for another channel id".to_owned());
+        }
+        let Some(public_url) = channel.public_url else {
+            let reason = "no PUBLIC_URL: webhooks cannot be verified".to_owned();
+            return Self::refused(VerifyError::SignatureMismatch.response().status(), reason);
+        };
+        let limit = channel.body_limit;
+        if body.len() > limit.get() {
+            return Self::rejected(&VerifyError::BodyTooLarge { limit: limit.get() });
+        }
+        let webhook = public_url
+            .join(target)
+            .map_err(VerifyError::InvalidUrl)
+            .and_then(|url| {
+                let method = http::Method::from_bytes(method.as_bytes())
+                    .map_err(|_| VerifyError::UnsupportedMethod)?;
+                crate::webhook::UnverifiedWebhook::new(method, url, headers, body, limit)
+            })
+            .and_then(verify);
+        let verified = match webhook {
+            Ok(verified) => verified,
+            Err(error) => return Self::rejected(&error),
+        };
+        let token = verified.idempotency_token().map(str::to_owned);
+        match crate::delivery::classify(verified, channel.account, channel.number) {
+            Ok(event) => Self {
+                status: http::StatusCode::OK,
+                reason: None,
+                idempotency_key: crate::delivery::idempotency_key(token.as_deref(), &event),
+                event: Some(event),
+            },
+            Err(error) => {
+                Self::refused(VerifyError::SignatureMismatch.response().status(), error.to_string())
+            }
+        }
+    }
+
+    /// The HTTP answer: `200` with empty TwiML, or a bare refusal.
+    #[must_use]
+    pub fn response(&self) -> Response<&'static str> {
+        if self.status == http::StatusCode::OK {
+            return crate::webhook::accepted_response();
+        }
+        let mut response = Response::new("");
+        *response.status_mut() = self.status;
+        response
+    }
+}
+
 /// What `handle_inbound_webhook` returns: Hivekeep's `{incoming, response, deliveryUpdate}`.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -803,37 +910,31 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         path_channel_id: &str,
         request: http::Request<B>,
     ) -> WebhookResult {
-        if ChannelId::parse(path_channel_id).ok().as_ref() != Some(&self.id) {
-            tracing::warn!(target: "twilio_sms::channel", channel = %self.id, "webhook for another channel id: 404");
-            let mut response = Response::new("");
-            *response.status_mut() = StatusCode::NOT_FOUND;
+        let (parts, body) = request.into_parts();
+        let target = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+        let channel = WebhookChannel {
+            id: &self.id,
+            public_url: self.public_url.as_ref(),
+            body_limit: self.body_limit,
+            account: self.credentials.account_sid(),
+            number: self.credentials.sender().number(),
+        };
+        let decision = WebhookDecision::decide(
+            channel,
+            path_channel_id,
+            target,
+            parts.method.as_str(),
+            parts.headers,
+            body.as_ref().to_vec(),
+            |webhook| self.verifier.verify(webhook),
+        );
+        let response = decision.response();
+        let Some(event) = decision.event else {
+            let reason = decision.reason.as_deref().unwrap_or("refused");
+            tracing::warn!(target: "twilio_sms::channel", channel = %self.id, status = decision.status.as_u16(), reason, "webhook refused");
             return WebhookResult::answer(response);
-        }
-        let Some(public_url) = &self.public_url else {
-            tracing::warn!(target: "twilio_sms::channel", channel = %self.id, "no PUBLIC_URL: webhooks cannot be verified");
-            return WebhookResult::answer(crate::webhook::VerifyError::SignatureMismatch.response());
         };
-        let verified = UnverifiedWebhook::from_http(public_url, request, self.body_limit)
-            .and_then(|webhook| self.verifier.verify(webhook));
-        let verified = match verified {
-            Ok(verified) => verified,
-            Err(error) => {
-                tracing::warn!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "webhook refused");
-                return WebhookResult::answer(error.response());
-            }
-        };
-        let token = verified.idempotency_token().map(str::to_owned);
-        let event = match delivery::classify(
-            verified,
-            self.credentials.account_sid(),
-            self.credentials.sender().number(),
-        ) {
-            Ok(event) => event,
-            Err(error) => {
-                tracing::warn!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "webhook refused");
-                return WebhookResult::answer(crate::webhook::VerifyError::SignatureMismatch.response());
-            }
-        };
+        let key = decision.idempotency_key;
         let message = match &event {
             WebhookEvent::Inbound(sms) => Some(sms.message_sid()),
             WebhookEvent::Status(report) => Some(report.message_sid()),
@@ -842,8 +943,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         if let Some(sid) = message {
             tracing::Span::current().record("sid", tracing::field::display(sid));
         }
-        let key = delivery::idempotency_key(token.as_deref(), &event);
-        let mut result = WebhookResult::answer(accepted_response());
+        let mut result = WebhookResult::answer(response);
         result.idempotency_key = key.clone();
         if let Some(key) = &key {
             match self.store.first_sighting(key).await {

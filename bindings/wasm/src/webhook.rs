@@ -10,7 +10,7 @@ use core::fmt;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
-use twilio_sms::adapter::{IncomingMessage, OptOutNotice};
+use twilio_sms::adapter::{IncomingMessage, OptOutNotice, WebhookChannel, WebhookDecision};
 use twilio_sms::delivery::{self, AppliedStatus, DeliveryStatusUpdate, Locale, StatusReport, WebhookEvent};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
@@ -179,14 +179,6 @@ impl Verifier {
         };
         result.err().map(|e| e.to_string())
     }
-}
-
-/// Why a webhook was answered before its MAC was checked.
-enum Early {
-    /// The path names another channel: `404`.
-    WrongChannel,
-    /// Refused: `403` (or `413`).
-    Refused(VerifyError),
 }
 
 /// Options of a [`Channel`] (JSON): `publicUrl`, `allowHttp`, `locale`, `bodyLimit`, `apiBase`.
@@ -450,61 +442,42 @@ impl Channel {
         body: Vec<u8>,
     ) -> Handled {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
-        let verified = self
-            .unverified(target, method, headers, body)
-            .and_then(|webhook| verify(self.keys.as_ref(), webhook).map_err(Early::Refused));
-        self.outcome(verified)
-    }
-
-    fn unverified(
-        &self,
-        target: &str,
-        method_name: &str,
-        headers: RequestHeaders,
-        body: Vec<u8>,
-    ) -> Result<UnverifiedWebhook, Early> {
         let path = target.split_once('?').map_or(target, |(path, _)| path);
-        let path_id = path.rsplit('/').next().unwrap_or("");
-        if ChannelId::parse(path_id).ok() != Some(self.id) {
-            return Err(Early::WrongChannel);
-        }
-        // Without a public URL nothing can be verified (the request's own host is not trusted).
-        let public_url = self.public_url.as_ref().ok_or(Early::Refused(VerifyError::SignatureMismatch))?;
-        // The native order: the body limit before the URL.
-        if body.len() > self.limit.get() {
-            return Err(Early::Refused(VerifyError::BodyTooLarge { limit: self.limit.get() }));
-        }
-        let url = public_url.join(target).map_err(|e| Early::Refused(VerifyError::InvalidUrl(e)))?;
-        let method = method_of(method_name).map_err(Early::Refused)?;
-        UnverifiedWebhook::new(method, url, headers.into_map(), body, self.limit).map_err(Early::Refused)
+        let channel = WebhookChannel {
+            id: &self.id,
+            public_url: self.public_url.as_ref(),
+            body_limit: self.limit,
+            account: self.config.account_sid(),
+            number: self.config.sender().number(),
+        };
+        let keys = self.keys.as_ref();
+        let decision = WebhookDecision::decide(
+            channel,
+            path.rsplit('/').next().unwrap_or(""),
+            target,
+            method,
+            headers.into_map(),
+            body,
+            |webhook| verify(keys, webhook),
+        );
+        self.outcome(decision)
     }
 
-    /// The outcome of a verified (or refused) webhook, as the native channel decides it before its
-    /// store: binding checks, the event, its idempotency key, the update and its rank.
-    fn outcome(&self, verified: Result<VerifiedWebhook, Early>) -> Handled {
-        let refused =
-            |outcome: Outcome| Handled { outcome: outcome.to_json(), report: None, locale: self.locale };
-        let verified = match verified {
-            Ok(verified) => verified,
-            Err(Early::WrongChannel) => {
-                return refused(Outcome::refused(404, "webhook for another channel id".to_owned()));
-            }
-            Err(Early::Refused(error)) => {
-                return refused(Outcome::refused(error.response().status().as_u16(), error.to_string()));
-            }
-        };
-        let token = verified.idempotency_token().map(str::to_owned);
-        let event =
-            match delivery::classify(verified, self.config.account_sid(), self.config.sender().number()) {
-                Ok(event) => event,
-                Err(error) => {
-                    let status = VerifyError::SignatureMismatch.response().status().as_u16();
-                    return refused(Outcome::refused(status, error.to_string()));
-                }
+    /// The outcome of the core's decision (the native channel's, before its store): the answer, the
+    /// event, its idempotency key, the update and its rank.
+    fn outcome(&self, decision: WebhookDecision) -> Handled {
+        let status = decision.status.as_u16();
+        let Some(event) = decision.event else {
+            let reason = decision.reason.unwrap_or_default();
+            return Handled {
+                outcome: Outcome::refused(status, reason).to_json(),
+                report: None,
+                locale: self.locale,
             };
-        let key = delivery::idempotency_key(token.as_deref(), &event);
+        };
+        let key = decision.idempotency_key;
         let mut outcome = Outcome {
-            response: HttpAnswer::new(200),
+            response: HttpAnswer::new(status),
             verified: true,
             reason: None,
             event: Some("other"),
