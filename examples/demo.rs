@@ -25,11 +25,12 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
+use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::{DeliveryStatusUpdate, PartTag};
 use twilio_sms::mock::{CallbackRecord, MockTwilio, Outcome};
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::IDEMPOTENCY_HEADER;
-use twilio_sms::{AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender};
+use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
 
 /// The fictional numbers of the demo (555-01xx numbers are reserved for fiction).
 const CHANNEL_NUMBER: &str = "+14155550100";

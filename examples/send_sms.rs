@@ -15,10 +15,10 @@
 use std::process::ExitCode;
 
 use twilio_sms::client::{ClientConfig, StatusUpdates, TwilioClient};
-use twilio_sms::{
-    AccountSid, ApiBase, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender, Sms, SmsBody,
-    StatusCallback,
-};
+use twilio_sms::credentials::{Credentials, Sender};
+use twilio_sms::outbound::{Sms, StatusCallback};
+use twilio_sms::sms_text::SmsBody;
+use twilio_sms::{AccountSid, ApiBase, AuthToken, ChannelId, E164, PublicUrl};
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("send_sms: {problem}");

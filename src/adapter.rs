@@ -42,7 +42,7 @@ pub const MAX_PARTS: usize = 10;
 /// [`SendMessageError::EmptyContent`] for a blank reply, [`SendMessageError::TooLong`] for one that
 /// would take more than [`MAX_PARTS`] SMS.
 #[allow(clippy::result_large_err, reason = "the send's own error, which `send_message` returns as is")]
-pub fn reply_parts(content: &str) -> Result<Vec<crate::SmsBody>, SendMessageError> {
+pub fn reply_parts(content: &str) -> Result<Vec<crate::sms_text::SmsBody>, SendMessageError> {
     // A cheap bound first: 1600 UTF-16 units per part at most.
     if content.len() > MAX_PARTS * 1600 * 4 {
         return Err(SendMessageError::TooLong);
@@ -86,7 +86,7 @@ pub struct NotSent {
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReplyPlan {
-    bodies: Vec<crate::SmsBody>,
+    bodies: Vec<crate::sms_text::SmsBody>,
     /// At most [`MAX_MEDIA`].
     media: Vec<MediaUrl>,
     not_sent: Vec<NotSent>,
@@ -155,7 +155,7 @@ impl ReplyPlan {
 
     /// The texts, in order.
     #[must_use]
-    pub fn bodies(&self) -> &[crate::SmsBody] {
+    pub fn bodies(&self) -> &[crate::sms_text::SmsBody] {
         &self.bodies
     }
 
@@ -173,7 +173,7 @@ impl ReplyPlan {
 
     /// Message `index` (from 0) to `to`: its text, and for the first the media.
     #[must_use]
-    pub fn sms(&self, index: usize, to: &crate::E164) -> Option<crate::Sms> {
+    pub fn sms(&self, index: usize, to: &crate::E164) -> Option<crate::outbound::Sms> {
         let body = self.bodies.get(index)?.clone();
         let media = if index == 0 { self.media.clone() } else { Vec::new() };
         Some(crate::outbound::Sms::with_checked_media(to.clone(), body, media))
@@ -181,7 +181,7 @@ impl ReplyPlan {
 
     /// Every message to `to`, in order (see [`Self::sms`]).
     #[must_use]
-    pub fn messages(&self, to: &crate::E164) -> Vec<crate::Sms> {
+    pub fn messages(&self, to: &crate::E164) -> Vec<crate::outbound::Sms> {
         (0..self.parts()).filter_map(|index| self.sms(index, to)).collect()
     }
 
@@ -387,11 +387,11 @@ impl core::fmt::Debug for IncomingMessage {
 
 impl IncomingMessage {
     /// The message to hand to the agent for a verified inbound SMS, or none for a `STOP` (an
-    /// [`OptOut::Stop`](crate::OptOut::Stop)): Twilio has unsubscribed the sender, so any answer would fail
+    /// [`OptOut::Stop`](crate::webhook::OptOut::Stop)): Twilio has unsubscribed the sender, so any answer would fail
     /// with 21610. `START` and `HELP` are delivered, marked in `metadata.twilio.optOut`.
     #[must_use]
     pub fn for_agent(sms: &VerifiedInbound) -> Option<Self> {
-        if sms.opt_out() == Some(crate::OptOut::Stop) {
+        if sms.opt_out() == Some(crate::webhook::OptOut::Stop) {
             tracing::info!(target: "twilio_sms::channel", sid = %sms.message_sid(), "STOP received: the sender unsubscribed; not handed to the agent");
             return None;
         }
@@ -551,7 +551,7 @@ pub struct WebhookResult {
     pub delivery_update: Option<DeliveryStatusUpdate>,
     /// The event's idempotency key (for hosts that de-duplicate themselves).
     pub idempotency_key: Option<String>,
-    /// An inbound message's opt-out keyword and sender: with [`OptOut::Stop`](crate::OptOut::Stop) the
+    /// An inbound message's opt-out keyword and sender: with [`OptOut::Stop`](crate::webhook::OptOut::Stop) the
     /// message is not in `incoming`, and this is how the host learns that the sender unsubscribed.
     pub opt_out: Option<OptOutNotice>,
 }
@@ -562,7 +562,7 @@ pub struct WebhookResult {
 #[non_exhaustive]
 pub struct OptOutNotice {
     /// The keyword's meaning.
-    pub keyword: crate::OptOut,
+    pub keyword: crate::webhook::OptOut,
     /// The sender (`From`).
     pub sender: String,
 }
@@ -1119,7 +1119,7 @@ mod reply_tests {
     }
 
     fn texts(plan: &ReplyPlan) -> Vec<&str> {
-        plan.bodies().iter().map(crate::SmsBody::as_str).collect()
+        plan.bodies().iter().map(crate::sms_text::SmsBody::as_str).collect()
     }
 
     #[test]

@@ -406,16 +406,16 @@ impl StatusReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusStep {
     /// How the callback was decided.
-    pub decision: crate::StatusDecision,
-    /// The update to hand the host: this callback's ([`crate::StatusDecision::Apply`]), or the kept
-    /// state again for the same message ([`crate::StatusDecision::Reassert`]).
+    pub decision: crate::status::StatusDecision,
+    /// The update to hand the host: this callback's ([`crate::status::StatusDecision::Apply`]), or the kept
+    /// state again for the same message ([`crate::status::StatusDecision::Reassert`]).
     pub update: Option<DeliveryStatusUpdate>,
     /// The state to keep for the message (only when it changes).
     pub record: Option<AppliedStatus>,
 }
 
 /// The status-ordering step for a verified callback, sans I/O: `kept` is the state stored for the
-/// callback's message (none when nothing is, or it no longer counts). By [`crate::decide`]: a status that
+/// callback's message (none when nothing is, or it no longer counts). By [`crate::status::decide`]: a status that
 /// supersedes the kept one is applied and kept; when the kept state is final and the callback does
 /// not supersede it, the update carries the kept state (so a part's failure that the host dropped,
 /// because it came before the host linked the reply, is what the host receives when the last part's
@@ -423,14 +423,14 @@ pub struct StatusStep {
 #[must_use]
 pub fn step(report: &StatusReport, kept: Option<&AppliedStatus>, locale: Locale) -> StatusStep {
     let next = report.applied();
-    let decision = crate::decide(kept.and_then(|k| k.status.rank()), next.status.rank());
+    let decision = crate::status::decide(kept.and_then(|k| k.status.rank()), next.status.rank());
     match (decision, kept) {
-        (crate::StatusDecision::Apply, _) => StatusStep {
+        (crate::status::StatusDecision::Apply, _) => StatusStep {
             decision,
             update: Some(DeliveryStatusUpdate::from_report(report, locale)),
             record: Some(next),
         },
-        (crate::StatusDecision::Reassert, Some(kept)) => {
+        (crate::status::StatusDecision::Reassert, Some(kept)) => {
             let status = kept.status.hivekeep();
             let update = DeliveryStatusUpdate {
                 platform_message_id: report.for_message().0.to_string(),
@@ -441,7 +441,7 @@ pub fn step(report: &StatusReport, kept: Option<&AppliedStatus>, locale: Locale)
             };
             StatusStep { decision, update: Some(update), record: None }
         }
-        _ => StatusStep { decision: crate::StatusDecision::Ignore, update: None, record: None },
+        _ => StatusStep { decision: crate::status::StatusDecision::Ignore, update: None, record: None },
     }
 }
 
@@ -565,12 +565,12 @@ mod tests {
         failed.error_code = Some(30007);
         // Part 1 fails (the host drops this update: the reply is not linked yet); it is kept.
         let first = step(&failed, None, Locale::En);
-        assert_eq!(first.decision, crate::StatusDecision::Apply);
+        assert_eq!(first.decision, crate::status::StatusDecision::Apply);
         let kept = first.record.unwrap();
         assert_eq!(kept, AppliedStatus { status: MessageStatus::Failed, error_code: Some(30007) });
         // The last part is delivered after the link: the update carries the failure, for the reply.
         let last = step(&report(SM2, "delivered", Some(&q2)), Some(&kept), Locale::En);
-        assert_eq!(last.decision, crate::StatusDecision::Reassert);
+        assert_eq!(last.decision, crate::status::StatusDecision::Reassert);
         assert_eq!(last.record, None, "the kept state does not change");
         assert_eq!(
             serde_json::to_value(last.update.unwrap()).unwrap(),

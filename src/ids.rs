@@ -147,7 +147,7 @@ sid_type!(
 );
 sid_type!(
     /// A Twilio API key SID: `SK` followed by 32 hexadecimal digits. It authenticates REST calls together
-    /// with an [`ApiKeySecret`](crate::ApiKeySecret); webhooks are always signed with the Auth Token.
+    /// with an [`ApiKeySecret`](crate::token::ApiKeySecret); webhooks are always signed with the Auth Token.
     ApiKeySid, "API key SID", "SK", [b"SK"]
 );
 sid_type!(

@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn ranks_only_move_forward_and_the_kept_state_is_given_back() {
-        use crate::MessageStatus;
+        use crate::status::MessageStatus;
         let state = |status: &str, code: Option<u32>| AppliedStatus {
             status: MessageStatus::parse(status),
             error_code: code,

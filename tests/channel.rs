@@ -16,11 +16,12 @@ use twilio_sms::adapter::{
     IncomingMessage, OptOutNotice, OutboundMessageParams, SendMessageError, TwilioSmsChannel,
 };
 use twilio_sms::client::{ClientConfig, TwilioClient};
+use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::DeliveryStatusUpdate;
 use twilio_sms::mock::{MockTwilio, Outcome, SignedWebhook, WebhookReply};
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::EMPTY_TWIML;
-use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, Credentials, E164, PublicUrl, Sender, danger};
+use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, danger};
 
 const AC_A: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
 const TOKEN_A: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";

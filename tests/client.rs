@@ -6,12 +6,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use twilio_sms::api_error::{ErrorKind, RetrySafety};
 use twilio_sms::client::{ClientConfig, RequestError, StatusUpdates, TwilioClient, ValidationError};
+use twilio_sms::credentials::{Credentials, Sender};
+use twilio_sms::ids::ApiKeySid;
 use twilio_sms::mock::{AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio};
-use twilio_sms::{
-    AccountSid, ApiKeySecret, ApiKeySid, AuthToken, ChannelId, Credentials, E164, ErrorKind, MessageStatus,
-    PublicUrl, RetrySafety, Sender, Sms, SmsBody, StatusCallback,
-};
+use twilio_sms::outbound::{Sms, StatusCallback};
+use twilio_sms::sms_text::SmsBody;
+use twilio_sms::status::MessageStatus;
+use twilio_sms::token::ApiKeySecret;
+use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
 
 const AC: &str = "AC11111111111111111111111111111111";
 const TOKEN: &str = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
@@ -329,7 +333,8 @@ async fn a_redirect_is_never_followed_with_the_credentials() {
 
 #[test]
 fn the_api_base_is_checked_before_a_client_exists() {
-    use twilio_sms::{ApiBase, UrlError};
+    use twilio_sms::ApiBase;
+    use twilio_sms::url::UrlError;
     assert_eq!(ClientConfig::default().api_base, ApiBase::twilio());
     assert_eq!("http://api.example.com".parse::<ApiBase>(), Err(UrlError::InsecureApiBase));
     assert_eq!("https://AC1:secret@api.twilio.com".parse::<ApiBase>(), Err(UrlError::Userinfo));

@@ -21,10 +21,10 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel, WEBHOOK_PATH_PREFIX};
 use twilio_sms::client::TwilioClient;
+use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::danger::{encode_form, sign};
 use twilio_sms::{
-    AccountSid, AuthToken, BodyLimit, ChannelId, Credentials, E164, PublicUrl, Sender, UnverifiedWebhook,
-    WebhookVerifier,
+    AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, UnverifiedWebhook, WebhookVerifier,
 };
 
 const TOKEN: &str = "5b7c0a9e3d2f4c1ab8e6d0f9a7c3e1b2";

@@ -5,9 +5,10 @@ use http::{HeaderMap, HeaderValue, Method};
 use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams};
 use twilio_sms::api_error::{parse_error_response, redact_phone_numbers};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, StatusReport};
+use twilio_sms::status::MessageStatus;
 use twilio_sms::{
-    AccountSid, AuthToken, BodyLimit, MessageSid, MessageStatus, UnverifiedWebhook, VerifiedInbound,
-    WebhookUrl, WebhookVerifier, danger,
+    AccountSid, AuthToken, BodyLimit, MessageSid, UnverifiedWebhook, VerifiedInbound, WebhookUrl,
+    WebhookVerifier, danger,
 };
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";

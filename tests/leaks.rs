@@ -26,14 +26,18 @@ use http::{HeaderMap, HeaderValue, Method};
 use tower::ServiceExt as _;
 use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
+use twilio_sms::credentials::{Credentials, MemoryVault, Sender, StoredChannelConfig};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, PartTag};
+use twilio_sms::ids::ApiKeySid;
 use twilio_sms::mock::{AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio, Outcome, SignedWebhook};
+use twilio_sms::outbound::Sms;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
+use twilio_sms::sms_text::SmsBody;
 use twilio_sms::store::MemoryStore;
+use twilio_sms::token::ApiKeySecret;
 use twilio_sms::{
-    AccountSid, ApiKeySecret, ApiKeySid, AuthToken, BodyLimit, ChannelId, Credentials, E164, MemoryVault,
-    MessageSid, PublicUrl, Sender, Sms, SmsBody, StoredChannelConfig, UnverifiedWebhook, VerifiedInbound,
-    WebhookUrl, WebhookVerifier, danger,
+    AccountSid, AuthToken, BodyLimit, ChannelId, E164, MessageSid, PublicUrl, UnverifiedWebhook,
+    VerifiedInbound, WebhookUrl, WebhookVerifier, danger,
 };
 
 const AC_A: &str = "AC5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";

@@ -8,11 +8,13 @@ use std::time::Duration;
 use axum::extract::State;
 use http::StatusCode;
 use serde_json::{Value, json};
+use twilio_sms::ids::ApiKeySid;
 use twilio_sms::mock::{ApiKeyKind, Endpoint, Fault, MockError, MockTwilio, Outcome};
+use twilio_sms::status::MessageStatus;
+use twilio_sms::token::ApiKeySecret;
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{
-    AccountSid, ApiKeySecret, ApiKeySid, AuthToken, BodyLimit, E164, MessageStatus, PublicUrl,
-    UnverifiedWebhook, VerifiedInbound, WebhookVerifier,
+    AccountSid, AuthToken, BodyLimit, E164, PublicUrl, UnverifiedWebhook, VerifiedInbound, WebhookVerifier,
 };
 
 const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

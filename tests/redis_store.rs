@@ -20,14 +20,13 @@ use support::redis::{RedisServer, TestRedis, free_port, listening};
 use tower::ServiceExt as _;
 use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
+use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::{AppliedStatus, DeliveryStatusUpdate};
 use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
+use twilio_sms::status::{DeliveryRank, MessageStatus};
 use twilio_sms::store::{ChannelStore, MemoryStore, RedisOptions, RedisStore};
 use twilio_sms::webhook::EMPTY_TWIML;
-use twilio_sms::{
-    AccountSid, AuthToken, ChannelId, Credentials, DeliveryRank, E164, MessageStatus, PublicUrl, Sender,
-    danger,
-};
+use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl, danger};
 
 const ACCOUNT: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
 const TOKEN: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";

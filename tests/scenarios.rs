@@ -15,14 +15,14 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use twilio_sms::adapter::{OutboundMessageParams, TwilioSmsChannel};
+use twilio_sms::api_error::RetrySafety;
 use twilio_sms::client::{ClientConfig, TwilioClient};
+use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::{AppliedStatus, Locale};
+use twilio_sms::status::{DeliveryRank, MessageStatus};
 use twilio_sms::store::{ChannelStore, MemoryStore, StoreError};
 use twilio_sms::webhook::EMPTY_TWIML;
-use twilio_sms::{
-    AccountSid, AuthToken, BodyLimit, ChannelId, Credentials, DeliveryRank, E164, MessageStatus, PublicUrl,
-    RetrySafety, Sender, danger,
-};
+use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, danger};
 
 /// Every scenario ends within this (a scripted Twilio that never answers cannot hang the run).
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);

@@ -15,10 +15,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::TwilioClient;
+use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::DeliveryStatusUpdate;
 use twilio_sms::mock::MockTwilio;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve_with_shutdown, webhook_router};
-use twilio_sms::{AccountSid, AuthToken, ChannelId, Credentials, E164, PublicUrl, Sender, danger};
+use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl, danger};
 
 const ACCOUNT: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
 const TOKEN: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";

@@ -3,10 +3,12 @@
 mod support;
 
 use http::{HeaderMap, HeaderValue, Method};
+use twilio_sms::phone::AddressKind;
+use twilio_sms::webhook::InboundError;
 use twilio_sms::webhook::{SignedBody, accepted_response};
 use twilio_sms::{
-    AddressKind, AuthToken, BodyLimit, InboundError, PublicUrl, UnverifiedWebhook, VerifiedInbound,
-    VerifyError, WebhookUrl, WebhookVerifier, danger,
+    AuthToken, BodyLimit, PublicUrl, UnverifiedWebhook, VerifiedInbound, VerifyError, WebhookUrl,
+    WebhookVerifier, danger,
 };
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";

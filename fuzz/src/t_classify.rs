@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 use twilio_sms::delivery::{
     self, BindingError, DeliveryStatusUpdate, Locale, PartTag, StatusReport, WebhookEvent,
 };
-use twilio_sms::{
-    AccountSid, AuthToken, BodyLimit, E164, InboundError, MessageSid, MessageStatus, UnverifiedWebhook,
-    WebhookUrl, WebhookVerifier,
-};
+use twilio_sms::{AccountSid, AuthToken, BodyLimit, E164, MessageSid, UnverifiedWebhook, WebhookUrl, WebhookVerifier};
+use twilio_sms::status::MessageStatus;
+use twilio_sms::webhook::InboundError;
 
 use crate::reference::{self, Pairs};
 use crate::rng::Rng;

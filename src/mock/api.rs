@@ -11,9 +11,10 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header, request
 use serde::Serialize;
 
 use super::{ApiKeyKind, MockMessage, RecordedRequest, Shared, State, Wiped, callbacks, text};
+use crate::AccountSid;
+use crate::status::MessageStatus;
 use crate::token::secret_matches;
 use crate::webhook::form::Form;
-use crate::{AccountSid, MessageStatus};
 
 const API_VERSION: &str = "2010-04-01";
 const ACCOUNTS: &str = "/2010-04-01/Accounts/";

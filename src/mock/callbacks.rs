@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 use http::header;
 
 use super::{CallbackRecord, MockError, MockTwilio, Outcome, Shared};
+use crate::status::MessageStatus;
 use crate::webhook::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
-use crate::{AccountSid, E164, MessageStatus, danger};
+use crate::{AccountSid, E164, danger};
 
 use super::text;
 

@@ -58,7 +58,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::{AccountSid, ApiKeySecret, ApiKeySid, AuthToken, AuthTokenError, E164, MessageStatus};
+use crate::ids::ApiKeySid;
+use crate::status::MessageStatus;
+use crate::token::{ApiKeySecret, AuthTokenError};
+use crate::{AccountSid, AuthToken, E164};
 
 pub use callbacks::{SignedWebhook, WebhookReply};
 

@@ -236,7 +236,7 @@ struct Shared {
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use twilio_sms::store::{RedisOptions, RedisStore};
-/// # let (id, credentials, public_url, client): (twilio_sms::ChannelId, twilio_sms::Credentials, Option<twilio_sms::PublicUrl>, twilio_sms::client::TwilioClient) = todo!();
+/// # let (id, credentials, public_url, client): (twilio_sms::ChannelId, twilio_sms::credentials::Credentials, Option<twilio_sms::PublicUrl>, twilio_sms::client::TwilioClient) = todo!();
 /// let redis = RedisStore::open("redis://10.0.0.5:6379", RedisOptions::default())?;
 /// let store = Arc::new(redis.for_channel(&id));
 /// let channel = twilio_sms::adapter::TwilioSmsChannel::with_store(id, credentials, public_url, client, store);

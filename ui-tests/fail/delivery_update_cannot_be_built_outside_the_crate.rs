@@ -1,6 +1,6 @@
 // Attack: hand the host a delivery update no status callback produced. `DeliveryStatusUpdate` is
 // `#[non_exhaustive]`: outside the crate it is only read, never built.
-use twilio_sms::HivekeepStatus;
+use twilio_sms::status::HivekeepStatus;
 use twilio_sms::delivery::DeliveryStatusUpdate;
 
 fn main() {

@@ -1,7 +1,8 @@
 // Attack: check a signature with `==`, an early-exit comparison that leaks through timing how many
 // leading bytes of a forged signature are right. `Signature` has no `PartialEq`: signatures are compared
 // only inside `WebhookVerifier::verify`, in constant time.
-use twilio_sms::{AuthToken, Signature, danger};
+use twilio_sms::{AuthToken, danger};
+use twilio_sms::webhook::Signature;
 
 fn check(token: &AuthToken, header: &[u8]) -> bool {
     let expected = danger::sign(token, "https://agents.example.com/hook", &[("Body", "hi")]);

@@ -2,7 +2,8 @@
 // `DeliveryStatusUpdate::from_report`) without a signed status callback. Only `delivery::classify`, on a
 // verified webhook, makes one: its fields are private to the crate.
 use twilio_sms::delivery::{DeliveryStatusUpdate, Locale, StatusReport};
-use twilio_sms::{MessageSid, MessageStatus};
+use twilio_sms::MessageSid;
+use twilio_sms::status::MessageStatus;
 
 fn main() {
     let forged = StatusReport {

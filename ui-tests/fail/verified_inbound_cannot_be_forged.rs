@@ -1,7 +1,8 @@
 // Attack: take a genuinely verified webhook (any old message) and wrap it in a `VerifiedInbound` with
 // a forged sender and text. The fields are private: the only way in is
 // `VerifiedInbound::try_from(verified_webhook)`, which reads them from the signed parameters.
-use twilio_sms::{AccountSid, Address, MessageSid, VerifiedInbound, VerifiedWebhook};
+use twilio_sms::{AccountSid, MessageSid, VerifiedInbound, VerifiedWebhook};
+use twilio_sms::phone::Address;
 
 fn forge(
     webhook: VerifiedWebhook,

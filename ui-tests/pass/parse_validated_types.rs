@@ -1,7 +1,8 @@
 // Intended use: every identifier is parsed (and checked) once, through a fallible constructor.
 use std::str::FromStr;
 
-use twilio_sms::{AccountSid, AuthToken, E164, MessageSid, MessagingServiceSid, PublicUrl, WebhookUrl};
+use twilio_sms::{AccountSid, AuthToken, E164, MessageSid, PublicUrl, WebhookUrl};
+use twilio_sms::ids::MessagingServiceSid;
 
 const ACCOUNT: &str = AccountSid::checked("AC0123456789abcdef0123456789abcdef");
 

@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::{Value, json};
 use twilio_sms::adapter::{OutboundMessageParams, OutboundMessageResult, ReplyPlan, SendMessageError};
+use twilio_sms::api_error::{ErrorKind, RetrySafety, TwilioApiError};
 use twilio_sms::api_error::{parse_error_response, parse_retry_after, redact_phone_numbers};
+use twilio_sms::credentials::{Sender, StoredChannelConfig};
 use twilio_sms::delivery::{Locale, PartTag};
+use twilio_sms::outbound::StatusCallback;
 use twilio_sms::outbound::{self, Answer, RequestError, SentMessage};
-use twilio_sms::{
-    AccountSid, ApiBase, E164, ErrorKind, RetrySafety, Sender, StatusCallback, StoredChannelConfig,
-    TwilioApiError,
-};
+use twilio_sms::{AccountSid, ApiBase, E164};
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
 use crate::webhook::Channel;

@@ -27,7 +27,7 @@ pub fn auth_token_error(token: &str) -> Option<String> {
 #[wasm_bindgen(js_name = webhookSetupChannelId)]
 #[must_use]
 pub fn webhook_setup_channel_id(config_json: &str) -> Option<String> {
-    let config = twilio_sms::StoredChannelConfig::from_json(config_json).ok()?;
+    let config = twilio_sms::credentials::StoredChannelConfig::from_json(config_json).ok()?;
     config.configure_webhook().then(|| config.channel_id()).flatten().map(|id| id.to_string())
 }
 

@@ -2,9 +2,10 @@
 //! phone numbers.
 
 use serde_json::{Value, json};
+use twilio_sms::E164;
 use twilio_sms::delivery::{self, Locale};
 use twilio_sms::sms_text::{self, SegmentInfo};
-use twilio_sms::{DeliveryRank, E164, MessageStatus, StatusDecision, decide};
+use twilio_sms::status::{DeliveryRank, MessageStatus, StatusDecision, decide};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 fn info_json(info: SegmentInfo) -> Value {

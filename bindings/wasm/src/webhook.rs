@@ -11,11 +11,13 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
 use twilio_sms::adapter::{IncomingMessage, OptOutNotice, WebhookChannel, WebhookDecision};
+use twilio_sms::credentials::StoredChannelConfig;
 use twilio_sms::delivery::{self, AppliedStatus, DeliveryStatusUpdate, Locale, StatusReport, WebhookEvent};
+use twilio_sms::status::MessageStatus;
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
-    ApiBase, AuthToken, BodyLimit, ChannelId, MessageStatus, PublicUrl, StoredChannelConfig,
-    UnverifiedWebhook, VerifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier,
+    ApiBase, AuthToken, BodyLimit, ChannelId, PublicUrl, UnverifiedWebhook, VerifiedWebhook, VerifyError,
+    WebhookUrl, WebhookVerifier,
 };
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -345,7 +347,7 @@ impl Handled {
         let kept = kept_state(kept.as_deref(), now_ms, ttl_ms);
         let step = delivery::step(report, kept.as_ref(), self.locale);
         let record = step.record.map(|r| {
-            let rank = r.status.rank().map(twilio_sms::DeliveryRank::get);
+            let rank = r.status.rank().map(twilio_sms::status::DeliveryRank::get);
             serde_json::json!({"rank": rank, "at": now_ms, "status": r.status.as_str(), "errorCode": r.error_code})
         });
         serde_json::json!({"update": step.update, "record": record}).to_string()
@@ -416,7 +418,7 @@ impl Channel {
     pub fn webhook_url(&self) -> Option<String> {
         self.public_url
             .as_ref()
-            .map(|url| twilio_sms::StatusCallback::for_channel(url, &self.id).as_str().to_owned())
+            .map(|url| twilio_sms::outbound::StatusCallback::for_channel(url, &self.id).as_str().to_owned())
     }
 
     /// The vault key of the Auth Token.
@@ -499,7 +501,7 @@ impl Channel {
                 outcome.event = Some("status");
                 outcome.delivery_update = Some(DeliveryStatusUpdate::from_report(report, self.locale));
                 outcome.status_message_id = Some(message.to_string());
-                outcome.status_rank = status.rank().map(twilio_sms::DeliveryRank::get);
+                outcome.status_rank = status.rank().map(twilio_sms::status::DeliveryRank::get);
             }
             _ => {}
         }
