@@ -68,6 +68,8 @@ fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
         ("one_key_values_descending", fill(size, |i| format!("a={}", word(n - i, 4)))),
         ("one_key_values_ascending", fill(size, |i| format!("a={}", word(i, 4)))),
         ("one_key_values_random", fill(size, |i| format!("a={}", word(random[i % n], 4)))),
+        // Keys sharing the 6 bytes the first sort reads: all sorted by the second step.
+        ("shared_6_byte_prefix_random", fill(size, |i| format!("Messag{}=v", word(random[i % n], 4)))),
         ("shared_12_byte_prefix_descending", fill(size, |i| format!("MessageSidXX{}=v", word(n - i, 4)))),
         ("shared_12_byte_prefix_random", fill(size, |i| format!("MessageSidXX{}=v", word(random[i % n], 4)))),
         (

@@ -58,17 +58,21 @@ struct Authority {
 }
 
 fn split_authority(url: &str) -> Result<Authority, UrlError> {
-    let scheme_end = url.find("://").ok_or(UrlError::UnsupportedScheme)?;
-    let scheme = url.get(..scheme_end).ok_or(UrlError::UnsupportedScheme)?;
-    let https = scheme.eq_ignore_ascii_case("https");
-    if !https && !scheme.eq_ignore_ascii_case("http") {
+    // The scheme is what comes before the first `://`, so it is `https` or `http` exactly when the URL
+    // starts with `https://` or `http://` (no `://` can come before, inside a scheme of letters).
+    let starts_with = |prefix: &str| url.get(..prefix.len()).is_some_and(|s| s.eq_ignore_ascii_case(prefix));
+    let (https, start) = if starts_with("https://") {
+        (true, "https://".len())
+    } else if starts_with("http://") {
+        (false, "http://".len())
+    } else {
         return Err(UrlError::UnsupportedScheme);
-    }
-    let start = scheme_end + 3;
+    };
     let rest = url.get(start..).ok_or(UrlError::MissingHost)?;
-    let end = start + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // Byte searches: the delimiters are ASCII, so they never match inside a multi-byte character.
+    let end = start + rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let authority = url.get(start..end).ok_or(UrlError::MissingHost)?;
-    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let host_start = authority.bytes().rposition(|b| b == b'@').map_or(0, |at| at + 1);
     let hostport = authority.get(host_start..).unwrap_or("");
     // The port colon: after the closing bracket of an IPv6 literal, else the last colon.
     let colon = if hostport.starts_with('[') {
@@ -78,7 +82,7 @@ fn split_authority(url: &str) -> Result<Authority, UrlError> {
             None => return Err(UrlError::MissingHost),
         }
     } else {
-        hostport.rfind(':')
+        hostport.bytes().rposition(|b| b == b':')
     };
     let port = colon.map(|c| (start + host_start + c, end));
     if let Some((colon_at, port_end)) = port {
@@ -588,6 +592,17 @@ mod tests {
         assert_eq!(WebhookUrl::exact("https://x/ a").unwrap_err(), UrlError::InvalidCharacter);
         assert_eq!(WebhookUrl::exact("https://x:8o/").unwrap_err(), UrlError::InvalidPort);
         assert_eq!(WebhookUrl::exact("https://[::1/").unwrap_err(), UrlError::MissingHost);
+        // The scheme is what comes before the first `://`.
+        for bad in
+            ["https:x://y", "httpsx://y", "http:/x://y", "htp://y", "https//y", "://y", "", "h", "https:"]
+        {
+            assert_eq!(WebhookUrl::exact(bad).unwrap_err(), UrlError::UnsupportedScheme, "{bad}");
+        }
+        for (url, https) in
+            [("hTtPs://y", true), ("HTTP://y", false), ("http://y://z", false), ("https://y", true)]
+        {
+            assert_eq!(WebhookUrl::exact(url).unwrap().https, https, "{url}");
+        }
     }
 
     #[test]

@@ -166,7 +166,11 @@ function hasHeader(headers, name) {
  */
 export function verifyRequest({ url, publicUrl, target, method = "POST", headers, body }, tokens) {
   load();
-  const verifier = new core.Verifier();
+  // One verifier for every call, its tokens dropped after each; a call made while it is in use (from a
+  // caller's `headers.get` or body, say) gets its own.
+  const reused = !requestVerifierBusy;
+  const verifier = reused ? (requestVerifier ??= new core.Verifier()) : new core.Verifier();
+  requestVerifierBusy = true;
   try {
     const [primary, secondary] = tokenList(tokens);
     verifier.setTokens(primary, secondary);
@@ -178,9 +182,18 @@ export function verifyRequest({ url, publicUrl, target, method = "POST", headers
     }
     return verifier.verifyUrl(url, method, sig, ct, shared, bytes(body));
   } finally {
-    verifier.free();
+    if (reused) {
+      verifier.setTokens(undefined, undefined);
+      requestVerifierBusy = false;
+    } else {
+      verifier.free();
+    }
   }
 }
+
+/** The verifier of `verifyRequest`, made on its first call, and whether a call is using it. */
+let requestVerifier = null;
+let requestVerifierBusy = false;
 
 function toResponse(r) {
   return new Response(r.body === "" ? null : r.body, { status: r.status, headers: r.headers });

@@ -79,6 +79,31 @@ test("a request signed with an unusable token is never verified, by any path or 
   ch.free();
 });
 
+test("verifyRequest keeps no token from one call to the next, re-entrant calls included", () => {
+  const url = PUBLIC + PATH;
+  const headers = { "content-type": FORM, "x-twilio-signature": sign(TOKEN, url) };
+  assert.equal(pkg.verifyRequest({ url, headers, body }, [TOKEN]), undefined);
+  // The next call's tokens, not the last one's: none, or an unusable one, verify nothing.
+  assert.notEqual(pkg.verifyRequest({ url, headers, body }, []), undefined);
+  assert.notEqual(attempt(() => pkg.verifyRequest({ url, headers, body }, ["\0"])), undefined);
+  assert.notEqual(pkg.verifyRequest({ url, headers, body }, ["another-token"]), undefined);
+  assert.equal(pkg.verifyRequest({ url, headers, body }, [TOKEN]), undefined);
+  // A call made from inside another (a caller's `headers.get`) uses its own tokens, and leaves the outer
+  // call's alone.
+  const inner = [];
+  const reentrant = (innerTokens) => ({
+    get(name) {
+      inner.push(pkg.verifyRequest({ url, headers, body }, innerTokens));
+      return headers[name];
+    },
+  });
+  assert.equal(pkg.verifyRequest({ url, headers: reentrant(["another-token"]), body }, [TOKEN]), undefined);
+  assert.notEqual(pkg.verifyRequest({ url, headers: reentrant([TOKEN]), body }, ["another-token"]), undefined);
+  assert.equal(inner.length, 6);
+  assert.deepEqual(inner.map((r) => r === undefined), [false, false, false, true, true, true]);
+  assert.equal(pkg.verifyRequest({ url, headers, body }, [TOKEN]), undefined);
+});
+
 test("handleInboundWebhook with a vault giving an unusable token answers 403 and delivers nothing", async () => {
   for (const secret of [...UNUSABLE, [" ", "\0"], null]) {
     for (const signer of [...UNUSABLE, "no usable Auth Token"]) {
