@@ -329,10 +329,9 @@ export class TwilioSmsChannel {
     // The vault is read only for a request that could be signed: without a signature header of the
     // right length (or with a SharedKey one) the core refuses it whatever the tokens, so an unsigned
     // probe costs no vault read.
-    const signature = header(request.headers, SIGNATURE_HEADER);
-    const signed = signature?.length === 28 && !hasHeader(request.headers, SHARED_KEY_HEADER);
+    const signed = this.#inner.couldBeSigned(header(request.headers, SIGNATURE_HEADER), hasHeader(request.headers, SHARED_KEY_HEADER));
     const webhook = { target: rawTarget(request.url), method: request.method, headers: request.headers, body };
-    const kept = signed && this.#readAt !== undefined && now >= this.#readAt && now - this.#readAt < tokenCacheMs;
+    const kept = signed && this.#inner.tokensFresh(this.#readAt, now, tokenCacheMs);
     let handled = this.#handle(webhook, !signed ? [] : kept ? this.#readTokens : await this.#read(tokens, now));
     try {
       let outcome = JSON.parse(handled.outcome());
@@ -375,7 +374,7 @@ export class TwilioSmsChannel {
     };
     if (!outcome.verified) return result;
     if (outcome.idempotencyKey && storage) {
-      const key = `seen:${this.channelId}:${outcome.idempotencyKey}`;
+      const key = this.#inner.seenKey(outcome.idempotencyKey);
       try {
         const previous = await storage.get(key);
         const decision = JSON.parse(core.firstSighting(json(previous), now, ttlMs));
@@ -395,7 +394,7 @@ export class TwilioSmsChannel {
       // handed over when a later callback comes), or nothing. The store only keeps the record.
       let previous;
       let readable = !storage;
-      const key = `status:${this.channelId}:${outcome.statusMessageId}`;
+      const key = this.#inner.statusKey(outcome.statusMessageId);
       try {
         if (storage) previous = await storage.get(key);
         readable = true;
@@ -430,7 +429,7 @@ export class TwilioSmsChannel {
    */
   async sweepStorage(storage, { now = Date.now(), ttlMs = DEFAULT_TTL_MS } = {}) {
     if (typeof storage?.list !== "function" || typeof storage?.delete !== "function") return 0;
-    const prefixes = [`seen:${this.channelId}:`, `status:${this.channelId}:`];
+    const prefixes = this.#inner.recordPrefixes();
     const keys = new Set();
     for (const prefix of prefixes) {
       for (const key of await listedKeys(await storage.list(prefix))) {

@@ -80,6 +80,10 @@ fn verify(
     }
 }
 
+/// The record kinds of the plugin's storage: an event seen, a message's status.
+const SEEN: &str = "seen:";
+const STATUS: &str = "status:";
+
 /// Verifies webhooks at exact URLs, without a channel: for conformance runs and tools.
 #[wasm_bindgen]
 pub struct Verifier {
@@ -510,6 +514,46 @@ impl Channel {
             _ => None,
         };
         Handled { outcome: outcome.to_json(), report, locale: self.locale }
+    }
+
+    /// Whether a request with this `X-Twilio-Signature` (and, with `shared_key`, an
+    /// `X-Twilio-Webhooks-Signature-Settings` header) could verify at all: without a signature that
+    /// decodes to an HMAC-SHA1 tag, or with a SharedKey header, the core refuses it whatever the tokens,
+    /// so the plugin reads no vault for it.
+    #[wasm_bindgen(js_name = couldBeSigned)]
+    #[must_use]
+    pub fn could_be_signed(&self, signature: Option<String>, shared_key: bool) -> bool {
+        !shared_key && signature.is_some_and(|s| twilio_sms::webhook::Signature::parse(s.as_bytes()).is_ok())
+    }
+
+    /// Whether the tokens read from the vault at `read_at_ms` are used again at `now_ms` without a read
+    /// (`cache_ms`: how long they count; a clock that went back does not keep them).
+    #[wasm_bindgen(js_name = tokensFresh)]
+    #[must_use]
+    pub fn tokens_fresh(&self, read_at_ms: Option<f64>, now_ms: f64, cache_ms: f64) -> bool {
+        read_at_ms.is_some_and(|at| now_ms >= at && now_ms - at < cache_ms)
+    }
+
+    /// The storage key of an event's de-duplication record: `seen:<channel>:<key>`.
+    #[wasm_bindgen(js_name = seenKey)]
+    #[must_use]
+    pub fn seen_key(&self, idempotency_key: &str) -> String {
+        format!("{SEEN}{}:{idempotency_key}", self.id)
+    }
+
+    /// The storage key of a message's status record: `status:<channel>:<MessageSid>`.
+    #[wasm_bindgen(js_name = statusKey)]
+    #[must_use]
+    pub fn status_key(&self, message_sid: &str) -> String {
+        format!("{STATUS}{}:{message_sid}", self.id)
+    }
+
+    /// The prefixes of this channel's records (what a sweep lists): `seen:<channel>:` and
+    /// `status:<channel>:`.
+    #[wasm_bindgen(js_name = recordPrefixes)]
+    #[must_use]
+    pub fn record_prefixes(&self) -> Vec<String> {
+        vec![format!("{SEEN}{}:", self.id), format!("{STATUS}{}:", self.id)]
     }
 
     /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON): the text split
