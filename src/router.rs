@@ -11,7 +11,7 @@
 //! |---|---|
 //! | a `{channelId}` that is not a version-4 UUID, or no channel with that id | `404`, empty body |
 //! | a method other than `POST`, `GET` (or `HEAD`) | `405` (axum's), empty body |
-//! | a `Content-Length` above the channel's [`BodyLimit`](crate::BodyLimit) | `413`, empty body, nothing read |
+//! | a `Content-Length` above the channel's [`BodyLimit`] | `413`, empty body, nothing read |
 //! | a body that grows past the limit while being read (chunked) | `413`, empty body, reading stops there |
 //! | a body that has not arrived whole within the read timeout ([`serve`]) | `408`, empty body, `Connection: close` |
 //! | a body that cannot be read (the connection broke) | `400`, empty body |
@@ -35,7 +35,7 @@
 //! - a **bound on open connections** (512 by default): at the bound, no more are accepted and new ones
 //!   wait in the kernel's listen queue until one closes, so stalled clients hold at most that many
 //!   connections and their buffers (a request head of at most 64 KiB, a body of at most the channel's
-//!   [`BodyLimit`](crate::BodyLimit)).
+//!   [`BodyLimit`]).
 //!
 //! Twilio's requests are a few kilobytes, sent at once and answered in about a millisecond, so neither
 //! limit touches them. If you serve the router some other way, give that server the same limits.
@@ -74,6 +74,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::body::{Body, HttpBody as _};
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -85,6 +86,8 @@ use crate::channel::ChannelId;
 use crate::delivery::DeliveryStatusUpdate;
 use crate::serve::is_body_timeout;
 use crate::store::{ChannelStore, MemoryStore};
+use crate::url::PublicUrl;
+use crate::webhook::{BodyLimit, UnverifiedWebhook, VerifiedWebhook, WebhookVerifier};
 
 pub use crate::serve::{ServeLimits, serve, serve_with_shutdown};
 
@@ -224,6 +227,124 @@ fn exceeded_limit(error: &axum::Error) -> bool {
     false
 }
 
+/// Reads a webhook's body, never more than `limit`: a declared length above it is `413` before anything
+/// is read, a body that grows past it is `413` where it passes it, a body not received within the read
+/// timeout ([`serve`]) is `408` (the connection closes), a broken one `400`.
+async fn read_body(headers: &http::HeaderMap, body: Body, limit: BodyLimit) -> Result<Bytes, Response> {
+    let limit = limit.get();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(body.size_hint().lower());
+    if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
+        tracing::warn!(target: "twilio_sms::router", limit, "declared body over the limit: 413");
+        return Err(bare(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(error) if exceeded_limit(&error) => {
+            tracing::warn!(target: "twilio_sms::router", limit, "body over the limit: 413");
+            Err(bare(StatusCode::PAYLOAD_TOO_LARGE))
+        }
+        Err(error) if is_body_timeout(&error) => {
+            tracing::warn!(target: "twilio_sms::router", "body not received within the read timeout: 408");
+            let mut response = bare(StatusCode::REQUEST_TIMEOUT);
+            response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            Err(response)
+        }
+        Err(error) => {
+            tracing::debug!(target: "twilio_sms::router", reason = %error, "body unreadable: 400");
+            Err(bare(StatusCode::BAD_REQUEST))
+        }
+    }
+}
+
+/// What the [`Verified`] extractor takes from a router's state: the verifier (the channel's Auth
+/// Token, and a second one while rotating), the public URL Twilio calls, and the body limit.
+#[derive(Clone)]
+pub struct WebhookState {
+    verifier: Arc<WebhookVerifier>,
+    public_url: PublicUrl,
+    limit: BodyLimit,
+}
+
+impl fmt::Debug for WebhookState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookState")
+            .field("public_url", &self.public_url)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl WebhookState {
+    /// Verifies with `verifier` the requests Twilio sends to `public_url` (the URL is this joined with
+    /// each request's raw path and query), bodies of at most [`BodyLimit::DEFAULT`].
+    #[must_use]
+    pub fn new(verifier: WebhookVerifier, public_url: PublicUrl) -> Self {
+        Self { verifier: Arc::new(verifier), public_url, limit: BodyLimit::DEFAULT }
+    }
+
+    /// The same state with another body limit.
+    #[must_use]
+    pub fn with_body_limit(mut self, limit: BodyLimit) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// An axum extractor: the request as a [`VerifiedWebhook`], or the rejection answered for you (a bare
+/// `403` for every verification failure, `413` for a body over the limit, `408` for one not received
+/// in time; the reason goes to `tracing`). Its state is a [`WebhookState`] (or a state it can be taken
+/// from, `FromRef`). Mount the route at the root (`merge`, not `nest`): the signature covers the full
+/// path.
+///
+/// ```no_run
+/// use axum::{Router, routing::post};
+/// use twilio_sms::router::{ServeLimits, Verified, WebhookState, serve};
+/// use twilio_sms::{AuthToken, PublicUrl, VerifiedInbound, WebhookVerifier};
+///
+/// async fn sms(Verified(webhook): Verified) -> &'static str {
+///     if let Ok(sms) = VerifiedInbound::try_from(webhook) {
+///         let _ = (sms.from(), sms.body()); // hand it over (a queue: do not block)
+///     }
+///     twilio_sms::webhook::EMPTY_TWIML
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let token = AuthToken::new(std::env::var("TWILIO_AUTH_TOKEN")?)?;
+/// let state = WebhookState::new(WebhookVerifier::new(&token), PublicUrl::parse("https://sms.example.com")?);
+/// let app = Router::new().route("/twilio/sms", post(sms)).with_state(state);
+/// serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, app, ServeLimits::default()).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Verified(pub VerifiedWebhook);
+
+impl<S> axum::extract::FromRequest<S> for Verified
+where
+    S: Send + Sync,
+    WebhookState: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let state = <WebhookState as axum::extract::FromRef<S>>::from_ref(state);
+        let (parts, body) = request.into_parts();
+        let bytes = read_body(&parts.headers, body, state.limit).await?;
+        let request = http::Request::from_parts(parts, bytes);
+        UnverifiedWebhook::from_http(&state.public_url, request, state.limit)
+            .and_then(|webhook| state.verifier.verify(webhook))
+            .map(Verified)
+            .map_err(|error| {
+                tracing::warn!(target: "twilio_sms::router", reason = %error, "webhook refused");
+                error.response().map(Body::from)
+            })
+    }
+}
+
 async fn webhook<S, K>(State(shared): State<Arc<Shared<S, K>>>, request: Request) -> Response
 where
     S: ChannelStore + 'static,
@@ -240,34 +361,9 @@ where
         return bare(StatusCode::NOT_FOUND);
     };
     let id = *channel.id();
-    let limit = channel.body_limit().get();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        .max(body.size_hint().lower());
-    if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
-        tracing::warn!(target: "twilio_sms::router", channel = %id, limit, "declared body over the limit: 413");
-        return bare(StatusCode::PAYLOAD_TOO_LARGE);
-    }
-    let bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match read_body(&parts.headers, body, channel.body_limit()).await {
         Ok(bytes) => bytes,
-        Err(error) if exceeded_limit(&error) => {
-            tracing::warn!(target: "twilio_sms::router", channel = %id, limit, "body over the limit: 413");
-            return bare(StatusCode::PAYLOAD_TOO_LARGE);
-        }
-        Err(error) if is_body_timeout(&error) => {
-            tracing::warn!(target: "twilio_sms::router", channel = %id, "body not received within the read timeout: 408");
-            let mut response = bare(StatusCode::REQUEST_TIMEOUT);
-            response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-            return response;
-        }
-        Err(error) => {
-            tracing::debug!(target: "twilio_sms::router", channel = %id, reason = %error, "body unreadable: 400");
-            return bare(StatusCode::BAD_REQUEST);
-        }
+        Err(refused) => return refused,
     };
     let result = channel.handle_inbound_webhook(segment, http::Request::from_parts(parts, bytes)).await;
     let WebhookResult { incoming, response, delivery_update, opt_out, .. } = result;
