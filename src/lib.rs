@@ -55,6 +55,8 @@ pub mod ids;
 pub mod outbound;
 pub mod phone;
 pub mod retry;
+#[cfg(feature = "serde")]
+mod serde_impls;
 #[cfg(feature = "axum")]
 pub mod router;
 #[cfg(feature = "axum")]
