@@ -55,10 +55,10 @@ pub mod ids;
 pub mod outbound;
 pub mod phone;
 pub mod retry;
-#[cfg(feature = "serde")]
-mod serde_impls;
 #[cfg(feature = "axum")]
 pub mod router;
+#[cfg(feature = "serde")]
+mod serde_impls;
 #[cfg(feature = "axum")]
 mod serve;
 pub mod sms_text;

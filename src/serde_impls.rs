@@ -43,7 +43,16 @@ macro_rules! as_text_by_as_str {
     )+};
 }
 
-as_text_by_as_str!(AccountSid, ApiKeySid, MessageSid, MessagingServiceSid, E164, PublicUrl, ApiBase, WebhookUrl);
+as_text_by_as_str!(
+    AccountSid,
+    ApiKeySid,
+    MessageSid,
+    MessagingServiceSid,
+    E164,
+    PublicUrl,
+    ApiBase,
+    WebhookUrl
+);
 
 impl AsText for ChannelId {
     fn as_text(&self) -> String {

@@ -59,6 +59,14 @@ pub trait ChannelStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<AppliedStatus>, StoreError>> + Send;
 }
 
+/// Whether a record kept `age` ago still counts: it is younger than the store's `ttl`. The one rule of
+/// [`MemoryStore`] and of the WebAssembly package's records in the plugin's storage (an event seen, a
+/// message's status), which a sweep deletes once they no longer count.
+#[must_use]
+pub fn still_counts(age: Duration, ttl: Duration) -> bool {
+    age < ttl
+}
+
 /// A bounded in-memory [`ChannelStore`]: at most `capacity` keys and `capacity` messages, each forgotten
 /// after `ttl` (the oldest goes first when full).
 #[derive(Debug)]
@@ -91,7 +99,7 @@ impl<V> Bounded<V> {
     /// Drops expired entries, then the oldest ones while over `capacity`.
     fn evict(&mut self, now: Instant, ttl: Duration, capacity: usize) {
         while let Some((key, at)) = self.order.front() {
-            let expired = now.duration_since(*at) >= ttl;
+            let expired = !still_counts(now.duration_since(*at), ttl);
             if !expired && self.map.len() < capacity {
                 break;
             }
@@ -104,7 +112,7 @@ impl<V> Bounded<V> {
     }
 
     fn get(&self, key: &str, now: Instant, ttl: Duration) -> Option<&V> {
-        self.map.get(key).filter(|(_, at)| now.duration_since(*at) < ttl).map(|(v, _)| v)
+        self.map.get(key).filter(|(_, at)| still_counts(now.duration_since(*at), ttl)).map(|(v, _)| v)
     }
 
     fn insert(&mut self, key: &str, value: V, now: Instant) {

@@ -1,6 +1,8 @@
 //! SMS text, delivery status, the plugin-kept decisions (de-duplication and status ordering), and
 //! phone numbers.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use twilio_sms::E164;
 use twilio_sms::delivery::{self, Locale};
@@ -93,7 +95,9 @@ pub fn status_hint(status: &str, error_code: Option<u32>, locale: Option<String>
 pub(crate) fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<Value> {
     let record: Value = serde_json::from_str(previous?).ok()?;
     let at = record.get("at").and_then(Value::as_f64)?;
-    (now_ms - at < ttl_ms).then_some(record)
+    // A record from the future (the clock went back) is as young as can be.
+    let duration = |ms: f64| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX);
+    twilio_sms::store::still_counts(duration(now_ms - at), duration(ttl_ms)).then_some(record)
 }
 
 /// The de-duplication decision for an event's idempotency key, with the state the plugin keeps
