@@ -265,10 +265,14 @@ pub fn send_request_without_auth(
     if let Some(callback) = status_callback {
         push_pair(&mut form, "StatusCallback", callback.as_str());
     }
-    let path = format!("/2010-04-01/Accounts/{account}/Messages.json");
+    form_post(api_base, &format!("/2010-04-01/Accounts/{account}/Messages.json"), form)
+}
+
+/// A `POST` of `form` (`application/x-www-form-urlencoded`) to an API path, without `Authorization`.
+fn form_post(api_base: &ApiBase, path: &str, form: String) -> Result<Request<String>, http::Error> {
     Request::builder()
         .method(Method::POST)
-        .uri(api_base.url(&path))
+        .uri(api_base.url(path))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .body(form)
@@ -817,13 +821,11 @@ impl NumberWebhook {
         let mut form = String::new();
         push_pair(&mut form, "SmsUrl", channel_url);
         push_pair(&mut form, "SmsMethod", "POST");
-        let path = format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{}.json", self.sid);
-        Request::builder()
-            .method(Method::POST)
-            .uri(api_base.url(&path))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(form)
+        form_post(
+            api_base,
+            &format!("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{}.json", self.sid),
+            form,
+        )
     }
 }
 

@@ -4,8 +4,7 @@
 // Hivekeep's retry logic reads), SMS text, status helpers and phone numbers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { loadPackage } from "./support.mjs";
+import { loadPackage, sign } from "./support.mjs";
 
 const pkg = await loadPackage();
 const warm = pkg.warmUp();
@@ -23,17 +22,6 @@ const PUBLIC = "https://agents.example.com";
 const PATH = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
 const CONFIG = { accountSid: AC, authTokenVaultKey: `channel_twilio-sms_${ID}_authToken`, fromNumber: FROM };
 
-/** Twilio's signature over a URL and form parameters. */
-function sign(token, url, params) {
-  const keys = [...new Set(params.map(([k]) => k))].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
-  let data = url;
-  for (const k of keys) {
-    const values = [...new Set(params.filter(([n]) => n === k).map(([, v]) => v))];
-    values.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const v of values) data += k + v;
-  }
-  return createHmac("sha1", token).update(data, "utf8").digest("base64");
-}
 
 /** A Fetch Request as Hivekeep's dispatcher hands it over: an internal host, the raw path and query. */
 function webhook(params, { token = TOKEN, query = "", path = PATH, signedUrl, headers = {} } = {}) {

@@ -6,10 +6,9 @@
 // this runner checks the wasm side of it and reports it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { loadPackage, root } from "./support.mjs";
+import { loadPackage, root, sign } from "./support.mjs";
 
 const pkg = await loadPackage();
 const DRIVER = "wasm";
@@ -46,17 +45,6 @@ function forDriver(expect, file, at) {
   return out;
 }
 
-/** Twilio's signature over a URL and form parameters. */
-function sign(token, url, params) {
-  const keys = [...new Set(params.map(([k]) => k))].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  let data = url;
-  for (const k of keys) {
-    const values = [...new Set(params.filter(([n]) => n === k).map(([, v]) => v))];
-    values.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const v of values) data += k + v;
-  }
-  return createHmac("sha1", token).update(data, "utf8").digest("base64");
-}
 
 function storedConfig(spec) {
   return { accountSid: spec.accountSid, authTokenVaultKey: "scenario-auth-token", fromNumber: spec.fromNumber };

@@ -1,5 +1,6 @@
 // Shared by the tests and the benchmark: where the package and the fixtures are, and the corpus
 // reader (the same request construction as the crate's tests/support/corpus.rs).
+import { createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -54,4 +55,17 @@ export function splitUrl(url) {
   const query = url.indexOf("?", start);
   if (slash < 0 || (query >= 0 && query < slash)) return null;
   return { publicUrl: url.slice(0, slash), target: url.slice(slash) };
+}
+
+/** Twilio's signature over a URL and form parameters (keys in byte order, each key's distinct values in
+ * byte order). */
+export function sign(token, url, params) {
+  const keys = [...new Set(params.map(([k]) => k))].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  let data = url;
+  for (const k of keys) {
+    const values = [...new Set(params.filter(([n]) => n === k).map(([, v]) => v))];
+    values.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const v of values) data += k + v;
+  }
+  return createHmac("sha1", token).update(data, "utf8").digest("base64");
 }
