@@ -473,7 +473,7 @@ impl WebhookDecision {
     }
 
     /// Decides a webhook `channel` received at `path_channel_id` (the id its path named), whose raw
-    /// path and query is `target`: the channel's id, its public URL, the body limit, the URL, the
+    /// path and query is `target` (a borrowed `body` is copied only once it is within the limit): the channel's id, its public URL, the body limit, the URL, the
     /// method; then `verify` (the driver's verifier, which holds the tokens; it is the only way to a
     /// verified webhook) and the binding checks of [`crate::delivery::classify`].
     #[must_use]
@@ -483,7 +483,7 @@ impl WebhookDecision {
         target: &str,
         method: &str,
         headers: http::HeaderMap,
-        body: Vec<u8>,
+        body: std::borrow::Cow<'_, [u8]>,
         verify: impl FnOnce(
             crate::webhook::UnverifiedWebhook,
         ) -> Result<crate::webhook::VerifiedWebhook, crate::webhook::VerifyError>,
@@ -506,7 +506,8 @@ impl WebhookDecision {
             .and_then(|url| {
                 let method = http::Method::from_bytes(method.as_bytes())
                     .map_err(|_| VerifyError::UnsupportedMethod)?;
-                crate::webhook::UnverifiedWebhook::new(method, url, headers, body, limit)
+                // Copied (when borrowed) only once it is known to be within the limit.
+                crate::webhook::UnverifiedWebhook::new(method, url, headers, body.into_owned(), limit)
             })
             .and_then(verify);
         let verified = match webhook {
@@ -925,7 +926,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             target,
             parts.method.as_str(),
             parts.headers,
-            body.as_ref().to_vec(),
+            std::borrow::Cow::Borrowed(body.as_ref()),
             |webhook| self.verifier.verify(webhook),
         );
         let response = decision.response();

@@ -230,7 +230,13 @@ fn exceeded_limit(error: &axum::Error) -> bool {
 /// Reads a webhook's body, never more than `limit`: a declared length above it is `413` before anything
 /// is read, a body that grows past it is `413` where it passes it, a body not received within the read
 /// timeout ([`serve`]) is `408` (the connection closes), a broken one `400`.
-async fn read_body(headers: &http::HeaderMap, body: Body, limit: BodyLimit) -> Result<Bytes, Response> {
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: Body,
+    limit: BodyLimit,
+    channel: Option<&ChannelId>,
+) -> Result<Bytes, Response> {
+    let channel = channel.map(ToString::to_string).unwrap_or_default();
     let limit = limit.get();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -239,23 +245,23 @@ async fn read_body(headers: &http::HeaderMap, body: Body, limit: BodyLimit) -> R
         .unwrap_or(0)
         .max(body.size_hint().lower());
     if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
-        tracing::warn!(target: "twilio_sms::router", limit, "declared body over the limit: 413");
+        tracing::warn!(target: "twilio_sms::router", channel, limit, "declared body over the limit: 413");
         return Err(bare(StatusCode::PAYLOAD_TOO_LARGE));
     }
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => Ok(bytes),
         Err(error) if exceeded_limit(&error) => {
-            tracing::warn!(target: "twilio_sms::router", limit, "body over the limit: 413");
+            tracing::warn!(target: "twilio_sms::router", channel, limit, "body over the limit: 413");
             Err(bare(StatusCode::PAYLOAD_TOO_LARGE))
         }
         Err(error) if is_body_timeout(&error) => {
-            tracing::warn!(target: "twilio_sms::router", "body not received within the read timeout: 408");
+            tracing::warn!(target: "twilio_sms::router", channel, "body not received within the read timeout: 408");
             let mut response = bare(StatusCode::REQUEST_TIMEOUT);
             response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
             Err(response)
         }
         Err(error) => {
-            tracing::debug!(target: "twilio_sms::router", reason = %error, "body unreadable: 400");
+            tracing::debug!(target: "twilio_sms::router", channel, reason = %error, "body unreadable: 400");
             Err(bare(StatusCode::BAD_REQUEST))
         }
     }
@@ -333,7 +339,7 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let state = <WebhookState as axum::extract::FromRef<S>>::from_ref(state);
         let (parts, body) = request.into_parts();
-        let bytes = read_body(&parts.headers, body, state.limit).await?;
+        let bytes = read_body(&parts.headers, body, state.limit, None).await?;
         let request = http::Request::from_parts(parts, bytes);
         UnverifiedWebhook::from_http(&state.public_url, request, state.limit)
             .and_then(|webhook| state.verifier.verify(webhook))
@@ -361,7 +367,7 @@ where
         return bare(StatusCode::NOT_FOUND);
     };
     let id = *channel.id();
-    let bytes = match read_body(&parts.headers, body, channel.body_limit()).await {
+    let bytes = match read_body(&parts.headers, body, channel.body_limit(), Some(&id)).await {
         Ok(bytes) => bytes,
         Err(refused) => return refused,
     };

@@ -20,7 +20,10 @@ macro_rules! as_checked_text {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
+                // Not the format's own error: it would quote a value that is not a string (a number
+                // written bare, say).
+                let text = String::deserialize(deserializer)
+                    .map_err(|_| D::Error::custom(concat!("expected ", stringify!($name), " as a string")))?;
                 // The check's error names what is wrong, never the value (a number, a URL).
                 $check(text.as_str()).map_err(D::Error::custom)
             }
@@ -99,5 +102,8 @@ mod tests {
             let error = serde_json::from_str::<Config>(&broken).unwrap_err().to_string();
             assert!(!error.contains("1415555"), "the error repeats the value: {error}");
         }
+        // A number written bare (as YAML reads `from: +14155550100`) is not quoted back either.
+        let error = serde_json::from_str::<E164>("14155550100").unwrap_err().to_string();
+        assert!(!error.contains("4155550100"), "{error}");
     }
 }

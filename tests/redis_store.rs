@@ -831,8 +831,13 @@ fn webhook_server_with_redis_url_starts_before_redis_and_then_uses_it() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(value.get("incoming").is_some(), "{line}");
     }
+    // stderr is read by another thread: wait for the recovery line to have come through it.
+    let logged = |text: &str| server.stderr.lock().unwrap().contains(text);
+    support::redis::wait_until(
+        || logged("Redis unavailable") && logged("Redis reachable again"),
+        "the outage and recovery logs",
+    );
     let stderr = server.stderr.lock().unwrap().clone();
-    assert!(stderr.contains("Redis unavailable") && stderr.contains("Redis reachable again"), "{stderr}");
     assert_eq!(stderr.matches("Redis unavailable").count(), 1, "{stderr}");
     assert!(!stderr.contains(TOKEN), "{stderr}");
 }

@@ -486,7 +486,8 @@ export class TwilioSmsChannel {
         const basic = basicCredential(request.auth, secret);
         // The core's retry policy (the native client's): a part that was surely not sent (a 429, no
         // connection) is sent again after Retry-After or a backoff, within the attempts and the deadline.
-        const retry = new core.Retry(false, maxAttempts, timeoutMs, deadlineMs, Date.now());
+        const attempts = Number.isInteger(maxAttempts) && maxAttempts >= 1 ? Math.min(maxAttempts, 1000) : undefined;
+        const retry = new core.Retry(false, attempts, timeoutMs, deadlineMs, Date.now());
         let read;
         try {
           read = await withRetries(retry, (attempt, budget) => this.#attempt(plan, i, request, basic, fetch, budget, attempt));

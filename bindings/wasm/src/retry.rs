@@ -7,12 +7,19 @@ use twilio_sms::api_error::parse_retry_after;
 use twilio_sms::retry::{RetryPolicy, Seen};
 use wasm_bindgen::prelude::wasm_bindgen;
 
+/// `ms` milliseconds: nothing for NaN or not above 0, the longest duration for a huge or infinite one.
 fn duration(ms: f64) -> Duration {
-    if ms.is_finite() && ms > 0.0 { Duration::from_secs_f64(ms / 1000.0) } else { Duration::ZERO }
+    if ms.is_nan() || ms <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX)
 }
 
+/// The longest wait or attempt time the host's timers take (`setTimeout`, `AbortSignal.timeout`).
+const MAX_TIMER_MS: f64 = 2_147_483_647.0;
+
 fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
+    (duration.as_secs_f64() * 1000.0).min(MAX_TIMER_MS)
 }
 
 /// The time of one attempt by default, in ms (the native client's: 15 s).
@@ -34,7 +41,8 @@ pub struct Retry {
 #[wasm_bindgen]
 impl Retry {
     /// A call started at `now_ms` (the host's clock, ms since the epoch): the native client's limits
-    /// (4 attempts, 15 s an attempt, 30 s in all) unless given. `idempotent`: a read, or an update to
+    /// (4 attempts, 15 s an attempt, 30 s in all) unless given (a time of `Infinity` has no bound; the
+    /// host's `maxAttempts` is checked before, see `index.js`). `idempotent`: a read, or an update to
     /// the same value (also tried again after a 5xx, a timeout or a lost connection); a message create
     /// is tried again only after a 429 or when no connection was made.
     #[wasm_bindgen(constructor)]
@@ -48,7 +56,7 @@ impl Retry {
     ) -> Self {
         let defaults = RetryPolicy::default();
         let policy = RetryPolicy::new(
-            max_attempts.unwrap_or(defaults.max_attempts),
+            max_attempts.filter(|n| *n >= 1).unwrap_or(defaults.max_attempts),
             attempt_timeout_ms.map_or(defaults.attempt_timeout, duration),
             deadline_ms.map_or(defaults.deadline, duration),
         );

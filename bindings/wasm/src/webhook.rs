@@ -228,6 +228,9 @@ fn options(json: Option<&str>) -> Result<Options, JsError> {
 #[wasm_bindgen]
 pub struct Channel {
     id: ChannelId,
+    /// The id as the host gave it, which the storage keys carry (the plugin's records predate the core's
+    /// keys: written with it as given).
+    key_id: String,
     config: StoredChannelConfig,
     public_url: Option<PublicUrl>,
     locale: Locale,
@@ -392,6 +395,7 @@ impl Channel {
         let options = options(options_json.as_deref())?;
         Ok(Self {
             id,
+            key_id: channel_id.to_owned(),
             config,
             public_url: options.public_url,
             locale: options.locale,
@@ -463,7 +467,7 @@ impl Channel {
             target,
             method,
             headers.into_map(),
-            body,
+            std::borrow::Cow::Owned(body),
             |webhook| verify(keys, webhook),
         );
         self.outcome(decision)
@@ -538,14 +542,14 @@ impl Channel {
     #[wasm_bindgen(js_name = seenKey)]
     #[must_use]
     pub fn seen_key(&self, idempotency_key: &str) -> String {
-        format!("{SEEN}{}:{idempotency_key}", self.id)
+        format!("{SEEN}{}:{idempotency_key}", self.key_id)
     }
 
     /// The storage key of a message's status record: `status:<channel>:<MessageSid>`.
     #[wasm_bindgen(js_name = statusKey)]
     #[must_use]
     pub fn status_key(&self, message_sid: &str) -> String {
-        format!("{STATUS}{}:{message_sid}", self.id)
+        format!("{STATUS}{}:{message_sid}", self.key_id)
     }
 
     /// The prefixes of this channel's records (what a sweep lists): `seen:<channel>:` and
@@ -553,7 +557,7 @@ impl Channel {
     #[wasm_bindgen(js_name = recordPrefixes)]
     #[must_use]
     pub fn record_prefixes(&self) -> Vec<String> {
-        vec![format!("{SEEN}{}:", self.id), format!("{STATUS}{}:", self.id)]
+        vec![format!("{SEEN}{}:", self.key_id), format!("{STATUS}{}:", self.key_id)]
     }
 
     /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON): the text split
