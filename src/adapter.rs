@@ -193,16 +193,8 @@ impl ReplyPlan {
             return None;
         }
         let list: Vec<String> = self.not_sent.iter().map(|n| format!("{} ({})", n.name, n.reason)).collect();
-        let label = match (locale, self.not_sent.len()) {
-            (Locale::Fr, 1) => "pièce jointe non envoyée",
-            (Locale::Fr, _) => "pièces jointes non envoyées",
-            (Locale::De, 1) => "Anhang nicht gesendet",
-            (Locale::De, _) => "Anhänge nicht gesendet",
-            (Locale::Es, 1) => "adjunto no enviado",
-            (Locale::Es, _) => "adjuntos no enviados",
-            (_, 1) => "attachment not sent",
-            (_, _) => "attachments not sent",
-        };
+        let label = not_sent_label(locale, self.not_sent.len());
+        let label = if matches!(locale, Locale::De) { label.to_owned() } else { label.to_lowercase() };
         Some(format!("{label}: {}", list.join(", ")))
     }
 }
@@ -240,7 +232,12 @@ fn not_sent_note(not_sent: &[NotSent], locale: Locale) -> Option<String> {
         return None;
     }
     let names: Vec<&str> = not_sent.iter().map(|n| n.name.as_str()).collect();
-    let label = match (locale, not_sent.len()) {
+    Some(format!("[{}: {}]", not_sent_label(locale, not_sent.len()), names.join(", ")))
+}
+
+/// "Attachment(s) not sent", for `n` attachments, in `locale` (capitalised; German keeps its nouns so).
+fn not_sent_label(locale: Locale, n: usize) -> &'static str {
+    match (locale, n) {
         (Locale::Fr, 1) => "Pièce jointe non envoyée",
         (Locale::Fr, _) => "Pièces jointes non envoyées",
         (Locale::De, 1) => "Anhang nicht gesendet",
@@ -249,8 +246,7 @@ fn not_sent_note(not_sent: &[NotSent], locale: Locale) -> Option<String> {
         (Locale::Es, _) => "Adjuntos no enviados",
         (_, 1) => "Attachment not sent",
         (_, _) => "Attachments not sent",
-    };
-    Some(format!("[{label}: {}]", names.join(", ")))
+    }
 }
 
 /// The path Hivekeep routes a channel's webhooks to, without the channel id.
