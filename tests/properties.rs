@@ -27,76 +27,20 @@ use std::collections::HashSet;
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
 use twilio_sms::sms_text::{self, BodyError, Encoding, MAX_BODY_UTF16};
-use twilio_sms::webhook::FormError;
 use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier, danger};
 use unicode_segmentation::UnicodeSegmentation;
-
-type Pairs = Vec<(String, String)>;
 
 // ---------------------------------------------------------------------------------------------------
 // Reference rules
 // ---------------------------------------------------------------------------------------------------
 
-fn hex_value(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
+// The one reference of the rules (form decoding, the canonical string, the signature), shared with the
+// fuzz loop (`fuzz/`).
+#[path = "support/reference.rs"]
+#[allow(dead_code, reason = "the fuzz loop uses the rest")]
+mod reference;
 
-fn unescape(piece: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < piece.len() {
-        match piece[i] {
-            b'%' => {
-                out.push(hex_value(*piece.get(i + 1)?)? << 4 | hex_value(*piece.get(i + 2)?)?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
-}
-
-/// Strict form decoding, from the rules: split on `&`, skip empty segments, first `=` splits, `+` is a
-/// space, `%XX` a byte; a malformed escape anywhere wins over invalid UTF-8.
-fn decode_form(body: &[u8]) -> Result<Pairs, FormError> {
-    let mut raw = Vec::new();
-    let mut malformed = false;
-    for segment in body.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
-        let (name, value) = match segment.iter().position(|&b| b == b'=') {
-            Some(at) => (&segment[..at], &segment[at + 1..]),
-            None => (segment, &[][..]),
-        };
-        match (unescape(name), unescape(value)) {
-            (Some(n), Some(v)) => raw.push((n, v)),
-            _ => malformed = true,
-        }
-    }
-    if malformed {
-        return Err(FormError::MalformedEscape);
-    }
-    raw.into_iter()
-        .map(|(n, v)| match (String::from_utf8(n), String::from_utf8(v)) {
-            (Ok(n), Ok(v)) => Ok((n, v)),
-            _ => Err(FormError::InvalidUtf8),
-        })
-        .collect()
-}
-
-/// The parameter part of the data string Twilio signs: each key's distinct values, sorted, written
-/// `name value name value …` with no separator.
-fn data_string(pairs: &[(String, String)]) -> Vec<u8> {
-    let mut set = pairs.to_vec();
-    set.sort();
-    set.dedup();
-    set.iter().flat_map(|(k, v)| k.bytes().chain(v.bytes())).collect()
-}
+use reference::{Pairs, canonical as data_string, decode_form};
 
 fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
     pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()

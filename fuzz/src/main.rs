@@ -14,6 +14,8 @@
 // `*rng.pick(&["a", "b"])` needs the explicit deref: coercion does not reach through the generic `pick`.
 #![allow(clippy::explicit_auto_deref)]
 
+// The one reference of the rules, shared with the crate's property tests.
+#[path = "../../tests/support/reference.rs"]
 mod reference;
 mod rng;
 mod seeds;

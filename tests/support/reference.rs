@@ -1,5 +1,6 @@
 //! Independent, deliberately simple reimplementations of the rules (from the spec, not from the crate's
-//! code), used as oracles: form decoding, the canonical data string, the HMAC-SHA1 signature.
+//! code), used as oracles: form decoding, the canonical data string, the HMAC-SHA1 signature. The one
+//! reference of the property tests (`tests/properties.rs`) and of the fuzz loop (`fuzz/`).
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
