@@ -4,23 +4,14 @@
 // Hivekeep's retry logic reads), SMS text, status helpers and phone numbers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadPackage, sign } from "./support.mjs";
+import { loadPackage, sign, ID, AC, TOKEN, FROM, USER, SM1, PUBLIC, PATH, CONFIG } from "./support.mjs";
 
 const pkg = await loadPackage();
 const warm = pkg.warmUp();
 
-const ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 const OTHER_ID = "9b2c1f8e-2d3a-4c5b-8e7f-0a1b2c3d4e5f";
-const AC = "AC0123456789abcdef0123456789abcdef";
-const TOKEN = "0123456789abcdef0123456789abcdef";
 const OLD_TOKEN = "fedcba9876543210fedcba9876543210";
-const FROM = "+14155550100";
-const USER = "+14155550142";
-const SM1 = "SM11111111111111111111111111111111";
 const SM2 = "SM22222222222222222222222222222222";
-const PUBLIC = "https://agents.example.com";
-const PATH = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
-const CONFIG = { accountSid: AC, authTokenVaultKey: `channel_twilio-sms_${ID}_authToken`, fromNumber: FROM };
 
 
 /** A Fetch Request as Hivekeep's dispatcher hands it over: an internal host, the raw path and query. */

@@ -7,20 +7,11 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import path from "node:path";
-import { loadPackage, pkgDir } from "./support.mjs";
+import { loadPackage, pkgDir, ID, AC, TOKEN, FROM, USER, SM1, PUBLIC, PATH, CONFIG } from "./support.mjs";
 
 const pkg = await loadPackage();
 pkg.load();
 
-const ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
-const AC = "AC0123456789abcdef0123456789abcdef";
-const TOKEN = "0123456789abcdef0123456789abcdef";
-const FROM = "+14155550100";
-const USER = "+14155550142";
-const SM1 = "SM11111111111111111111111111111111";
-const PUBLIC = "https://agents.example.com";
-const PATH = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
-const CONFIG = { accountSid: AC, authTokenVaultKey: `channel_twilio-sms_${ID}_authToken`, fromNumber: FROM };
 const FORM = "application/x-www-form-urlencoded";
 /** Tokens anyone can sign with: an HMAC key of nothing, or of bytes HMAC pads with anyway. */
 const UNUSABLE = ["", "\0", " ", "\0\0\0", "\t", "\n"];

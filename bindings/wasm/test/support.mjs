@@ -69,3 +69,14 @@ export function sign(token, url, params) {
   }
   return createHmac("sha1", token).update(data, "utf8").digest("base64");
 }
+
+// The test channel the JS tests share: its id, account, token, numbers, public URL and stored config.
+export const ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+export const AC = "AC0123456789abcdef0123456789abcdef";
+export const TOKEN = "0123456789abcdef0123456789abcdef";
+export const FROM = "+14155550100";
+export const USER = "+14155550142";
+export const SM1 = "SM11111111111111111111111111111111";
+export const PUBLIC = "https://agents.example.com";
+export const PATH = `/api/channels/plugin/twilio-sms/webhook/${ID}`;
+export const CONFIG = { accountSid: AC, authTokenVaultKey: `channel_twilio-sms_${ID}_authToken`, fromNumber: FROM };
