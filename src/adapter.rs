@@ -23,7 +23,7 @@ use crate::{
     channel::ChannelId,
     client::{BotInfo, SendReceipt, TwilioClient, ValidationError, WebhookConfigured, WebhookSetupError},
     credentials::Credentials,
-    delivery::{self, PartTag, WebhookEvent},
+    delivery::{PartTag, WebhookEvent},
     ids::MessageSid,
     outbound::{AccountInfo, StatusCallback},
     phone::E164,
@@ -551,6 +551,8 @@ pub struct WebhookResult {
     /// An inbound message's opt-out keyword and sender: with [`OptOut::Stop`](crate::webhook::OptOut::Stop) the
     /// message is not in `incoming`, and this is how the host learns that the sender unsubscribed.
     pub opt_out: Option<OptOutNotice>,
+    /// Why the webhook was refused (no secret, no phone number); none when it was accepted.
+    pub reason: Option<String>,
 }
 
 /// Who sent an opt-out keyword, and which (see [`VerifiedInbound::opt_out`]). Its `Debug` masks the
@@ -581,10 +583,163 @@ impl core::fmt::Debug for OptOutNotice {
     }
 }
 
-#[cfg(feature = "client")]
 impl WebhookResult {
-    fn answer(response: Response<&'static str>) -> Self {
-        Self { incoming: None, response, delivery_update: None, idempotency_key: None, opt_out: None }
+    fn answer(decision: &WebhookDecision) -> Self {
+        Self {
+            incoming: None,
+            response: decision.response(),
+            delivery_update: None,
+            idempotency_key: decision.idempotency_key.clone(),
+            opt_out: None,
+            reason: decision.reason.clone(),
+        }
+    }
+}
+
+/// What handling a webhook still needs after its [`WebhookDecision`], sans I/O: the one order of the
+/// native channel and of the WebAssembly package. A driver runs each step against its store and hands
+/// the store's answer back, until [`WebhookStep::Done`]. A store that fails never loses an event: the
+/// event is then delivered (at least once), and a status applies.
+///
+/// Not `non_exhaustive`: a driver must run every step, so a new one must fail to compile there.
+#[derive(Debug)]
+pub enum WebhookStep {
+    /// Record the event's de-duplication key ([`first_sighting`](crate::store::ChannelStore::first_sighting)).
+    Sighting(NeedsSighting),
+    /// Keep the message's delivery state ([`advance`](crate::store::ChannelStore::advance)).
+    Ordering(NeedsOrdering),
+    /// Nothing is left: the result.
+    Done(WebhookResult),
+}
+
+/// An accepted event, with what the host is handed once the store has answered.
+#[derive(Debug)]
+struct Accepted {
+    result: WebhookResult,
+    event: crate::delivery::WebhookEvent,
+    locale: Locale,
+}
+
+/// A step that needs the store's first sighting of [`Self::key`].
+#[derive(Debug)]
+pub struct NeedsSighting {
+    key: String,
+    accepted: Accepted,
+}
+
+/// A step that needs the store to [advance](crate::store::ChannelStore::advance) a message's state.
+#[derive(Debug)]
+pub struct NeedsOrdering {
+    message: crate::MessageSid,
+    report: crate::delivery::StatusReport,
+    state: crate::delivery::AppliedStatus,
+    result: WebhookResult,
+    locale: Locale,
+}
+
+impl WebhookDecision {
+    /// The steps after this decision, for a channel answering in `locale`: a refusal is done at once;
+    /// an accepted event is de-duplicated (when it has a key), then delivered, a status callback after
+    /// its ordering step.
+    #[must_use]
+    pub fn into_steps(self, locale: Locale) -> WebhookStep {
+        let mut result = WebhookResult::answer(&self);
+        let Some(event) = self.event else {
+            let reason = self.reason.as_deref().unwrap_or("refused");
+            tracing::warn!(target: "twilio_sms::channel", status = self.status.as_u16(), reason, "webhook refused");
+            return WebhookStep::Done(result);
+        };
+        result.reason = None;
+        let accepted = Accepted { result, event, locale };
+        match self.idempotency_key {
+            Some(key) => WebhookStep::Sighting(NeedsSighting { key, accepted }),
+            None => accepted.deliver(),
+        }
+    }
+}
+
+impl Accepted {
+    fn deliver(self) -> WebhookStep {
+        let Self { mut result, event, locale } = self;
+        match event {
+            crate::delivery::WebhookEvent::Inbound(sms) => {
+                result.opt_out = OptOutNotice::of(&sms);
+                result.incoming = IncomingMessage::for_agent(&sms);
+            }
+            crate::delivery::WebhookEvent::Status(report) => {
+                let state = report.applied();
+                // An inbound or unknown status ranks nothing: nothing is kept, nothing applies.
+                if state.status.rank().is_none() {
+                    result.delivery_update = crate::delivery::step(&report, None, locale).update;
+                    return WebhookStep::Done(result);
+                }
+                let message = report.for_message().0;
+                return WebhookStep::Ordering(NeedsOrdering { message, report, state, result, locale });
+            }
+            crate::delivery::WebhookEvent::Other => {}
+        }
+        WebhookStep::Done(result)
+    }
+}
+
+impl NeedsSighting {
+    /// The event's de-duplication key.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The next step, from the store's answer: a duplicate is acknowledged and nothing is delivered; a
+    /// first sighting, or a store that failed, is delivered.
+    #[must_use]
+    pub fn seen(self, first: Result<bool, crate::store::StoreError>) -> WebhookStep {
+        match first {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(target: "twilio_sms::channel", "duplicate webhook acknowledged");
+                return WebhookStep::Done(self.accepted.result);
+            }
+            // Debug only: a store logs its own outage once per interval, not once per request.
+            Err(error) => {
+                tracing::debug!(target: "twilio_sms::channel", reason = %error, "de-duplication unavailable: delivered");
+            }
+        }
+        self.accepted.deliver()
+    }
+}
+
+impl NeedsOrdering {
+    /// The message whose state is kept (a multi-part reply's first part).
+    #[must_use]
+    pub fn message(&self) -> &crate::MessageSid {
+        &self.message
+    }
+
+    /// The state this callback reports for [`Self::message`].
+    #[must_use]
+    pub fn state(&self) -> &crate::delivery::AppliedStatus {
+        &self.state
+    }
+
+    /// The result, from the state the store kept before this callback (see
+    /// [`ChannelStore::advance`](crate::store::ChannelStore::advance)); a store that failed kept
+    /// nothing, so the update applies.
+    #[must_use]
+    pub fn ordered(
+        self,
+        kept: Result<Option<crate::delivery::AppliedStatus>, crate::store::StoreError>,
+    ) -> WebhookResult {
+        let kept = kept.unwrap_or_else(|error| {
+            tracing::debug!(target: "twilio_sms::channel", reason = %error, "status order unavailable: applied");
+            None
+        });
+        let Self { report, mut result, locale, .. } = self;
+        let step = crate::delivery::step(&report, kept.as_ref(), locale);
+        if step.update.is_none() {
+            tracing::debug!(target: "twilio_sms::channel", status = %report.applied().status, "stale status ignored");
+        }
+        result.delivery_update = step.update;
+        result
     }
 }
 
@@ -925,61 +1080,29 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             std::borrow::Cow::Borrowed(body.as_ref()),
             |webhook| self.verifier.verify(webhook),
         );
-        let response = decision.response();
-        let Some(event) = decision.event else {
-            let reason = decision.reason.as_deref().unwrap_or("refused");
-            tracing::warn!(target: "twilio_sms::channel", channel = %self.id, status = decision.status.as_u16(), reason, "webhook refused");
-            return WebhookResult::answer(response);
-        };
-        let key = decision.idempotency_key;
-        let message = match &event {
-            WebhookEvent::Inbound(sms) => Some(sms.message_sid()),
-            WebhookEvent::Status(report) => Some(report.message_sid()),
-            WebhookEvent::Other => None,
+        let message = match &decision.event {
+            Some(WebhookEvent::Inbound(sms)) => Some(sms.message_sid()),
+            Some(WebhookEvent::Status(report)) => Some(report.message_sid()),
+            _ => None,
         };
         if let Some(sid) = message {
             tracing::Span::current().record("sid", tracing::field::display(sid));
         }
-        let mut result = WebhookResult::answer(response);
-        result.idempotency_key = key.clone();
-        if let Some(key) = &key {
-            match self.store.first_sighting(key).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::debug!(target: "twilio_sms::channel", channel = %self.id, "duplicate webhook acknowledged");
-                    return result;
+        // The core's steps; this driver only runs each against the store.
+        let mut step = decision.into_steps(self.locale);
+        loop {
+            step = match step {
+                WebhookStep::Sighting(sighting) => {
+                    let first = self.store.first_sighting(sighting.key()).await;
+                    sighting.seen(first)
                 }
-                // Debug only: a store logs its own outage once per interval, not once per request.
-                Err(error) => {
-                    tracing::debug!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "de-duplication unavailable: delivered")
+                WebhookStep::Ordering(ordering) => {
+                    let kept = self.store.advance(ordering.message().as_str(), ordering.state()).await;
+                    WebhookStep::Done(ordering.ordered(kept))
                 }
-            }
+                WebhookStep::Done(result) => return result,
+            };
         }
-        match event {
-            WebhookEvent::Inbound(sms) => {
-                result.opt_out = OptOutNotice::of(&sms);
-                result.incoming = IncomingMessage::for_agent(&sms);
-            }
-            WebhookEvent::Status(report) => {
-                let (message, status) = report.for_message();
-                // The store keeps the state atomically and gives the one kept before; the core's
-                // ordering step (the wasm package's too) decides what the host is handed.
-                let kept = match status.rank() {
-                    None => None,
-                    Some(_) => self.store.advance(message.as_str(), &report.applied()).await.unwrap_or_else(|error| {
-                        tracing::debug!(target: "twilio_sms::channel", channel = %self.id, reason = %error, "status order unavailable: applied");
-                        None
-                    }),
-                };
-                let step = delivery::step(&report, kept.as_ref(), self.locale);
-                if step.update.is_none() {
-                    tracing::debug!(target: "twilio_sms::channel", channel = %self.id, sid = %message, status = %status, "stale status ignored");
-                }
-                result.delivery_update = step.update;
-            }
-            WebhookEvent::Other => {}
-        }
-        result
     }
 }
 

@@ -394,6 +394,17 @@ pub struct AppliedStatus {
     pub error_code: Option<u32>,
 }
 
+impl AppliedStatus {
+    /// Whether a store keeps this state in place of `kept` (the state it keeps for the message, none
+    /// when it keeps none or it no longer counts): when its rank supersedes the kept one's
+    /// ([`crate::status::decide`] applies it). The rule of [`ChannelStore::advance`](crate::store::ChannelStore::advance).
+    #[must_use]
+    pub fn replaces(&self, kept: Option<&Self>) -> bool {
+        let kept = kept.and_then(|k| k.status.rank());
+        crate::status::decide(kept, self.status.rank()) == crate::status::StatusDecision::Apply
+    }
+}
+
 impl StatusReport {
     /// The message-level state this callback reports (see [`Self::for_message`]).
     #[must_use]

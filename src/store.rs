@@ -67,6 +67,43 @@ pub fn still_counts(age: Duration, ttl: Duration) -> bool {
     age < ttl
 }
 
+/// How long a de-duplication or status record counts by default: a day (Twilio retries within minutes).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How often a host whose store keeps records until they are deleted (Hivekeep's plugin storage)
+/// sweeps a channel's records that no longer count: once an hour.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The most keys one sweep reads (the rest wait for the next).
+pub const SWEEP_MAX_KEYS: usize = 10_000;
+
+/// When a sweep of a channel's records starts: at most once per [`SWEEP_INTERVAL`] and never while
+/// one runs. A time before the last start (a clock that went back) starts one.
+#[derive(Debug, Default, Clone)]
+pub struct SweepSchedule {
+    started: Option<Duration>,
+    running: bool,
+}
+
+impl SweepSchedule {
+    /// Whether a sweep starts at `now` (the time since the Unix epoch); when it does, it is running
+    /// until [`Self::finished`].
+    pub fn start(&mut self, now: Duration) -> bool {
+        let recent = self.started.is_some_and(|at| now >= at && now - at < SWEEP_INTERVAL);
+        if self.running || recent {
+            return false;
+        }
+        self.running = true;
+        self.started = Some(now);
+        true
+    }
+
+    /// The sweep that started is over (done or failed): the next starts after the interval.
+    pub fn finished(&mut self) {
+        self.running = false;
+    }
+}
+
 /// A bounded in-memory [`ChannelStore`]: at most `capacity` keys and `capacity` messages, each forgotten
 /// after `ttl` (the oldest goes first when full).
 #[derive(Debug)]
@@ -124,7 +161,7 @@ impl<V> Bounded<V> {
 impl Default for MemoryStore {
     /// 10,000 keys for 24 hours (Twilio retries within minutes).
     fn default() -> Self {
-        Self::new(10_000, Duration::from_secs(24 * 3600))
+        Self::new(10_000, DEFAULT_TTL)
     }
 }
 
@@ -157,10 +194,7 @@ impl MemoryStore {
         self.with(|inner, now| {
             inner.statuses.evict(now, ttl, capacity);
             let before = inner.statuses.get(message, now, ttl).cloned();
-            let kept_rank = before.as_ref().and_then(|kept| kept.status.rank());
-            if let Some(rank) = state.status.rank()
-                && kept_rank.is_none_or(|kept| rank.supersedes(kept))
-            {
+            if state.replaces(before.as_ref()) {
                 inner.statuses.insert(message, state.clone(), now);
             }
             before
@@ -185,6 +219,20 @@ impl ChannelStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweeps_start_once_per_interval_and_never_twice_at_once() {
+        let hour = SWEEP_INTERVAL;
+        let t0 = Duration::from_secs(1_800_000_000);
+        let mut schedule = SweepSchedule::default();
+        assert!(schedule.start(t0), "the first starts");
+        assert!(!schedule.start(t0 + hour * 2), "not while one runs");
+        schedule.finished();
+        assert!(!schedule.start(t0 + hour - Duration::from_millis(1)), "not within the interval");
+        assert!(schedule.start(t0 + hour), "after it");
+        schedule.finished();
+        assert!(schedule.start(t0), "a clock that went back starts one");
+    }
 
     #[test]
     fn duplicates_are_seen_once_within_bounds() {

@@ -16,9 +16,11 @@ const WASM_FILE = "twilio_sms_wasm_bg.wasm";
 const SIGNATURE_HEADER = "x-twilio-signature";
 const SHARED_KEY_HEADER = "x-twilio-webhooks-signature-settings";
 const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
+// The core's values (`defaultTtlMs()`, `defaultBodyLimit()`, `sweepIntervalMs()`, `sweepMaxKeys()`),
+// exported as constants so that importing this file loads no WebAssembly; a test checks they agree.
 /** How long de-duplication and status records count (Twilio retries within minutes). */
 export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
-/** The default body limit, in bytes (as the native crate's). */
+/** The default body limit, in bytes. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 /**
  * Every fetch the package makes carries a Basic credential: a redirect is never followed (the native
@@ -158,6 +160,16 @@ function hasHeader(headers, name) {
   return header(headers, name) !== undefined;
 }
 
+/** The request headers the core reads. */
+function requestHeaders(headers) {
+  return {
+    signature: header(headers, SIGNATURE_HEADER),
+    contentType: header(headers, "content-type"),
+    sharedKey: hasHeader(headers, SHARED_KEY_HEADER),
+    idempotency: header(headers, IDEMPOTENCY_HEADER),
+  };
+}
+
 /**
  * Verifies one request without a channel, at the exact `url`, or at `publicUrl` + `target` (the raw path
  * and query, joined as a channel joins them): `undefined` when verified, else the reason. `tokens` are
@@ -243,8 +255,6 @@ export class TwilioSmsChannel {
   /** The usable tokens last read from the vault by `handleInboundWebhook`, and when (its `now`). */
   #readTokens = undefined;
   #readAt = undefined;
-  #sweeping = false;
-  #sweptAt = -Infinity;
   /** The last sweep `handleInboundWebhook` started: resolves to the number of records deleted. */
   lastSweep = undefined;
 
@@ -252,8 +262,8 @@ export class TwilioSmsChannel {
     load();
     const config = typeof storedConfig === "string" ? storedConfig : JSON.stringify(storedConfig);
     this.channelId = channelId;
-    this.bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-    this.#inner = new core.Channel(channelId, config, JSON.stringify({ ...options, bodyLimit: this.bodyLimit }));
+    this.#inner = new core.Channel(channelId, config, JSON.stringify(options));
+    this.bodyLimit = this.#inner.bodyLimit();
   }
 
   /** The webhook URL to paste in the Twilio Console (undefined without a public URL). */
@@ -280,22 +290,9 @@ export class TwilioSmsChannel {
    * deliveryUpdate, idempotencyKey, statusMessageId, statusRank, optOut}`. Nothing is de-duplicated here.
    */
   verify({ target, method = "POST", headers, body }, tokens) {
-    const handled = this.#handle({ target, method, headers, body }, tokens);
-    try {
-      return JSON.parse(handled.outcome());
-    } finally {
-      handled.free();
-    }
-  }
-
-  /** The core's handled webhook (its outcome, and a status callback's ordering step); free it after. */
-  #handle({ target, method = "POST", headers, body }, tokens) {
-    const sig = header(headers, SIGNATURE_HEADER);
-    const ct = header(headers, "content-type");
-    const shared = hasHeader(headers, SHARED_KEY_HEADER);
-    const idem = header(headers, IDEMPOTENCY_HEADER);
     this.#useTokens(tokenList(tokens));
-    return this.#inner.handle(target, method, sig, ct, shared, idem, bytes(body));
+    const h = requestHeaders(headers);
+    return JSON.parse(this.#inner.outcome(target, method, h.signature, h.contentType, h.sharedKey, h.idempotency, bytes(body)));
   }
 
   /** Gives the core `tokens` when they changed: its keyed HMAC states are built once per token pair. */
@@ -320,28 +317,61 @@ export class TwilioSmsChannel {
    * again and is decided with what it gives (a token replaced in the vault counts from the first
    * webhook signed with it; an old one, at most `tokenCacheMs` longer). A read that fails or gives no
    * usable token forgets the kept ones.
+   * The core decides every step; this runs them: the vault reads, and each `get` and `set` of the
+   * storage (a storage that fails never loses an event: it is delivered, at least once).
    */
-  async handleInboundWebhook(
-    request,
-    { tokens, storage, now = Date.now(), ttlMs = DEFAULT_TTL_MS, tokenCacheMs = 0 } = {},
-  ) {
+  async handleInboundWebhook(request, { tokens, storage, now = Date.now(), ttlMs, tokenCacheMs = 0 } = {}) {
     const body = await readBounded(request, this.bodyLimit);
-    // The vault is read only for a request that could be signed: without a signature header of the
-    // right length (or with a SharedKey one) the core refuses it whatever the tokens, so an unsigned
-    // probe costs no vault read.
-    const signed = this.#inner.couldBeSigned(header(request.headers, SIGNATURE_HEADER), hasHeader(request.headers, SHARED_KEY_HEADER));
-    const webhook = { target: rawTarget(request.url), method: request.method, headers: request.headers, body };
-    const kept = signed && this.#inner.tokensFresh(this.#readAt, now, tokenCacheMs);
-    let handled = this.#handle(webhook, !signed ? [] : kept ? this.#readTokens : await this.#read(tokens, now));
+    const h = requestHeaders(request.headers);
+    const target = rawTarget(request.url);
+    const source = this.#inner.tokenSource(h.signature, h.sharedKey, this.#readAt, now, tokenCacheMs);
+    const handle = (list, kept) => {
+      this.#useTokens(list);
+      const args = [target, request.method, h.signature, h.contentType, h.sharedKey, h.idempotency, body];
+      return this.#inner.handle(...args, kept, Boolean(storage), now, ttlMs);
+    };
+    let handled = handle(source === "none" ? [] : source === "kept" ? this.#readTokens : await this.#read(tokens, now), source === "kept");
     try {
-      let outcome = JSON.parse(handled.outcome());
-      if (kept && !outcome.verified) {
-        handled.free();
-        handled = undefined;
-        handled = this.#handle(webhook, await this.#read(tokens, now));
-        outcome = JSON.parse(handled.outcome());
+      let step = JSON.parse(handled.next(undefined, false));
+      for (;;) {
+        if (step.readTokens) {
+          handled.free();
+          handled = undefined;
+          handled = handle(await this.#read(tokens, now), false);
+          step = JSON.parse(handled.next(undefined, false));
+        } else if (step.get !== undefined) {
+          let value;
+          let failed = false;
+          try {
+            value = json(await storage.get(step.get));
+          } catch {
+            failed = true;
+          }
+          step = JSON.parse(handled.next(value, failed));
+        } else if (step.set !== undefined) {
+          let failed = false;
+          try {
+            await storage.set(step.set, step.record);
+          } catch {
+            failed = true;
+          }
+          step = JSON.parse(handled.next(undefined, failed));
+        } else {
+          // After this request's own records are written, so the sweep does not race them.
+          if (step.sweep) this.#sweep(storage, now, ttlMs);
+          const done = step.done;
+          return {
+            incoming: done.incoming,
+            response: toResponse(done.response),
+            deliveryUpdate: done.deliveryUpdate ?? undefined,
+            idempotencyKey: done.idempotencyKey ?? undefined,
+            reason: done.reason ?? undefined,
+            // `{keyword, sender}` for an opt-out keyword: after a "stop" (not in `incoming`: any answer
+            // would fail) Twilio refuses to send to the sender until they send "start".
+            optOut: done.optOut ?? undefined,
+          };
+        }
       }
-      return await this.#deliver(handled, outcome, storage, now, ttlMs);
     } finally {
       handled?.free();
     }
@@ -360,60 +390,17 @@ export class TwilioSmsChannel {
     return list;
   }
 
-  /** What `handleInboundWebhook` returns for a handled webhook (its parsed outcome), with the store's records. */
-  async #deliver(handled, outcome, storage, now, ttlMs) {
-    const result = {
-      incoming: null,
-      response: toResponse(outcome.response),
-      deliveryUpdate: undefined,
-      idempotencyKey: outcome.idempotencyKey ?? undefined,
-      reason: outcome.reason ?? undefined,
-      // `{keyword, sender}` for an opt-out keyword: after a "stop" (not in `incoming`: any answer would
-      // fail) Twilio refuses to send to the sender until they send "start".
-      optOut: outcome.optOut ?? undefined,
-    };
-    if (!outcome.verified) return result;
-    if (outcome.idempotencyKey && storage) {
-      const key = this.#inner.seenKey(outcome.idempotencyKey);
-      try {
-        const previous = await storage.get(key);
-        const decision = JSON.parse(core.firstSighting(json(previous), now, ttlMs));
-        if (!decision.first) {
-          this.#sweepNow(storage, now, ttlMs);
-          return result; // a duplicate: acknowledged, nothing delivered
-        }
-        await storage.set(key, decision.record);
-      } catch {
-        // The store is unavailable: deliver (at least once), as the native channel does.
-      }
-    }
-    if (outcome.incoming) result.incoming = outcome.incoming;
-    if (outcome.deliveryUpdate) {
-      // The core decides from the state kept for the message (its status and error): this callback's
-      // update, the kept state again (a part's failure the host dropped before it linked the reply,
-      // handed over when a later callback comes), or nothing. The store only keeps the record.
-      let previous;
-      let readable = !storage;
-      const key = this.#inner.statusKey(outcome.statusMessageId);
-      try {
-        if (storage) previous = await storage.get(key);
-        readable = true;
-      } catch {
-        // The store is unavailable: decide as if nothing were kept (the update applies).
-      }
-      const step = JSON.parse(handled.statusStep(json(previous), now, ttlMs));
-      if (step.record && storage && readable) {
+  /** Runs the sweep the core started (see `handleInboundWebhook`), and tells it when it ends. */
+  #sweep(storage, now, ttlMs) {
+    this.lastSweep = this.sweepStorage(storage, { now, ttlMs })
+      .catch(() => 0) // the store cannot list: the next interval tries again
+      .finally(() => {
         try {
-          await storage.set(key, step.record);
+          this.#inner.sweepEnded();
         } catch {
-          // Not kept: the next callback decides without it.
+          // The channel was freed meanwhile.
         }
-      }
-      result.deliveryUpdate = step.update ?? undefined;
-    }
-    // After this request's own records are written, so the sweep does not race them.
-    if (storage) this.#sweepNow(storage, now, ttlMs);
-    return result;
+      });
   }
 
   /**
@@ -427,13 +414,14 @@ export class TwilioSmsChannel {
    * `lastSweep`). A record rewritten between the sweep's read and its delete (a retry that came just as
    * its record expired) is lost, so one more retry of that event would be delivered again.
    */
-  async sweepStorage(storage, { now = Date.now(), ttlMs = DEFAULT_TTL_MS } = {}) {
+  async sweepStorage(storage, { now = Date.now(), ttlMs } = {}) {
     if (typeof storage?.list !== "function" || typeof storage?.delete !== "function") return 0;
     const prefixes = this.#inner.recordPrefixes();
+    const max = core.sweepMaxKeys();
     const keys = new Set();
     for (const prefix of prefixes) {
       for (const key of await listedKeys(await storage.list(prefix))) {
-        if (keys.size < SWEEP_MAX_KEYS && prefixes.some((p) => key.startsWith(p))) keys.add(key);
+        if (keys.size < max && prefixes.some((p) => key.startsWith(p))) keys.add(key);
       }
     }
     let deleted = 0;
@@ -448,20 +436,6 @@ export class TwilioSmsChannel {
       }
     }
     return deleted;
-  }
-
-  /** Starts a background `sweepStorage` unless one is running or one started in the last
-   * `SWEEP_INTERVAL_MS` (a `now` before the last start, as after a clock change, starts one). */
-  #sweepNow(storage, now, ttlMs) {
-    const recent = now >= this.#sweptAt && now - this.#sweptAt < SWEEP_INTERVAL_MS;
-    if (this.#sweeping || recent) return;
-    this.#sweeping = true;
-    this.#sweptAt = now;
-    this.lastSweep = this.sweepStorage(storage, { now, ttlMs })
-      .catch(() => 0) // the store cannot list: try again at the next interval
-      .finally(() => {
-        this.#sweeping = false;
-      });
   }
 
   /**
@@ -763,17 +737,17 @@ export const hivekeepStatus = plain(core.hivekeepStatus);
 /** The localized hint for a status, e.g. `✗ Delivery failed (30007)`. */
 export const statusHint = plain((status, errorCode, locale) => core.statusHint(status, errorCode, locale));
 /** The de-duplication decision: `{first, record}` from the stored record (or nothing). */
-export const firstSighting = (previous, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
+export const firstSighting = (previous, now = Date.now(), ttlMs = undefined) => {
   load();
   return JSON.parse(core.firstSighting(json(previous), now, ttlMs));
 };
 /** The status-ordering decision: `{applies, record}` from the stored record (or nothing). */
-export const advanceStatus = (previous, rank, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
+export const advanceStatus = (previous, rank, now = Date.now(), ttlMs = undefined) => {
   load();
   return JSON.parse(core.advanceStatus(json(previous), rank, now, ttlMs));
 };
 /** Whether a stored record no longer counts (older than `ttlMs`, or not a record): it may be deleted. */
-export const isStale = (previous, now = Date.now(), ttlMs = DEFAULT_TTL_MS) => {
+export const isStale = (previous, now = Date.now(), ttlMs = undefined) => {
   load();
   return core.isStale(json(previous), now, ttlMs);
 };

@@ -51,6 +51,34 @@ pub fn max_response_bytes() -> usize {
     twilio_sms::outbound::MAX_RESPONSE_BYTES
 }
 
+/// How long a de-duplication or status record counts by default, in milliseconds (a day).
+#[wasm_bindgen(js_name = defaultTtlMs)]
+#[must_use]
+pub fn default_ttl_ms() -> f64 {
+    twilio_sms::store::DEFAULT_TTL.as_secs_f64() * 1000.0
+}
+
+/// How often a channel sweeps its stale records, in milliseconds (an hour).
+#[wasm_bindgen(js_name = sweepIntervalMs)]
+#[must_use]
+pub fn sweep_interval_ms() -> f64 {
+    twilio_sms::store::SWEEP_INTERVAL.as_secs_f64() * 1000.0
+}
+
+/// The most keys one sweep reads.
+#[wasm_bindgen(js_name = sweepMaxKeys)]
+#[must_use]
+pub fn sweep_max_keys() -> usize {
+    twilio_sms::store::SWEEP_MAX_KEYS
+}
+
+/// The default body limit of a webhook, in bytes (64 KiB).
+#[wasm_bindgen(js_name = defaultBodyLimit)]
+#[must_use]
+pub fn default_body_limit() -> usize {
+    twilio_sms::BodyLimit::DEFAULT.get()
+}
+
 /// The package version (the crate's).
 #[wasm_bindgen]
 #[must_use]

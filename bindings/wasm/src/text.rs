@@ -91,13 +91,24 @@ pub fn status_hint(status: &str, error_code: Option<u32>, locale: Option<String>
     delivery::status_hint(status, error_code, Locale::parse(locale.as_deref()))
 }
 
-/// A stored record, when it is one and still fresh.
-pub(crate) fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<Value> {
+/// A duration of `ms` milliseconds (none below zero; the longest there is when too long to hold).
+fn millis(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX)
+}
+
+/// The time since the Unix epoch of a JavaScript time (`Date.now()`).
+pub(crate) fn since_epoch(now_ms: f64) -> Duration {
+    millis(now_ms)
+}
+
+/// A stored record, when it is one and still counts: younger than `ttl_ms` (default the core's
+/// `store::DEFAULT_TTL`, a day).
+pub(crate) fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: Option<f64>) -> Option<Value> {
     let record: Value = serde_json::from_str(previous?).ok()?;
     let at = record.get("at").and_then(Value::as_f64)?;
     // A record from the future (the clock went back) is as young as can be.
-    let duration = |ms: f64| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX);
-    twilio_sms::store::still_counts(duration(now_ms - at), duration(ttl_ms)).then_some(record)
+    let ttl = ttl_ms.map_or(twilio_sms::store::DEFAULT_TTL, millis);
+    twilio_sms::store::still_counts(millis(now_ms - at), ttl).then_some(record)
 }
 
 /// The de-duplication decision for an event's idempotency key, with the state the plugin keeps
@@ -106,11 +117,15 @@ pub(crate) fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<
 /// key. The same rule as the native in-memory store.
 #[wasm_bindgen(js_name = firstSighting)]
 #[must_use]
-pub fn first_sighting(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> String {
-    if fresh(previous.as_deref(), now_ms, ttl_ms).is_some() {
-        return json!({"first": false, "record": null}).to_string();
-    }
-    json!({"first": true, "record": {"at": now_ms}}).to_string()
+pub fn first_sighting(previous: Option<String>, now_ms: f64, ttl_ms: Option<f64>) -> String {
+    let record = sighting(previous.as_deref(), now_ms, ttl_ms);
+    json!({"first": record.is_some(), "record": record}).to_string()
+}
+
+/// The record to store under an event's key when `previous` (the stored one) does not count: this is
+/// the event's first sighting. None for a duplicate.
+pub(crate) fn sighting(previous: Option<&str>, now_ms: f64, ttl_ms: Option<f64>) -> Option<Value> {
+    fresh(previous, now_ms, ttl_ms).is_none().then(|| json!({"at": now_ms}))
 }
 
 /// The status-ordering decision for a message by rank alone, with the state the plugin keeps per
@@ -118,10 +133,10 @@ pub fn first_sighting(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> Str
 /// the update applies when the core's `decide` says so (`rank` supersedes the stored rank: higher, or
 /// equal and final; or none is stored within `ttlMs`); then store `record` under the message. A late
 /// `sent` never overwrites `delivered`. It keeps no status, so it cannot hand a kept failure over again:
-/// a channel does that with `Handled.statusStep`, which keeps the status and its error too.
+/// a channel does that in `Channel.handle`, whose records keep the status and its error too.
 #[wasm_bindgen(js_name = advanceStatus)]
 #[must_use]
-pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: f64) -> String {
+pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: Option<f64>) -> String {
     let applied = fresh(previous.as_deref(), now_ms, ttl_ms)
         .and_then(|record| record.get("rank").and_then(Value::as_u64))
         .and_then(|rank| u8::try_from(rank).ok())
@@ -141,7 +156,7 @@ pub fn advance_status(previous: Option<String>, rank: u8, now_ms: f64, ttl_ms: f
 /// plugin may delete it (`sweepStorage`).
 #[wasm_bindgen(js_name = isStale)]
 #[must_use]
-pub fn is_stale(previous: Option<String>, now_ms: f64, ttl_ms: f64) -> bool {
+pub fn is_stale(previous: Option<String>, now_ms: f64, ttl_ms: Option<f64>) -> bool {
     fresh(previous.as_deref(), now_ms, ttl_ms).is_none()
 }
 

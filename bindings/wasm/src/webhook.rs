@@ -10,10 +10,15 @@ use core::fmt;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
-use twilio_sms::adapter::{IncomingMessage, OptOutNotice, WebhookChannel, WebhookDecision};
+use serde_json::json;
+use twilio_sms::adapter::{
+    IncomingMessage, NeedsOrdering, NeedsSighting, OptOutNotice, WebhookChannel, WebhookDecision,
+    WebhookResult, WebhookStep,
+};
 use twilio_sms::credentials::StoredChannelConfig;
-use twilio_sms::delivery::{self, AppliedStatus, DeliveryStatusUpdate, Locale, StatusReport, WebhookEvent};
+use twilio_sms::delivery::{AppliedStatus, DeliveryStatusUpdate, Locale, WebhookEvent};
 use twilio_sms::status::MessageStatus;
+use twilio_sms::store::{StoreError, SweepSchedule};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
     ApiBase, AuthToken, BodyLimit, ChannelId, PublicUrl, UnverifiedWebhook, VerifiedWebhook, VerifyError,
@@ -237,6 +242,7 @@ pub struct Channel {
     limit: BodyLimit,
     api_base: ApiBase,
     keys: Option<WebhookVerifier>,
+    sweeps: SweepSchedule,
 }
 
 impl fmt::Debug for Channel {
@@ -303,24 +309,47 @@ impl Outcome {
     }
 }
 
-/// A handled webhook (what `Channel.handle` returns): its outcome, and for a status callback the
-/// ordering step the plugin takes once it has loaded the state kept for the message
-/// ([`Handled::status_step`]). Call `free()` when done.
+/// A webhook `Channel.handle` decided, and what handling it still needs of the plugin's storage: the
+/// core's steps ([`WebhookStep`]) run over the storage's `get` and `set`. Call [`Self::next`] until it
+/// gives `done`, then `free()`.
 #[wasm_bindgen]
 pub struct Handled {
-    outcome: String,
-    report: Option<StatusReport>,
-    locale: Locale,
+    flow: Flow,
+    /// The channel id the storage keys carry.
+    key_id: String,
+    /// Whether the plugin has a storage (without one nothing is de-duplicated and every status applies).
+    storage: bool,
+    now_ms: f64,
+    ttl_ms: Option<f64>,
+    /// Whether the plugin starts a sweep of the channel's records once this webhook is done.
+    sweep: bool,
+}
+
+/// Where a [`Handled`] webhook stands: what the plugin's last storage operation answers.
+enum Flow {
+    /// The tokens the channel kept did not verify it: the plugin reads the vault and handles it again.
+    ReadTokens,
+    /// The core's next step, not yet asked of the storage.
+    Step(WebhookStep),
+    /// The event's record was read.
+    SeenRead(NeedsSighting),
+    /// The event's record was written.
+    SeenWritten(NeedsSighting),
+    /// The message's status record was read.
+    StatusRead(NeedsOrdering),
+    /// The message's new status record was written.
+    StatusWritten(WebhookResult),
+    Done,
 }
 
 impl fmt::Debug for Handled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handled").field("status", &self.report.is_some()).finish_non_exhaustive()
+        f.debug_struct("Handled").field("storage", &self.storage).finish_non_exhaustive()
     }
 }
 
 /// The kept state of a stored status record (`{rank, at, status, errorCode}`), when it still counts.
-fn kept_state(kept: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<AppliedStatus> {
+fn kept_state(kept: Option<&str>, now_ms: f64, ttl_ms: Option<f64>) -> Option<AppliedStatus> {
     let record = crate::text::fresh(kept, now_ms, ttl_ms)?;
     let status = MessageStatus::parse(record.get("status")?.as_str()?);
     status.rank()?;
@@ -328,36 +357,100 @@ fn kept_state(kept: Option<&str>, now_ms: f64, ttl_ms: f64) -> Option<AppliedSta
     Some(AppliedStatus { status, error_code })
 }
 
+/// The result the plugin returns to Hivekeep, as JSON: `{response, incoming, deliveryUpdate,
+/// idempotencyKey, reason, optOut}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Delivered {
+    response: HttpAnswer,
+    incoming: Option<IncomingMessage>,
+    delivery_update: Option<DeliveryStatusUpdate>,
+    idempotency_key: Option<String>,
+    reason: Option<String>,
+    opt_out: Option<OptOutNotice>,
+}
+
+/// The storage failed (the core then delivers, and applies the status).
+const STORAGE_FAILED: StoreError = StoreError::Unavailable { store: "plugin storage", reason: "failed" };
+
 #[wasm_bindgen]
 impl Handled {
-    /// The outcome JSON: `{response: {status, headers, body}, verified, reason, event, incoming,
-    /// deliveryUpdate, idempotencyKey, statusMessageId, statusRank, optOut}` (`deliveryUpdate` is this
-    /// callback's own; the one to hand the host comes from [`Self::status_step`]).
+    /// The next storage operation, from the answer to the last one (`value`: the JSON a `get` read, or
+    /// nothing; `failed`: whether it threw): `{readTokens: true}` (read the vault and handle the webhook
+    /// again), `{get: key}`, `{set: key, record}`, or `{done: {response, incoming, deliveryUpdate,
+    /// idempotencyKey, reason, optOut}, sweep}` (with `sweep`, start a sweep of the channel's records
+    /// now, and call `Channel.sweepEnded` when it ends). The first call passes nothing.
     #[must_use]
-    pub fn outcome(&self) -> String {
-        self.outcome.clone()
-    }
-
-    /// The status-ordering step of a status callback (the core's `delivery::step`): `kept` is the record
-    /// stored under the message (`statusMessageId`), JSON `{rank, at, status, errorCode}`, or nothing;
-    /// a record older than `ttlMs` does not count. Returns `{update, record}`: the update to hand the
-    /// host (this callback's when it supersedes the kept state; the kept state again when that is final
-    /// and this callback does not supersede it, e.g. a part's failure the host dropped before it linked
-    /// the reply, then the last part's `delivered`; else null), and the record to store (null: keep the
-    /// stored one). Not a status callback: `{update: null, record: null}`.
-    #[wasm_bindgen(js_name = statusStep)]
-    #[must_use]
-    pub fn status_step(&self, kept: Option<String>, now_ms: f64, ttl_ms: f64) -> String {
-        let Some(report) = &self.report else {
-            return serde_json::json!({"update": null, "record": null}).to_string();
+    pub fn next(&mut self, value: Option<String>, failed: bool) -> String {
+        let flow = std::mem::replace(&mut self.flow, Flow::Done);
+        let answer = match flow {
+            Flow::ReadTokens => return json!({"readTokens": true}).to_string(),
+            Flow::Step(step) => return self.ask(step),
+            Flow::SeenRead(sighting) if failed => sighting.seen(Err(STORAGE_FAILED)),
+            Flow::SeenRead(sighting) => {
+                match crate::text::sighting(value.as_deref(), self.now_ms, self.ttl_ms) {
+                    None => sighting.seen(Ok(false)),
+                    Some(record) => {
+                        let key = format!("{SEEN}{}:{}", self.key_id, sighting.key());
+                        self.flow = Flow::SeenWritten(sighting);
+                        return json!({"set": key, "record": record}).to_string();
+                    }
+                }
+            }
+            // A record that could not be written still delivers (at least once).
+            Flow::SeenWritten(sighting) => sighting.seen(Ok(true)),
+            Flow::StatusRead(ordering) if failed => WebhookStep::Done(ordering.ordered(Err(STORAGE_FAILED))),
+            Flow::StatusRead(ordering) => {
+                let kept = kept_state(value.as_deref(), self.now_ms, self.ttl_ms);
+                let state = ordering.state();
+                if !state.replaces(kept.as_ref()) {
+                    WebhookStep::Done(ordering.ordered(Ok(kept)))
+                } else {
+                    let key = format!("{STATUS}{}:{}", self.key_id, ordering.message());
+                    let rank = state.status.rank().map(twilio_sms::status::DeliveryRank::get);
+                    let record = json!({"rank": rank, "at": self.now_ms, "status": state.status.as_str(), "errorCode": state.error_code});
+                    self.flow = Flow::StatusWritten(ordering.ordered(Ok(kept)));
+                    return json!({"set": key, "record": record}).to_string();
+                }
+            }
+            // Not kept: the next callback decides without it.
+            Flow::StatusWritten(result) => WebhookStep::Done(result),
+            Flow::Done => return json!({"done": null}).to_string(),
         };
-        let kept = kept_state(kept.as_deref(), now_ms, ttl_ms);
-        let step = delivery::step(report, kept.as_ref(), self.locale);
-        let record = step.record.map(|r| {
-            let rank = r.status.rank().map(twilio_sms::status::DeliveryRank::get);
-            serde_json::json!({"rank": rank, "at": now_ms, "status": r.status.as_str(), "errorCode": r.error_code})
-        });
-        serde_json::json!({"update": step.update, "record": record}).to_string()
+        self.ask(answer)
+    }
+}
+
+impl Handled {
+    /// The storage operation of the core's `step` (none without a storage).
+    fn ask(&mut self, step: WebhookStep) -> String {
+        match step {
+            WebhookStep::Sighting(sighting) if !self.storage => self.ask(sighting.seen(Ok(true))),
+            WebhookStep::Sighting(sighting) => {
+                let key = format!("{SEEN}{}:{}", self.key_id, sighting.key());
+                self.flow = Flow::SeenRead(sighting);
+                json!({"get": key}).to_string()
+            }
+            WebhookStep::Ordering(ordering) if !self.storage => {
+                self.ask(WebhookStep::Done(ordering.ordered(Ok(None))))
+            }
+            WebhookStep::Ordering(ordering) => {
+                let key = format!("{STATUS}{}:{}", self.key_id, ordering.message());
+                self.flow = Flow::StatusRead(ordering);
+                json!({"get": key}).to_string()
+            }
+            WebhookStep::Done(result) => {
+                let done = Delivered {
+                    response: HttpAnswer::new(result.response.status().as_u16()),
+                    incoming: result.incoming,
+                    delivery_update: result.delivery_update,
+                    idempotency_key: result.idempotency_key,
+                    reason: result.reason,
+                    opt_out: result.opt_out,
+                };
+                json!({"done": done, "sweep": self.sweep}).to_string()
+            }
+        }
     }
 }
 
@@ -402,6 +495,7 @@ impl Channel {
             limit: options.limit,
             api_base: options.api_base,
             keys: None,
+            sweeps: SweepSchedule::default(),
         })
     }
 
@@ -438,8 +532,31 @@ impl Channel {
 
     /// Verifies (the MAC in wasm, with the tokens of [`Self::set_tokens`]) and classifies a webhook in
     /// one call: `target` is the request's path and raw query as received (the URL Twilio called is
-    /// `publicUrl` + `target`; the request's own host is ignored). Returns the [`Handled`] webhook: its
-    /// outcome JSON and, for a status callback, its ordering step.
+    /// `publicUrl` + `target`; the request's own host is ignored). Returns the outcome JSON: `{response:
+    /// {status, headers, body}, verified, reason, event, incoming, deliveryUpdate, idempotencyKey,
+    /// statusMessageId, statusRank, optOut}` (`deliveryUpdate` is this callback's own, before any
+    /// ordering). Nothing is de-duplicated.
+    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
+    pub fn outcome(
+        &self,
+        target: &str,
+        method: &str,
+        signature: Option<String>,
+        content_type: Option<String>,
+        shared_key: bool,
+        idempotency_token: Option<String>,
+        body: Vec<u8>,
+    ) -> String {
+        let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
+        outcome(&self.decide(target, method, headers, body), self.locale)
+    }
+
+    /// Handles a webhook as Hivekeep's `handleInboundWebhook`: decides it as [`Self::outcome`] does,
+    /// then gives the steps the plugin runs over its storage ([`Handled::next`]). `tokens_kept`: the
+    /// channel's tokens were kept from an earlier vault read (a webhook they do not verify asks for a
+    /// read); `storage`: whether the plugin has one; `now_ms` and `ttl_ms` (default a day) date and age
+    /// its records. A verified webhook with a storage may start the channel's sweep (see
+    /// [`Self::sweep_ended`]).
     #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
     pub fn handle(
         &mut self,
@@ -450,106 +567,62 @@ impl Channel {
         shared_key: bool,
         idempotency_token: Option<String>,
         body: Vec<u8>,
+        tokens_kept: bool,
+        storage: bool,
+        now_ms: f64,
+        ttl_ms: Option<f64>,
     ) -> Handled {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
-        let path = target.split_once('?').map_or(target, |(path, _)| path);
-        let channel = WebhookChannel {
-            id: &self.id,
-            public_url: self.public_url.as_ref(),
-            body_limit: self.limit,
-            account: self.config.account_sid(),
-            number: self.config.sender().number(),
+        let decision = self.decide(target, method, headers, body);
+        let verified = decision.event.is_some();
+        let flow = if tokens_kept && !verified {
+            Flow::ReadTokens
+        } else {
+            Flow::Step(decision.into_steps(self.locale))
         };
-        let keys = self.keys.as_ref();
-        let decision = WebhookDecision::decide(
-            channel,
-            path.rsplit('/').next().unwrap_or(""),
-            target,
-            method,
-            headers.into_map(),
-            std::borrow::Cow::Owned(body),
-            |webhook| verify(keys, webhook),
-        );
-        self.outcome(decision)
+        let sweep = verified && storage && self.sweeps.start(crate::text::since_epoch(now_ms));
+        Handled { flow, key_id: self.key_id.clone(), storage, now_ms, ttl_ms, sweep }
     }
 
-    /// The outcome of the core's decision (the native channel's, before its store): the answer, the
-    /// event, its idempotency key, the update and its rank.
-    fn outcome(&self, decision: WebhookDecision) -> Handled {
-        let status = decision.status.as_u16();
-        let Some(event) = decision.event else {
-            let reason = decision.reason.unwrap_or_default();
-            return Handled {
-                outcome: Outcome::refused(status, reason).to_json(),
-                report: None,
-                locale: self.locale,
-            };
-        };
-        let key = decision.idempotency_key;
-        let mut outcome = Outcome {
-            response: HttpAnswer::new(status),
-            verified: true,
-            reason: None,
-            event: Some("other"),
-            incoming: None,
-            delivery_update: None,
-            idempotency_key: key,
-            status_message_id: None,
-            status_rank: None,
-            opt_out: None,
-        };
-        match &event {
-            WebhookEvent::Inbound(sms) => {
-                outcome.event = Some("inbound");
-                outcome.incoming = IncomingMessage::for_agent(sms);
-                outcome.opt_out = OptOutNotice::of(sms);
-            }
-            WebhookEvent::Status(report) => {
-                let (message, status) = report.for_message();
-                outcome.event = Some("status");
-                outcome.delivery_update = Some(DeliveryStatusUpdate::from_report(report, self.locale));
-                outcome.status_message_id = Some(message.to_string());
-                outcome.status_rank = status.rank().map(twilio_sms::status::DeliveryRank::get);
-            }
-            _ => {}
+    /// The sweep a handled webhook started is over (done or failed): the next one starts after the
+    /// interval (`SWEEP_INTERVAL_MS`).
+    #[wasm_bindgen(js_name = sweepEnded)]
+    pub fn sweep_ended(&mut self) {
+        self.sweeps.finished();
+    }
+
+    /// The largest request body the channel takes, in bytes (the plugin reads at most one more).
+    #[wasm_bindgen(js_name = bodyLimit)]
+    #[must_use]
+    pub fn body_limit(&self) -> usize {
+        self.limit.get()
+    }
+
+    /// Where the tokens to verify a webhook come from, for a request with this `X-Twilio-Signature`
+    /// (and, with `shared_key`, an `X-Twilio-Webhooks-Signature-Settings` header): `"none"` when it
+    /// cannot verify whatever the tokens (no signature that decodes to an HMAC-SHA1 tag, or a SharedKey
+    /// header), so the plugin reads no vault for it; `"kept"` when the tokens read from the vault at
+    /// `read_at_ms` are used again at `now_ms` (`cache_ms`: how long they count; a clock that went back
+    /// does not keep them); else `"read"`: the plugin reads the vault.
+    #[wasm_bindgen(js_name = tokenSource)]
+    #[must_use]
+    pub fn token_source(
+        &self,
+        signature: Option<String>,
+        shared_key: bool,
+        read_at_ms: Option<f64>,
+        now_ms: f64,
+        cache_ms: f64,
+    ) -> String {
+        let signed = !shared_key
+            && signature.is_some_and(|s| twilio_sms::webhook::Signature::parse(s.as_bytes()).is_ok());
+        let kept = read_at_ms.is_some_and(|at| now_ms >= at && now_ms - at < cache_ms);
+        match (signed, kept) {
+            (false, _) => "none",
+            (true, true) => "kept",
+            (true, false) => "read",
         }
-        let report = match event {
-            WebhookEvent::Status(report) => Some(report),
-            _ => None,
-        };
-        Handled { outcome: outcome.to_json(), report, locale: self.locale }
-    }
-
-    /// Whether a request with this `X-Twilio-Signature` (and, with `shared_key`, an
-    /// `X-Twilio-Webhooks-Signature-Settings` header) could verify at all: without a signature that
-    /// decodes to an HMAC-SHA1 tag, or with a SharedKey header, the core refuses it whatever the tokens,
-    /// so the plugin reads no vault for it.
-    #[wasm_bindgen(js_name = couldBeSigned)]
-    #[must_use]
-    pub fn could_be_signed(&self, signature: Option<String>, shared_key: bool) -> bool {
-        !shared_key && signature.is_some_and(|s| twilio_sms::webhook::Signature::parse(s.as_bytes()).is_ok())
-    }
-
-    /// Whether the tokens read from the vault at `read_at_ms` are used again at `now_ms` without a read
-    /// (`cache_ms`: how long they count; a clock that went back does not keep them).
-    #[wasm_bindgen(js_name = tokensFresh)]
-    #[must_use]
-    pub fn tokens_fresh(&self, read_at_ms: Option<f64>, now_ms: f64, cache_ms: f64) -> bool {
-        read_at_ms.is_some_and(|at| now_ms >= at && now_ms - at < cache_ms)
-    }
-
-    /// The storage key of an event's de-duplication record: `seen:<channel>:<key>`.
-    #[wasm_bindgen(js_name = seenKey)]
-    #[must_use]
-    pub fn seen_key(&self, idempotency_key: &str) -> String {
-        format!("{SEEN}{}:{idempotency_key}", self.key_id)
-    }
-
-    /// The storage key of a message's status record: `status:<channel>:<MessageSid>`.
-    #[wasm_bindgen(js_name = statusKey)]
-    #[must_use]
-    pub fn status_key(&self, message_sid: &str) -> String {
-        format!("{STATUS}{}:{message_sid}", self.key_id)
+        .to_owned()
     }
 
     /// The prefixes of this channel's records (what a sweep lists): `seen:<channel>:` and
@@ -569,6 +642,67 @@ impl Channel {
     pub fn plan_send(&self, params_json: &str) -> Result<crate::SendPlan, JsError> {
         crate::send::plan(self, params_json)
     }
+}
+
+impl Channel {
+    /// The core's decision of a webhook to this channel.
+    fn decide(&self, target: &str, method: &str, headers: RequestHeaders, body: Vec<u8>) -> WebhookDecision {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let channel = WebhookChannel {
+            id: &self.id,
+            public_url: self.public_url.as_ref(),
+            body_limit: self.limit,
+            account: self.config.account_sid(),
+            number: self.config.sender().number(),
+        };
+        let keys = self.keys.as_ref();
+        WebhookDecision::decide(
+            channel,
+            path.rsplit('/').next().unwrap_or(""),
+            target,
+            method,
+            headers.into_map(),
+            std::borrow::Cow::Owned(body),
+            |webhook| verify(keys, webhook),
+        )
+    }
+}
+
+/// The outcome JSON of a decision (see `Channel.outcome`): the answer, the event, its idempotency key,
+/// this callback's update and its rank.
+fn outcome(decision: &WebhookDecision, locale: Locale) -> String {
+    let status = decision.status.as_u16();
+    let Some(event) = &decision.event else {
+        return Outcome::refused(status, decision.reason.clone().unwrap_or_default()).to_json();
+    };
+    let mut outcome = Outcome {
+        response: HttpAnswer::new(status),
+        verified: true,
+        reason: None,
+        event: Some("other"),
+        incoming: None,
+        delivery_update: None,
+        idempotency_key: decision.idempotency_key.clone(),
+        status_message_id: None,
+        status_rank: None,
+        opt_out: None,
+    };
+    match event {
+        WebhookEvent::Inbound(sms) => {
+            outcome.event = Some("inbound");
+            outcome.incoming = IncomingMessage::for_agent(sms);
+            outcome.opt_out = OptOutNotice::of(sms);
+        }
+        WebhookEvent::Status(report) => {
+            let (message, status) = report.for_message();
+            outcome.event = Some("status");
+            outcome.delivery_update = Some(DeliveryStatusUpdate::from_report(report, locale));
+            outcome.status_message_id = Some(message.to_string());
+            outcome.status_rank = status.rank().map(twilio_sms::status::DeliveryRank::get);
+        }
+        _ => {}
+    }
+    outcome.to_json()
 }
 
 /// What a [`crate::SendPlan`] needs of its channel.

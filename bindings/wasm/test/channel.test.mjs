@@ -4,7 +4,8 @@
 // Hivekeep's retry logic reads), SMS text, status helpers and phone numbers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadPackage, sign, ID, AC, TOKEN, FROM, USER, SM1, PUBLIC, PATH, CONFIG } from "./support.mjs";
+import path from "node:path";
+import { loadPackage, pkgDir, sign, ID, AC, TOKEN, FROM, USER, SM1, PUBLIC, PATH, CONFIG } from "./support.mjs";
 
 const pkg = await loadPackage();
 const warm = pkg.warmUp();
@@ -859,4 +860,14 @@ test("Twilio's answers read alone, with their retry safety", () => {
   assert.equal(pkg.parseSendAnswer(201, "application/json", null, "{}").error.retrySafety, "ambiguous");
   assert.equal(pkg.parseSendAnswer(401, "application/json", null, '{"code":20003,"status":401}').error.kind, "badCredentials");
   assert.equal(pkg.configSchema().fields.length, 4);
+});
+
+test("the exported constants are the core's", async () => {
+  pkg.load();
+  // The low-level bindings the package imports (the same module, so already instantiated).
+  const core = await import(path.join(pkgDir, "twilio_sms_wasm.js"));
+  assert.equal(pkg.DEFAULT_TTL_MS, core.defaultTtlMs());
+  assert.equal(pkg.DEFAULT_BODY_LIMIT, core.defaultBodyLimit());
+  assert.equal(pkg.SWEEP_INTERVAL_MS, core.sweepIntervalMs());
+  assert.equal(pkg.SWEEP_MAX_KEYS, core.sweepMaxKeys());
 });
