@@ -21,16 +21,18 @@ use crate::webhook::VerifiedInbound;
 #[cfg(feature = "client")]
 use crate::{
     channel::ChannelId,
-    client::{BotInfo, SendReceipt, TwilioClient, ValidationError, WebhookConfigured, WebhookSetupError},
+    client::{BotInfo, TwilioClient, ValidationError, WebhookConfigured, WebhookSetupError},
     credentials::Credentials,
-    delivery::{PartTag, WebhookEvent},
-    ids::MessageSid,
+    delivery::WebhookEvent,
     outbound::{AccountInfo, StatusCallback},
     phone::E164,
     store::{ChannelStore, MemoryStore},
     url::PublicUrl,
     webhook::BodyLimit,
 };
+
+mod send;
+pub use send::{ReplySend, SendChannel, SendStep, Sending, Waiting};
 
 /// The most SMS one reply is split into; longer content is refused before anything is sent.
 pub const MAX_PARTS: usize = 10;
@@ -829,17 +831,6 @@ fn ambiguous_text(error: &RequestError) -> String {
 }
 
 impl SendMessageError {
-    #[cfg(feature = "client")]
-    fn from_part_error(
-        error: RequestError,
-        sent: Vec<SendReceipt>,
-        failed_index: usize,
-        total: usize,
-    ) -> Self {
-        let sent = sent.iter().map(|r| r.message.sid.to_string()).collect();
-        Self::for_part(error, sent, failed_index, total)
-    }
-
     /// The error of a send that failed at part `failed_index` (from 0) of `total`, after the parts whose
     /// SIDs are in `sent` went out: [`Partial`](Self::Partial) when any did, otherwise by the error's
     /// retry safety.
@@ -852,6 +843,16 @@ impl SendMessageError {
             RetrySafety::Safe => Self::RetrySafe(error),
             RetrySafety::Final => Self::Refused(error),
             RetrySafety::Ambiguous => Self::Ambiguous(error),
+        }
+    }
+
+    /// The request's error behind a failed part (none for a reply refused before anything was tried).
+    #[must_use]
+    pub fn cause(&self) -> Option<&RequestError> {
+        match self {
+            Self::RetrySafe(error) | Self::Refused(error) | Self::Ambiguous(error) => Some(error),
+            Self::Partial { error, .. } => Some(error),
+            _ => None,
         }
     }
 
@@ -992,16 +993,6 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         self.client.bot_info(&self.credentials).await
     }
 
-    fn callback(&self, part: u32, of: u32, first: Option<&MessageSid>) -> Option<StatusCallback> {
-        let base = StatusCallback::for_channel(self.public_url.as_ref()?, &self.id);
-        if of <= 1 {
-            return Some(base);
-        }
-        let pairs = PartTag::query(part, of, first);
-        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Some(base.with_query(&borrowed))
-    }
-
     /// Sends the agent's reply to `chatId`. Content longer than one SMS goes out as parts, in order;
     /// the result's `platformMessageId` is the first part's SID and every part's status reaches it
     /// (see [`PartTag`]).
@@ -1023,29 +1014,31 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
             .map_err(|_| SendMessageError::InvalidRecipient)?;
         let locale = Locale::parse(params.locale.as_deref());
         let plan = ReplyPlan::new(&params.content, &params.attachments, locale)?;
-        let total = plan.bodies.len();
-        tracing::Span::current().record("parts", total);
-        let of = u32::try_from(total).unwrap_or(u32::MAX);
-        let mut sent: Vec<SendReceipt> = Vec::with_capacity(total);
-        for (index, sms) in plan.messages(&to).into_iter().enumerate() {
-            let part = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let first = sent.first().map(|r| r.message.sid.clone());
-            let callback = self.callback(part, of, first.as_ref());
-            match self.client.send(&self.credentials, &sms, callback.as_ref()).await {
-                Ok(receipt) => {
-                    if index == 0 {
-                        tracing::Span::current().record("sid", tracing::field::display(&receipt.message.sid));
-                    }
-                    sent.push(receipt);
+        tracing::Span::current().record("parts", plan.parts());
+        let channel = SendChannel {
+            id: &self.id,
+            public_url: self.public_url.as_ref(),
+            api_base: &self.client.config().api_base,
+            account: self.credentials.account_sid(),
+            sender: self.credentials.sender(),
+        };
+        let policy = self.client.config().retry_policy();
+        // The core's steps; this driver only sends and waits.
+        let mut step = ReplySend::start(plan, to, channel, locale, policy, std::time::SystemTime::now());
+        loop {
+            step = match step {
+                SendStep::Send(sending) => self.client.attempt_part(&self.credentials, sending).await,
+                SendStep::Wait(waiting) => {
+                    tokio::time::sleep(waiting.duration()).await;
+                    waiting.over(std::time::SystemTime::now())
                 }
-                Err(error) => {
-                    tracing::warn!(target: "twilio_sms::channel", channel = %self.id, part, of, reason = %error, "send failed");
-                    return Err(SendMessageError::from_part_error(error, sent, index, total));
+                SendStep::Done(result) => {
+                    tracing::Span::current().record("sid", result.platform_message_id.as_str());
+                    return Ok(result);
                 }
-            }
+                SendStep::Fail(error) => return Err(error),
+            };
         }
-        let messages: Vec<SentMessage> = sent.into_iter().map(|r| r.message).collect();
-        Ok(OutboundMessageResult::from_plan(&plan, &messages, self.public_url.is_some(), locale))
     }
 
     /// Handles a webhook Hivekeep's dispatcher received for `path_channel_id`: verifies it, checks it
@@ -1358,19 +1351,19 @@ mod tests {
         let sid = "SM11111111111111111111111111111111".to_owned();
 
         let safe = [
-            SendMessageError::from_part_error(rate.clone(), Vec::new(), 0, 1),
-            SendMessageError::from_part_error(RequestError::Connect { attempts: 4 }, Vec::new(), 0, 1),
+            SendMessageError::for_part(rate.clone(), Vec::new(), 0, 1),
+            SendMessageError::for_part(RequestError::Connect { attempts: 4 }, Vec::new(), 0, 1),
         ];
         for e in &safe {
             assert_eq!(e.retry_safety(), RetrySafety::Safe);
             assert!(host_would_retry(&e.to_string()), "{e}");
         }
         let never = [
-            SendMessageError::from_part_error(server.clone(), Vec::new(), 0, 1),
-            SendMessageError::from_part_error(html, Vec::new(), 0, 1),
-            SendMessageError::from_part_error(RequestError::Timeout { seconds: 15 }, Vec::new(), 0, 1),
-            SendMessageError::from_part_error(RequestError::ConnectionLost, Vec::new(), 0, 1),
-            SendMessageError::from_part_error(refused.clone(), Vec::new(), 0, 1),
+            SendMessageError::for_part(server.clone(), Vec::new(), 0, 1),
+            SendMessageError::for_part(html, Vec::new(), 0, 1),
+            SendMessageError::for_part(RequestError::Timeout { seconds: 15 }, Vec::new(), 0, 1),
+            SendMessageError::for_part(RequestError::ConnectionLost, Vec::new(), 0, 1),
+            SendMessageError::for_part(refused.clone(), Vec::new(), 0, 1),
             SendMessageError::Partial { sent: vec![sid.clone()], failed_index: 1, total: 3, error: rate },
             SendMessageError::Partial { sent: vec![sid.clone()], failed_index: 1, total: 3, error: server },
             SendMessageError::Partial {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
+use crate::adapter::{SendStep, Sending};
 use crate::api_error::parse_retry_after;
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
@@ -408,6 +409,29 @@ impl TwilioClient {
             };
             tracing::debug!(target: "twilio_sms::client", %method, path, attempts, seen = ?seen, wait_ms = wait.as_millis(), "Twilio request to be tried again");
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Runs one attempt at a reply's part ([`crate::adapter::ReplySend`]): its request with the
+    /// credential, within its time; the plan reads the answer, or its absence, and gives the next step.
+    pub(crate) async fn attempt_part(&self, credentials: &Credentials, sending: Sending) -> SendStep {
+        let planned = sending.request();
+        let mut request = http::Request::new(planned.body().clone());
+        *request.method_mut() = planned.method().clone();
+        *request.uri_mut() = planned.uri().clone();
+        *request.headers_mut() = planned.headers().clone();
+        request.headers_mut().insert(http::header::AUTHORIZATION, credentials.authorization());
+        let ended = self.attempt(request, sending.timeout()).await;
+        let now = std::time::SystemTime::now();
+        match ended {
+            Ok(received) => sending.answered(now, received.status, &received.headers, &received.body),
+            Err(Failure::Connect) => sending.failed(now, Seen::Connect),
+            Err(Failure::Timeout) => sending.failed(now, Seen::Timeout),
+            Err(Failure::Lost) => sending.failed(now, Seen::Lost),
+            Err(Failure::TooLarge(status)) => {
+                let limit = self.config.max_response_bytes;
+                sending.refused(RequestError::ResponseTooLarge { status, limit })
+            }
         }
     }
 

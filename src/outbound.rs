@@ -505,8 +505,19 @@ fn read<T, R: serde::de::DeserializeOwned>(
     body: &[u8],
     convert: impl FnOnce(R) -> Result<T, UnreadableMessage>,
 ) -> Answer<T> {
+    read_at(status, headers, body, SystemTime::now, convert)
+}
+
+/// [`read`], with the clock `Retry-After` dates are measured by (read only for an error answer).
+fn read_at<T, R: serde::de::DeserializeOwned>(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now: impl FnOnce() -> SystemTime,
+    convert: impl FnOnce(R) -> Result<T, UnreadableMessage>,
+) -> Answer<T> {
     if !status.is_success() {
-        return Answer::Error(TwilioApiError::from_response(status, headers, body, SystemTime::now()));
+        return Answer::Error(TwilioApiError::from_response(status, headers, body, now()));
     }
     let unreadable = UnreadableMessage { status: status.as_u16() };
     match serde_json::from_slice::<R>(body) {
@@ -522,6 +533,24 @@ fn read<T, R: serde::de::DeserializeOwned>(
 #[must_use]
 pub fn parse_message(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> Answer<SentMessage> {
     read(status, headers, body, |r: MessageResource| SentMessage::from_resource(r, status.as_u16()))
+}
+
+/// [`parse_message`], with `now` the time a `Retry-After` date is measured from (for a host whose clock
+/// the crate cannot read, as in WebAssembly).
+#[must_use]
+pub fn parse_message_at(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Answer<SentMessage> {
+    read_at(
+        status,
+        headers,
+        body,
+        || now,
+        |r: MessageResource| SentMessage::from_resource(r, status.as_u16()),
+    )
 }
 
 #[derive(Deserialize)]

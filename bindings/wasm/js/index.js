@@ -448,31 +448,51 @@ export class TwilioSmsChannel {
    * safe.
    */
   async sendMessage(params, { getSecret, fetch = globalThis.fetch, timeoutMs, maxAttempts, deadlineMs } = {}) {
-    const plan = this.#inner.planSend(JSON.stringify(params));
+    // The core's steps: each part's request (sent in order), the waits of its retry policy, then the
+    // result or the error. This runs them.
+    const plan = this.#inner.planSend(JSON.stringify(params), maxAttempts, timeoutMs, deadlineMs, Date.now());
+    // Read for each request (a vault that fails halfway fails the send there, as a partial send).
+    const secretOf = (auth) => readSecret(getSecret, auth, timeoutMs ?? defaultTimeoutMs());
     try {
-      const parts = plan.parts();
-      for (let i = 0; i < parts; i++) {
-        const request = JSON.parse(plan.request(i));
-        // A vault that fails (or lacks the secret) must not surface its own words: "fetch failed" or
-        // "network" in them would make Hivekeep resend the parts already sent.
-        const secret = await readSecret(getSecret, request.auth, timeoutMs ?? defaultTimeoutMs());
-        if (!secret) throw new SendError(JSON.parse(plan.failure(i, "secret", 0)).error);
-        const basic = basicCredential(request.auth, secret);
-        // The core's retry policy (the native client's): a part that was surely not sent (a 429, no
-        // connection) is sent again after Retry-After or a backoff, within the attempts and the deadline.
-        const attempts = Number.isInteger(maxAttempts) && maxAttempts >= 1 ? Math.min(maxAttempts, 1000) : undefined;
-        const retry = new core.Retry(false, attempts, timeoutMs, deadlineMs, Date.now());
-        let read;
-        try {
-          read = await withRetries(retry, (attempt, budget) => this.#attempt(plan, i, request, basic, fetch, budget, attempt));
-        } finally {
-          retry.free();
+      let step = JSON.parse(plan.step());
+      for (;;) {
+        if (step.send) {
+          step = JSON.parse(await this.#sendPart(plan, step.send, step.timeoutMs, secretOf, fetch));
+        } else if (step.wait !== undefined) {
+          await new Promise((resolve) => setTimeout(resolve, step.wait));
+          step = JSON.parse(plan.waited(Date.now()));
+        } else if (step.done) {
+          return step.done;
+        } else {
+          throw new SendError(step.fail);
         }
-        if (!read.ok) throw new SendError(read.error);
       }
-      return JSON.parse(plan.result());
     } finally {
       plan.free();
+    }
+  }
+
+  /**
+   * Sends one request of a send plan within `timeoutMs` and gives the plan's next step (JSON). A vault
+   * that fails (or lacks the secret) must not surface its own words: "fetch failed" or "network" in them
+   * would make Hivekeep resend the parts already sent.
+   */
+  async #sendPart(plan, request, timeoutMs, secretOf, fetch) {
+    const secret = await secretOf(request.auth);
+    if (!secret) return plan.failed("secret", Date.now());
+    try {
+      const response = await fetch(request.url, {
+        method: request.method,
+        headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+        body: request.body,
+        redirect: NO_REDIRECT,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = await readBounded(response, core.maxResponseBytes());
+      const h = response.headers;
+      return plan.answered(response.status, h.get("content-type") ?? undefined, h.get("retry-after") ?? undefined, body, Date.now());
+    } catch (error) {
+      return plan.failed(classifyFetchError(error), Date.now());
     }
   }
 
@@ -582,31 +602,6 @@ export class TwilioSmsChannel {
       });
     } finally {
       retry.free();
-    }
-  }
-
-  /**
-   * One attempt at sending part `i`: `{value, seen}`, the plan's reading of Twilio's answer (or of its
-   * absence) and what the retry policy needs of it.
-   */
-  async #attempt(plan, i, request, basic, fetch, timeoutMs, attempt) {
-    try {
-      const response = await fetch(request.url, {
-        method: request.method,
-        headers: { ...request.headers, authorization: `Basic ${basic}` },
-        body: request.body,
-        redirect: NO_REDIRECT,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const body = await readBounded(response, core.maxResponseBytes());
-      const h = response.headers;
-      const retryAfter = h.get("retry-after") ?? undefined;
-      const value = JSON.parse(plan.answer(i, response.status, h.get("content-type"), retryAfter, body, Date.now()));
-      return { value, seen: { status: response.status, retryAfter } };
-    } catch (error) {
-      const kind = classifyFetchError(error);
-      const value = JSON.parse(plan.failure(i, kind, kind === "connect" ? attempt : Math.ceil(timeoutMs / 1000)));
-      return { value, seen: { failure: kind } };
     }
   }
 

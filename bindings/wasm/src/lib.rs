@@ -13,7 +13,8 @@
 //! - delivery status: [`status_rank`], [`hivekeep_status`], [`status_hint`], and the ordering and
 //!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps
 //!   (and deletes once [`is_stale`]);
-//! - the retry policy of the plugin's `fetch` loops: [`Retry`] (the native client's);
+//! - the retry policy of the plugin's `fetch` loops: inside a [`SendPlan`]'s steps, and [`Retry`] for
+//!   the account checks (the native client's);
 //! - phone numbers: [`is_valid_phone`], [`normalize_phone`], and [`warm_up`], which pays the
 //!   metadata's first-use cost at activation.
 //!

@@ -18,7 +18,8 @@ fn duration(ms: f64) -> Duration {
 /// The longest wait or attempt time the host's timers take (`setTimeout`, `AbortSignal.timeout`).
 const MAX_TIMER_MS: f64 = 2_147_483_647.0;
 
-fn ms(duration: Duration) -> f64 {
+/// `duration` in ms, within what the host's timers take.
+pub(crate) fn ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0).min(MAX_TIMER_MS)
 }
 
@@ -27,6 +28,21 @@ fn ms(duration: Duration) -> f64 {
 #[must_use]
 pub fn default_attempt_ms() -> f64 {
     ms(RetryPolicy::default().attempt_timeout)
+}
+
+/// The native client's limits (4 attempts, 15 s an attempt, 30 s in all) unless given (a time of
+/// `Infinity` has no bound).
+pub(crate) fn policy(
+    max_attempts: Option<u32>,
+    attempt_timeout_ms: Option<f64>,
+    deadline_ms: Option<f64>,
+) -> RetryPolicy {
+    let defaults = RetryPolicy::default();
+    RetryPolicy::new(
+        max_attempts.filter(|n| *n >= 1).unwrap_or(defaults.max_attempts),
+        attempt_timeout_ms.map_or(defaults.attempt_timeout, duration),
+        deadline_ms.map_or(defaults.deadline, duration),
+    )
 }
 
 /// One call's retries: its limits, whether it creates nothing (`idempotent`), and when it started.
@@ -54,13 +70,7 @@ impl Retry {
         deadline_ms: Option<f64>,
         now_ms: f64,
     ) -> Self {
-        let defaults = RetryPolicy::default();
-        let policy = RetryPolicy::new(
-            max_attempts.filter(|n| *n >= 1).unwrap_or(defaults.max_attempts),
-            attempt_timeout_ms.map_or(defaults.attempt_timeout, duration),
-            deadline_ms.map_or(defaults.deadline, duration),
-        );
-        Self { policy, idempotent, started_ms: now_ms }
+        Self { policy: policy(max_attempts, attempt_timeout_ms, deadline_ms), idempotent, started_ms: now_ms }
     }
 
     /// The time the next attempt gets at `now_ms`, in ms (at least 1).

@@ -6,14 +6,16 @@ use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use twilio_sms::adapter::{OutboundMessageParams, OutboundMessageResult, ReplyPlan, SendMessageError};
+use twilio_sms::E164;
+use twilio_sms::adapter::{
+    OutboundMessageParams, ReplyPlan, ReplySend, SendChannel, SendMessageError, SendStep,
+};
 use twilio_sms::api_error::{ErrorKind, RetrySafety, TwilioApiError};
 use twilio_sms::api_error::{parse_error_response, parse_retry_after, redact_phone_numbers};
-use twilio_sms::credentials::{Sender, StoredChannelConfig};
-use twilio_sms::delivery::{Locale, PartTag};
-use twilio_sms::outbound::StatusCallback;
+use twilio_sms::credentials::StoredChannelConfig;
+use twilio_sms::delivery::Locale;
 use twilio_sms::outbound::{self, Answer, RequestError, SentMessage};
-use twilio_sms::{AccountSid, ApiBase, E164};
+use twilio_sms::retry::Seen;
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
 use crate::webhook::Channel;
@@ -142,32 +144,25 @@ pub fn parse_send_answer(
     .to_string()
 }
 
-/// A planned send: the recipient and the parts, sent in order by the host. For each part `i`:
-/// `request(i)` gives the HTTP request (the host adds `Authorization: Basic` from the secret named
-/// in `auth`), then `answer(i, …)` (or `failure(i, …)` when no answer came) reads the outcome. When
-/// every part is accepted, `result()` gives Hivekeep's `OutboundMessageResult`. An error's `message`
-/// is the text to throw: its wording tells Hivekeep's retry logic whether to resend, and it never
-/// invites a resend after an SMS may have gone out.
+/// A planned send: the core's [`ReplySend`] steps (the parts in order, each tried again by the retry
+/// policy), which the host runs. Each step is JSON: `{send: {method, url, headers, body, auth},
+/// timeoutMs}` (send it, adding `Authorization: Basic` from the secret `auth` names, within
+/// `timeoutMs`; then [`Self::answered`] or [`Self::failed`]), `{wait: ms}` (then [`Self::waited`]),
+/// `{done: OutboundMessageResult}` or `{fail: {message, retrySafety, cause}}`, where `message` is the
+/// text to throw: its wording tells Hivekeep's retry logic whether to resend, and it never invites a
+/// resend after an SMS may have gone out.
 #[wasm_bindgen]
 pub struct SendPlan {
-    to: E164,
-    reply: ReplyPlan,
-    sent: Vec<SentMessage>,
-    account: AccountSid,
-    sender: Sender,
+    /// The step in flight (a request or a wait); none once done or failed.
+    step: Option<SendStep>,
+    /// The step's JSON, as [`Self::step`] gives it.
+    current: String,
     auth: Value,
-    callback: Option<StatusCallback>,
-    api_base: ApiBase,
-    locale: Locale,
 }
 
 impl fmt::Debug for SendPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendPlan")
-            .field("to", &self.to)
-            .field("parts", &self.reply.parts())
-            .field("sent", &self.sent.len())
-            .finish_non_exhaustive()
+        f.debug_struct("SendPlan").field("step", &self.step).finish_non_exhaustive()
     }
 }
 
@@ -176,7 +171,12 @@ fn error_text(error: SendMessageError) -> JsError {
 }
 
 /// Plans a send for `channel` (see [`Channel::plan_send`]).
-pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsError> {
+pub(crate) fn plan(
+    channel: &Channel,
+    params_json: &str,
+    policy: twilio_sms::retry::RetryPolicy,
+    now_ms: f64,
+) -> Result<SendPlan, JsError> {
     let params: OutboundMessageParams =
         serde_json::from_str(params_json).map_err(|_| JsError::new("sendMessage params: not valid JSON"))?;
     let config = channel.config();
@@ -184,18 +184,16 @@ pub(crate) fn plan(channel: &Channel, params_json: &str) -> Result<SendPlan, JsE
         .map_err(|_| error_text(SendMessageError::InvalidRecipient))?;
     let locale = Locale::parse(params.locale.as_deref());
     let reply = ReplyPlan::new(&params.content, &params.attachments, locale).map_err(error_text)?;
-    let auth = auth_json(config);
-    Ok(SendPlan {
-        to,
-        reply,
-        sent: Vec::new(),
-        account: config.account_sid().clone(),
-        sender: config.sender().clone(),
-        auth,
-        callback: channel.public_url().map(|url| StatusCallback::for_channel(url, channel.id())),
-        api_base: channel.api_base().clone(),
-        locale,
-    })
+    let send = SendChannel {
+        id: channel.id(),
+        public_url: channel.public_url(),
+        api_base: channel.api_base(),
+        account: config.account_sid(),
+        sender: config.sender(),
+    };
+    let mut plan = SendPlan { step: None, current: String::new(), auth: auth_json(config) };
+    plan.take(ReplySend::start(reply, to, send, locale, policy, at(now_ms)));
+    Ok(plan)
 }
 
 /// Whose Basic credential a request needs: `{username, secret, vaultKey}`, where `secret` names the
@@ -212,7 +210,7 @@ pub(crate) fn auth_json(config: &StoredChannelConfig) -> Value {
 }
 
 /// A request as the host sends it: `{method, url, headers, body, auth}` (no secret in it).
-pub(crate) fn request_json(request: &http::Request<String>, auth: &Value) -> String {
+fn request_value(request: &http::Request<String>, auth: &Value) -> Value {
     let headers: serde_json::Map<String, Value> = request
         .headers()
         .iter()
@@ -225,145 +223,139 @@ pub(crate) fn request_json(request: &http::Request<String>, auth: &Value) -> Str
         "body": request.body(),
         "auth": auth,
     })
-    .to_string()
 }
 
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// [`request_value`] as JSON text.
+pub(crate) fn request_json(request: &http::Request<String>, auth: &Value) -> String {
+    request_value(request, auth).to_string()
+}
+
+fn failure_json(error: &SendMessageError) -> Value {
+    json!({
+        "message": error.to_string(),
+        "retrySafety": safety(error.retry_safety()),
+        "cause": error.cause().map(request_error_json),
+    })
+}
+
+/// The headers of Twilio's answer the core reads: its `Content-Type` and `Retry-After`.
+fn answer_headers(content_type: Option<String>, retry_after: Option<String>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let pairs = [(http::header::CONTENT_TYPE, content_type), (http::header::RETRY_AFTER, retry_after)];
+    for (name, value) in pairs {
+        if let Some(value) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+impl SendPlan {
+    /// Keeps `step` (a request or a wait) and its JSON.
+    fn take(&mut self, step: SendStep) {
+        self.current = match &step {
+            SendStep::Send(sending) => json!({
+                "send": request_value(sending.request(), &self.auth),
+                "timeoutMs": crate::retry::ms(sending.timeout()),
+            }),
+            SendStep::Wait(waiting) => json!({"wait": crate::retry::ms(waiting.duration())}),
+            SendStep::Done(result) => json!({"done": result}),
+            SendStep::Fail(error) => json!({"fail": failure_json(error)}),
+        }
+        .to_string();
+        self.step = matches!(step, SendStep::Send(_) | SendStep::Wait(_)).then_some(step);
+    }
+
+    fn sending(&mut self) -> Result<twilio_sms::adapter::Sending, JsError> {
+        match self.step.take() {
+            Some(SendStep::Send(sending)) => Ok(sending),
+            other => {
+                self.step = other;
+                Err(JsError::new("no request of the plan is in flight"))
+            }
+        }
+    }
 }
 
 #[wasm_bindgen]
 impl SendPlan {
-    /// The number of SMS the text is sent as.
+    /// The current step (JSON, see [`SendPlan`]).
     #[must_use]
-    pub fn parts(&self) -> u32 {
-        count(self.reply.parts())
+    pub fn step(&self) -> String {
+        self.current.clone()
     }
 
-    /// The segments each part is estimated to cost (Twilio's `num_segments` is authoritative).
-    #[must_use]
-    pub fn segments(&self) -> Vec<u32> {
-        self.reply.bodies().iter().map(|b| b.segments().segments).collect()
-    }
-
-    fn check_next(&self, index: u32) -> Result<(), JsError> {
-        if index as usize != self.sent.len() || self.sent.len() >= self.reply.parts() {
-            return Err(JsError::new("the parts are sent in order, each once"));
-        }
-        Ok(())
-    }
-
-    /// The request for part `index` (from 0; the parts go in order, since parts after the first carry
-    /// its SID in their status callback): `{method, url, headers, body, auth: {username, secret,
-    /// vaultKey}}`. `secret` names the secret (`authToken` or `apiKeySecret`) the host reads from the
-    /// vault under `vaultKey` for `Authorization: Basic base64(username:secret)`.
+    /// Twilio answered the request in flight at `now_ms` (`body`: at most one byte more than the core
+    /// reads, see `maxResponseBytes`): the next step.
     ///
     /// # Errors
-    /// An index out of order.
-    pub fn request(&self, index: u32) -> Result<String, JsError> {
-        self.check_next(index)?;
-        let sms = self.reply.sms(index as usize, &self.to).ok_or_else(|| JsError::new("no such part"))?;
-        let of = self.parts();
-        let callback = self.callback.clone().map(|base| {
-            if of <= 1 {
-                return base;
-            }
-            let first = self.sent.first().map(|m| m.sid.clone());
-            let pairs = PartTag::query(index + 1, of, first.as_ref());
-            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            base.with_query(&borrowed)
-        });
-        let request = outbound::send_request_without_auth(
-            &self.api_base,
-            &self.account,
-            &self.sender,
-            &sms,
-            callback.as_ref(),
-        )
-        .map_err(|_| JsError::new("the API base URL is not a valid URL"))?;
-        Ok(request_json(&request, &self.auth))
-    }
-
-    fn outcome(&mut self, index: u32, read: Result<SentMessage, RequestError>) -> String {
-        match read {
-            Ok(message) => {
-                let json = json!({"ok": true, "message": message_json(&message)});
-                self.sent.push(message);
-                json
-            }
-            Err(error) => {
-                let detail = request_error_json(&error);
-                let sent = self.sent.iter().map(|m| m.sid.to_string()).collect();
-                let failure = SendMessageError::for_part(error, sent, index as usize, self.reply.parts());
-                json!({
-                    "ok": false,
-                    "error": {
-                        "message": failure.to_string(),
-                        "retrySafety": safety(failure.retry_safety()),
-                        "cause": detail,
-                    },
-                })
-            }
-        }
-        .to_string()
-    }
-
-    /// Reads Twilio's answer to part `index`: `{ok: true, message}` (the part was accepted), or `{ok:
-    /// false, error: {message, retrySafety, cause}}`, where `message` is the `sendMessage` error text
-    /// (a part failing after others went out is never retry-safe).
-    ///
-    /// # Errors
-    /// An index out of order.
-    pub fn answer(
+    /// No request in flight.
+    pub fn answered(
         &mut self,
-        index: u32,
         status: u16,
         content_type: Option<String>,
         retry_after: Option<String>,
         body: &[u8],
         now_ms: f64,
     ) -> Result<String, JsError> {
-        self.check_next(index)?;
-        let read = read(status, content_type.as_deref(), retry_after.as_deref(), body, now_ms);
-        Ok(self.outcome(index, read))
+        let sending = self.sending()?;
+        let next = match (too_large(status, body), StatusCode::from_u16(status)) {
+            (Some(error), _) => sending.refused(error),
+            (None, Ok(status)) => {
+                sending.answered(at(now_ms), status, &answer_headers(content_type, retry_after), body)
+            }
+            (None, Err(_)) => {
+                sending.refused(RequestError::Build("Twilio answered with no HTTP status".to_owned()))
+            }
+        };
+        self.take(next);
+        Ok(self.step())
     }
 
-    /// Part `index` got no answer: `kind` is `connect` (no connection was made, nothing was sent:
-    /// `detail` is the number of attempts), `timeout` (no answer within `detail` seconds after sending),
-    /// `secret` (the secret could not be read from the vault, so the part was not sent) or anything
-    /// else (the connection broke after sending). Gives the error as [`Self::answer`] does.
+    /// The request in flight got no answer at `now_ms`: `kind` is `connect` (no connection was made,
+    /// nothing was sent), `timeout` (no answer within its time), `secret` (the secret could not be
+    /// read from the vault, so it was not sent) or anything else (the connection broke after sending).
+    /// The next step.
     ///
     /// # Errors
-    /// An index out of order.
-    pub fn failure(&mut self, index: u32, kind: &str, detail: u32) -> Result<String, JsError> {
-        self.check_next(index)?;
-        let error = match kind {
+    /// No request in flight.
+    pub fn failed(&mut self, kind: &str, now_ms: f64) -> Result<String, JsError> {
+        let sending = self.sending()?;
+        let now = at(now_ms);
+        let next = match kind {
             // Not retried: the vault is not expected to recover by itself. After parts went out, the
             // error is the plan's partial failure, in words that never make the host resend them.
-            "secret" if self.sent.is_empty() => {
+            "secret" if !sending.after_sent_parts() => {
                 let message = "the Twilio secret could not be read from the vault; nothing was sent";
                 let error = json!({"message": message, "retrySafety": "final", "cause": {"kind": "secret"}});
-                return Ok(json!({"ok": false, "error": error}).to_string());
+                self.current = json!({"fail": error}).to_string();
+                return Ok(self.step());
             }
-            "secret" => RequestError::Build("the Twilio secret could not be read from the vault".to_owned()),
-            "connect" => RequestError::Connect { attempts: detail.max(1) },
-            "timeout" => RequestError::Timeout { seconds: u64::from(detail) },
-            _ => RequestError::ConnectionLost,
+            "secret" => sending.refused(RequestError::Build(
+                "the Twilio secret could not be read from the vault".to_owned(),
+            )),
+            "connect" => sending.failed(now, Seen::Connect),
+            "timeout" => sending.failed(now, Seen::Timeout),
+            _ => sending.failed(now, Seen::Lost),
         };
-        Ok(self.outcome(index, Err(error)))
+        self.take(next);
+        Ok(self.step())
     }
 
-    /// Hivekeep's `OutboundMessageResult` (JSON) once every part was accepted: the first part's SID as
-    /// `platformMessageId`, the localized `contextLine`, and every part in `deliveryMeta`.
+    /// The wait is over at `now_ms`: the next step.
     ///
     /// # Errors
-    /// Parts still unsent.
-    pub fn result(&self) -> Result<String, JsError> {
-        if self.sent.len() != self.reply.parts() {
-            return Err(JsError::new("not every part was sent"));
+    /// No wait in progress.
+    pub fn waited(&mut self, now_ms: f64) -> Result<String, JsError> {
+        match self.step.take() {
+            Some(SendStep::Wait(waiting)) => {
+                self.take(waiting.over(at(now_ms)));
+                Ok(self.step())
+            }
+            other => {
+                self.step = other;
+                Err(JsError::new("no wait of the plan is in progress"))
+            }
         }
-        let result =
-            OutboundMessageResult::from_plan(&self.reply, &self.sent, self.callback.is_some(), self.locale);
-        serde_json::to_string(&result).map_err(|_| JsError::new("the result could not be written"))
     }
 }

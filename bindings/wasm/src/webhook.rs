@@ -633,14 +633,25 @@ impl Channel {
         vec![format!("{SEEN}{}:", self.key_id), format!("{STATUS}{}:", self.key_id)]
     }
 
-    /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON): the text split
-    /// into SMS bodies, each sent in order by the host with [`crate::SendPlan`].
+    /// Plans the send of an agent's reply (Hivekeep's `OutboundMessageParams` as JSON) at `now_ms`: the
+    /// core's steps ([`crate::SendPlan`]) under the retry policy (the native client's limits unless
+    /// given: `maxAttempts`, a whole number from 1, at most 1000; each attempt's time and the whole
+    /// send's, in ms).
     ///
     /// # Errors
     /// The `sendMessage` error text for a recipient that is not a valid E.164 number or a blank text.
     #[wasm_bindgen(js_name = planSend)]
-    pub fn plan_send(&self, params_json: &str) -> Result<crate::SendPlan, JsError> {
-        crate::send::plan(self, params_json)
+    pub fn plan_send(
+        &self,
+        params_json: &str,
+        max_attempts: Option<f64>,
+        attempt_timeout_ms: Option<f64>,
+        deadline_ms: Option<f64>,
+        now_ms: f64,
+    ) -> Result<crate::SendPlan, JsError> {
+        let attempts = max_attempts.filter(|n| n.fract() == 0.0 && *n >= 1.0).map(|n| n.min(1000.0) as u32);
+        let policy = crate::retry::policy(attempts, attempt_timeout_ms, deadline_ms);
+        crate::send::plan(self, params_json, policy, now_ms)
     }
 }
 
