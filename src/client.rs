@@ -11,6 +11,7 @@ use http::StatusCode;
 
 use crate::adapter::{SendStep, Sending};
 use crate::api_error::parse_retry_after;
+use crate::checks::{CheckedAccount, Validation, ValidationStep, WebhookSetup, WebhookSetupStep};
 use crate::credentials::Credentials;
 use crate::ids::MessageSid;
 use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
@@ -289,16 +290,7 @@ impl TwilioClient {
     /// A [`ValidationError`] naming what is wrong; bad credentials are
     /// `Request(Api(..))` with HTTP 401 and code 20003.
     pub async fn validate_config(&self, credentials: &Credentials) -> Result<AccountInfo, ValidationError> {
-        let account = self.account(credentials).await.map_err(ValidationError::Request)?;
-        let account = outbound::check_account(account)?;
-        if let Some(number) = credentials.sender().number() {
-            let path = outbound::number_path(credentials.account_sid(), number);
-            let received = self.get(credentials, &path).await.map_err(ValidationError::Request)?;
-            let answer =
-                outbound::parse_number_ownership(received.status, &received.headers, &received.body, number);
-            into_result(answer).map_err(ValidationError::Request)?.check()?;
-        }
-        Ok(account)
+        self.validation(credentials, true).await.account
     }
 
     /// Points the From number's "A message comes in" webhook at `channel_url` when it points nowhere of
@@ -312,30 +304,16 @@ impl TwilioClient {
         credentials: &Credentials,
         channel_url: &str,
     ) -> Result<WebhookConfigured, WebhookSetupError> {
-        let failed = |error| WebhookSetupError::Validation(ValidationError::Request(error));
-        let number = credentials.sender().number().ok_or(WebhookSetupError::NoNumber)?;
-        let path = outbound::number_path(credentials.account_sid(), number);
-        let received = self.get(credentials, &path).await.map_err(failed)?;
-        let answer =
-            outbound::parse_number_webhook(received.status, &received.headers, &received.body, number);
-        let webhook = into_result(answer)
-            .map_err(failed)?
-            .ok_or(WebhookSetupError::Validation(ValidationError::NumberNotOwned))?;
-        if !webhook.setup(channel_url).needs_update()? {
-            return Ok(WebhookConfigured::AlreadySet);
-        }
-        let (api_base, account) = (&self.config.api_base, credentials.account_sid());
-        let build = || {
-            let mut request = webhook.update_request(api_base, account, channel_url)?;
-            request.headers_mut().insert(http::header::AUTHORIZATION, credentials.authorization());
-            Ok(request)
-        };
-        let (received, _) = self.execute(build, true).await.map_err(failed)?;
-        let answer =
-            outbound::parse_webhook_update(received.status, &received.headers, &received.body, channel_url);
-        match into_result(answer).map_err(failed)? {
-            true => Ok(WebhookConfigured::Set),
-            false => Err(WebhookSetupError::NotApplied),
+        // The core's steps; this driver sends each request.
+        let mut step = WebhookSetup::start(self.checked(credentials), channel_url);
+        loop {
+            step = match step {
+                WebhookSetupStep::Request(pending) => match self.run(credentials, pending.request()).await {
+                    Ok(r) => pending.answered(r.status, &r.headers, &r.body, std::time::SystemTime::now()),
+                    Err(error) => pending.failed(error),
+                },
+                WebhookSetupStep::Done(done) => return done,
+            };
         }
     }
 
@@ -344,14 +322,41 @@ impl TwilioClient {
     /// # Errors
     /// A [`RequestError`].
     pub async fn bot_info(&self, credentials: &Credentials) -> Result<BotInfo, RequestError> {
-        let account = self.account(credentials).await?;
-        Ok(BotInfo::new(&account, credentials.sender()))
+        self.validation(credentials, false).await.bot_info
     }
 
-    async fn account(&self, credentials: &Credentials) -> Result<AccountInfo, RequestError> {
-        let path = outbound::account_path(credentials.account_sid());
-        let received = self.get(credentials, &path).await?;
-        into_result(outbound::parse_account(received.status, &received.headers, &received.body))
+    /// The core's account check ([`Validation`]), run: the account, then with `number_too` the From
+    /// number.
+    async fn validation(&self, credentials: &Credentials, number_too: bool) -> Validation {
+        let mut step = Validation::start(self.checked(credentials), number_too);
+        loop {
+            step = match step {
+                ValidationStep::Request(pending) => match self.run(credentials, pending.request()).await {
+                    Ok(r) => pending.answered(r.status, &r.headers, &r.body, std::time::SystemTime::now()),
+                    Err(error) => pending.failed(error),
+                },
+                ValidationStep::Done(validation) => return validation,
+            };
+        }
+    }
+
+    fn checked<'a>(&'a self, credentials: &'a Credentials) -> CheckedAccount<'a> {
+        CheckedAccount {
+            api_base: &self.config.api_base,
+            account: credentials.account_sid(),
+            sender: credentials.sender(),
+        }
+    }
+
+    /// Runs a request the core planned (a read, or an update to the same value: retried as reads are)
+    /// with the credential.
+    async fn run(
+        &self,
+        credentials: &Credentials,
+        planned: &http::Request<String>,
+    ) -> Result<Received, RequestError> {
+        let build = || Ok(authorized(planned, credentials));
+        self.execute(build, true).await.map(|(received, _)| received)
     }
 
     /// A read: retried on any transient failure, since it creates nothing.
@@ -415,13 +420,7 @@ impl TwilioClient {
     /// Runs one attempt at a reply's part ([`crate::adapter::ReplySend`]): its request with the
     /// credential, within its time; the plan reads the answer, or its absence, and gives the next step.
     pub(crate) async fn attempt_part(&self, credentials: &Credentials, sending: Sending) -> SendStep {
-        let planned = sending.request();
-        let mut request = http::Request::new(planned.body().clone());
-        *request.method_mut() = planned.method().clone();
-        *request.uri_mut() = planned.uri().clone();
-        *request.headers_mut() = planned.headers().clone();
-        request.headers_mut().insert(http::header::AUTHORIZATION, credentials.authorization());
-        let ended = self.attempt(request, sending.timeout()).await;
+        let ended = self.attempt(authorized(sending.request(), credentials), sending.timeout()).await;
         let now = std::time::SystemTime::now();
         match ended {
             Ok(received) => sending.answered(now, received.status, &received.headers, &received.body),
@@ -456,6 +455,16 @@ impl TwilioClient {
         };
         tokio::time::timeout(timeout, work).await.unwrap_or(Err(Failure::Timeout))
     }
+}
+
+/// A request the core planned, with the credential's `Authorization`.
+fn authorized(planned: &http::Request<String>, credentials: &Credentials) -> http::Request<String> {
+    let mut request = http::Request::new(planned.body().clone());
+    *request.method_mut() = planned.method().clone();
+    *request.uri_mut() = planned.uri().clone();
+    *request.headers_mut() = planned.headers().clone();
+    request.headers_mut().insert(http::header::AUTHORIZATION, credentials.authorization());
+    request
 }
 
 fn into_result<T>(answer: Answer<T>) -> Result<T, RequestError> {

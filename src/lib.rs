@@ -47,6 +47,7 @@
 pub mod adapter;
 pub mod api_error;
 pub mod channel;
+pub mod checks;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod credentials;

@@ -498,37 +498,22 @@ export class TwilioSmsChannel {
 
   /**
    * Hivekeep's `validateConfig`, with the native client's checks: the credentials work, the account is
-   * active, and the From number belongs to it and can send SMS. `getSecret` and `fetch` as for
-   * `sendMessage`. Resolves to `{valid: true}` or `{valid: false, error}` (never a secret or the number).
+   * active, and the From number belongs to it and can send SMS; then, when the stored config's
+   * `configureWebhook` is on, `configureWebhook`. `getSecret` and `fetch` as for `sendMessage`.
+   * Resolves to `{valid: true}` or `{valid: false, error}` (never a secret or the number).
    */
   async validateConfig({ getSecret, fetch = globalThis.fetch, timeoutMs = defaultTimeoutMs() } = {}) {
-    const checked = await this.#check({ getSecret, fetch, timeoutMs }, true);
-    if (!checked.ok) return { valid: false, error: checked.error };
-    if (this.#inner.configureWebhook()) {
-      const configured = await this.configureWebhook({ getSecret, fetch, timeoutMs });
-      if (!configured.ok) return { valid: false, error: configured.error };
-    }
-    return { valid: true };
+    return this.#check("validate", { getSecret, fetch, timeoutMs });
   }
 
   /**
    * Points the From number's "A message comes in" webhook at this channel's webhook URL when it points
    * nowhere of its owner's (empty, or Twilio's demo reply); another URL is never overwritten. `getSecret`
    * and `fetch` as for `sendMessage`. Resolves to `{ok: true, changed}` or `{ok: false, error}` (where
-   * another URL points, shown without credentials or query; never a secret). `validateConfig` calls it
-   * when the stored config's `configureWebhook` is on.
+   * another URL points, shown without credentials or query; never a secret).
    */
   async configureWebhook({ getSecret, fetch = globalThis.fetch, timeoutMs = defaultTimeoutMs() } = {}) {
-    const deadline = Date.now() + timeoutMs;
-    const { number } = JSON.parse(this.#inner.setupRequests());
-    const secrets = this.#secrets(getSecret, timeoutMs);
-    // Without a number (or a webhook URL) the core refuses before reading any answer.
-    const read = (...a) => this.#inner.readNumberWebhook(...a);
-    const decided = number ? await this.#call(number, read, secrets, deadline, fetch) : JSON.parse(read(0, undefined, new Uint8Array(0)));
-    if (decided.action === "done") return { ok: true, changed: false };
-    if (decided.action !== "update") return { ok: false, error: decided.error ?? "the From number's webhook could not be read" };
-    const updated = await this.#call(decided.request, (...a) => this.#inner.readWebhookUpdate(...a), secrets, deadline, fetch);
-    return updated.ok ? { ok: true, changed: true } : { ok: false, error: updated.error };
+    return this.#check("webhook", { getSecret, fetch, timeoutMs });
   }
 
   /**
@@ -536,8 +521,7 @@ export class TwilioSmsChannel {
    * Messaging Service SID), or null when the account cannot be read.
    */
   async getBotInfo({ getSecret, fetch = globalThis.fetch, timeoutMs = defaultTimeoutMs() } = {}) {
-    const checked = await this.#check({ getSecret, fetch, timeoutMs }, false);
-    return checked.botInfo ?? null;
+    return this.#check("botInfo", { getSecret, fetch, timeoutMs });
   }
 
   /** `auth` (`{secret, vaultKey}`) → its secret, each read once, within `timeoutMs`. */
@@ -551,39 +535,38 @@ export class TwilioSmsChannel {
   }
 
   /**
-   * The checks, within `timeoutMs`: with `full` (validateConfig), the Auth Token first (it checks every
-   * webhook, even on a channel that sends with an API key), then the account, then the From number.
-   * Gives the first failure, or the account's reading (with `botInfo` whenever the account was read).
+   * Runs the core's checks of `kind` within `timeoutMs`: the vault reads and the requests it asks for,
+   * each tried again as a read is (by the core's retry policy). Resolves to what the core concludes.
    */
-  async #check({ getSecret, fetch, timeoutMs }, full) {
+  async #check(kind, { getSecret, fetch, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
-    const requests = JSON.parse(this.#inner.setupRequests());
     const secretOf = this.#secrets(getSecret, timeoutMs);
-    if (full) {
-      const token = await secretOf({ secret: "authToken", vaultKey: this.authTokenVaultKey });
-      if (!token) return { ok: false, error: "the Auth Token could not be read from the vault (it checks every webhook)" };
-      const unusable = core.authTokenError(token);
-      if (unusable) return { ok: false, error: `${unusable} (as read from the vault)` };
+    const plan = this.#inner.checks(kind);
+    try {
+      let step = JSON.parse(plan.step());
+      while (step.done === undefined) {
+        if (step.readToken) plan.token((await secretOf(step.readToken)) ?? undefined);
+        else await this.#request(plan, step.request, secretOf, deadline, fetch);
+        step = JSON.parse(plan.step());
+      }
+      return step.done;
+    } finally {
+      plan.free();
     }
-    const account = await this.#call(requests.account, (...a) => this.#inner.readAccount(...a), secretOf, deadline, fetch);
-    if (!account.ok || !full || !requests.number) return account;
-    const owned = await this.#call(requests.number, (...a) => this.#inner.readNumber(...a), secretOf, deadline, fetch);
-    return owned.ok ? account : owned;
   }
 
   /**
-   * Sends a request of the checks (`{method, url, headers, body, auth}`, as the core gives it) before
-   * `deadline` and gives the core's reading of Twilio's answer (`read(status, contentType, body)`).
-   * Retried, as the native client's, after a 429, a 5xx or no answer (a read, or an update that sets
-   * the same value again).
+   * Sends a request of the checks (`{method, url, headers, body, auth}`) before `deadline`, tried again
+   * as a read is, and hands the plan Twilio's last answer or its absence.
    */
-  async #call(request, read, secretOf, deadline, fetch) {
+  async #request(plan, request, secretOf, deadline, fetch) {
     const secret = await secretOf(request.auth);
-    if (!secret) return { ok: false, error: "the Twilio secret could not be read from the vault" };
+    if (!secret) return plan.failed("secret");
     const remaining = Math.max(1, deadline - Date.now());
     const retry = new core.Retry(true, undefined, remaining, remaining, Date.now());
+    let last;
     try {
-      return await withRetries(retry, async (_, budget) => {
+      last = await withRetries(retry, async (_, budget) => {
         try {
           const response = await fetch(request.url, {
             method: request.method,
@@ -593,16 +576,19 @@ export class TwilioSmsChannel {
             signal: AbortSignal.timeout(budget),
           });
           const body = await readBounded(response, core.maxResponseBytes());
-          const value = JSON.parse(read(response.status, response.headers.get("content-type") ?? undefined, body));
-          return { value, seen: { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined } };
+          const h = response.headers;
+          const seen = { status: response.status, retryAfter: h.get("retry-after") ?? undefined };
+          return { value: { ...seen, contentType: h.get("content-type") ?? undefined, body }, seen };
         } catch (error) {
-          const value = { ok: false, error: "Twilio could not be reached to check the account" };
-          return { value, seen: { failure: classifyFetchError(error) } };
+          const failure = classifyFetchError(error);
+          return { value: { failure }, seen: { failure } };
         }
       });
     } finally {
       retry.free();
     }
+    if (last.failure) plan.failed(last.failure);
+    else plan.answered(last.status, last.contentType, last.retryAfter, last.body, Date.now());
   }
 
   /** Releases the channel's wasm memory. */

@@ -47,7 +47,7 @@ fn kind(kind: ErrorKind) -> Value {
 }
 
 /// The time `Retry-After` dates are measured from: the host's clock (wasm32 has none of its own).
-fn at(now_ms: f64) -> SystemTime {
+pub(crate) fn at(now_ms: f64) -> SystemTime {
     let millis = if now_ms.is_finite() && now_ms > 0.0 { now_ms as u64 } else { 0 };
     SystemTime::UNIX_EPOCH + Duration::from_millis(millis)
 }
@@ -210,7 +210,7 @@ pub(crate) fn auth_json(config: &StoredChannelConfig) -> Value {
 }
 
 /// A request as the host sends it: `{method, url, headers, body, auth}` (no secret in it).
-fn request_value(request: &http::Request<String>, auth: &Value) -> Value {
+pub(crate) fn request_value(request: &http::Request<String>, auth: &Value) -> Value {
     let headers: serde_json::Map<String, Value> = request
         .headers()
         .iter()
@@ -225,11 +225,6 @@ fn request_value(request: &http::Request<String>, auth: &Value) -> Value {
     })
 }
 
-/// [`request_value`] as JSON text.
-pub(crate) fn request_json(request: &http::Request<String>, auth: &Value) -> String {
-    request_value(request, auth).to_string()
-}
-
 fn failure_json(error: &SendMessageError) -> Value {
     json!({
         "message": error.to_string(),
@@ -239,7 +234,7 @@ fn failure_json(error: &SendMessageError) -> Value {
 }
 
 /// The headers of Twilio's answer the core reads: its `Content-Type` and `Retry-After`.
-fn answer_headers(content_type: Option<String>, retry_after: Option<String>) -> http::HeaderMap {
+pub(crate) fn answer_headers(content_type: Option<String>, retry_after: Option<String>) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     let pairs = [(http::header::CONTENT_TYPE, content_type), (http::header::RETRY_AFTER, retry_after)];
     for (name, value) in pairs {

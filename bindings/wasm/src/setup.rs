@@ -1,15 +1,16 @@
-//! The channel checks behind Hivekeep's `validateConfig` and `getBotInfo`, sans I/O: the requests
-//! (without the secret, as the send plan's) and the reading of Twilio's answers, with the native
-//! client's rules (`TwilioClient::validate_config` and `bot_info`): the account answers and is active,
-//! and the From number belongs to it and can send SMS.
+//! The channel checks behind Hivekeep's `validateConfig` and `getBotInfo`, and the number's webhook
+//! setup: the core's steps (`twilio_sms::checks`, which the native client runs too), run by the host.
 
-use http::{HeaderMap, StatusCode};
-use serde_json::json;
-use twilio_sms::api_error::parse_error_response;
-use twilio_sms::outbound::{self, Answer, BotInfo, RequestError, ValidationError, WebhookSetupError};
+use serde_json::{Value, json};
+use twilio_sms::checks::{
+    CheckedAccount, Validation, ValidationRequest, ValidationStep, WebhookSetup, WebhookSetupRequest,
+    WebhookSetupStep,
+};
+use twilio_sms::credentials::StoredChannelConfig;
+use twilio_sms::outbound::{RequestError, WebhookConfigured, WebhookSetupError};
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
-use crate::send::{auth_json, request_json};
+use crate::send::{auth_json, request_value};
 use crate::webhook::Channel;
 
 /// Why `token` cannot be an Auth Token (empty, surrounding spaces, control characters), or nothing:
@@ -31,92 +32,239 @@ pub fn webhook_setup_channel_id(config_json: &str) -> Option<String> {
     config.configure_webhook().then(|| config.channel_id()).flatten().map(|id| id.to_string())
 }
 
-/// An answer read as `T`, or the request error it is.
-fn answer<T>(
-    status: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-    parse: impl FnOnce(StatusCode, &[u8]) -> Answer<T>,
-) -> Result<T, RequestError> {
-    if let Some(error) = crate::send::too_large(status, body) {
-        return Err(error);
+/// What a [`CheckPlan`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Hivekeep's `validateConfig`: the Auth Token as read from the vault, the account, the From number,
+    /// then (with the config's `configureWebhook`) the number's webhook.
+    Validate,
+    /// Hivekeep's `getBotInfo`: the account alone.
+    BotInfo,
+    /// The number's webhook pointed at the channel.
+    Webhook,
+}
+
+/// Where a [`CheckPlan`] stands.
+#[derive(Debug)]
+enum Stage {
+    /// The Auth Token is read from the vault first (it checks every webhook).
+    Token,
+    Validation(Box<ValidationRequest>),
+    Webhook(Box<WebhookSetupRequest>),
+    Done,
+}
+
+/// The channel checks, as steps the host runs (the core's [`Validation`] and [`WebhookSetup`]). Each
+/// step is JSON: `{readToken: auth}` (read the Auth Token from the vault, then [`Self::token`]),
+/// `{request: {method, url, headers, body, auth}}` (send it with `Authorization: Basic` from the secret
+/// `auth` names, tried again as a read is, then [`Self::answered`] or [`Self::failed`]), or `{done}`:
+/// `validateConfig`'s `{valid, error?}`, `getBotInfo`'s `{name, username}` or null, or
+/// `configureWebhook`'s `{ok, changed?, error?}`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct CheckPlan {
+    kind: Kind,
+    stage: Stage,
+    current: String,
+    auth: Value,
+    config: StoredChannelConfig,
+    api_base: twilio_sms::ApiBase,
+    /// The channel's webhook URL, when the plan points the number's webhook at it.
+    webhook: Result<String, WebhookSetupError>,
+}
+
+impl CheckPlan {
+    fn checked(&self) -> CheckedAccount<'_> {
+        CheckedAccount {
+            api_base: &self.api_base,
+            account: self.config.account_sid(),
+            sender: self.config.sender(),
+        }
     }
-    match StatusCode::from_u16(status) {
-        Ok(code) if code.is_success() => match parse(code, body) {
-            Answer::Ok(value) => Ok(value),
-            Answer::Unreadable(unreadable) => Err(RequestError::Unreadable(unreadable)),
-            Answer::Error(error) => Err(RequestError::Api(error)),
-        },
-        _ => Err(RequestError::Api(parse_error_response(status, content_type, body))),
+
+    fn done(&mut self, done: Value) {
+        self.stage = Stage::Done;
+        self.current = json!({"done": done}).to_string();
+    }
+
+    fn validation(&mut self, step: ValidationStep) {
+        match step {
+            ValidationStep::Request(pending) => {
+                self.current = json!({"request": request_value(pending.request(), &self.auth)}).to_string();
+                self.stage = Stage::Validation(pending);
+            }
+            ValidationStep::Done(found) if self.kind == Kind::BotInfo => {
+                let info =
+                    found.bot_info.ok().map(|info| json!({"name": info.name, "username": info.username}));
+                self.done(info.unwrap_or(Value::Null));
+            }
+            ValidationStep::Done(found) => match found.account {
+                Err(error) => self.done(json!({"valid": false, "error": error.to_string()})),
+                Ok(_) if self.config.configure_webhook() => self.webhook_start(),
+                Ok(_) => self.done(json!({"valid": true})),
+            },
+        }
+    }
+
+    fn webhook_start(&mut self) {
+        match self.webhook.clone() {
+            Ok(url) => {
+                let step = WebhookSetup::start(self.checked(), &url);
+                self.webhook_step(step);
+            }
+            Err(error) => self.webhook_step(WebhookSetupStep::Done(Err(error))),
+        }
+    }
+
+    fn webhook_step(&mut self, step: WebhookSetupStep) {
+        let outcome = match step {
+            WebhookSetupStep::Request(pending) => {
+                self.current = json!({"request": request_value(pending.request(), &self.auth)}).to_string();
+                self.stage = Stage::Webhook(pending);
+                return;
+            }
+            WebhookSetupStep::Done(outcome) => outcome,
+        };
+        let done = match (self.kind, outcome) {
+            (Kind::Validate, Ok(_)) => json!({"valid": true}),
+            (Kind::Validate, Err(error)) => json!({"valid": false, "error": error.to_string()}),
+            (_, Ok(configured)) => json!({"ok": true, "changed": configured == WebhookConfigured::Set}),
+            (_, Err(error)) => json!({"ok": false, "error": error.to_string()}),
+        };
+        self.done(done);
     }
 }
 
-fn refused(error: ValidationError) -> String {
-    json!({"ok": false, "error": error.to_string()}).to_string()
+#[wasm_bindgen]
+impl CheckPlan {
+    /// The current step (JSON, see [`CheckPlan`]).
+    #[must_use]
+    pub fn step(&self) -> String {
+        self.current.clone()
+    }
+
+    /// The Auth Token as read from the vault (nothing when it could not be read): checked, then the
+    /// account's check.
+    pub fn token(&mut self, token: Option<String>) {
+        if !matches!(self.stage, Stage::Token) {
+            return;
+        }
+        match token.filter(|t| !t.is_empty()) {
+            None => self.done(json!({
+                "valid": false,
+                "error": "the Auth Token could not be read from the vault (it checks every webhook)",
+            })),
+            Some(token) => match auth_token_error(&token) {
+                Some(unusable) => self
+                    .done(json!({"valid": false, "error": format!("{unusable} (as read from the vault)")})),
+                None => {
+                    let step = Validation::start(self.checked(), true);
+                    self.validation(step);
+                }
+            },
+        }
+    }
+
+    /// Twilio answered the request in flight at `now_ms` (`body`: at most one byte more than the core
+    /// reads): the next step.
+    pub fn answered(
+        &mut self,
+        status: u16,
+        content_type: Option<String>,
+        retry_after: Option<String>,
+        body: &[u8],
+        now_ms: f64,
+    ) {
+        let headers = crate::send::answer_headers(content_type, retry_after);
+        let now = crate::send::at(now_ms);
+        let too_large = crate::send::too_large(status, body);
+        let status = http::StatusCode::from_u16(status);
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Validation(pending) => {
+                let step = match (too_large, status) {
+                    (Some(error), _) => pending.failed(error),
+                    (None, Ok(status)) => pending.answered(status, &headers, body, now),
+                    (None, Err(_)) => {
+                        pending.failed(RequestError::Build("Twilio answered with no HTTP status".to_owned()))
+                    }
+                };
+                self.validation(step);
+            }
+            Stage::Webhook(pending) => {
+                let step = match (too_large, status) {
+                    (Some(error), _) => pending.failed(error),
+                    (None, Ok(status)) => pending.answered(status, &headers, body, now),
+                    (None, Err(_)) => {
+                        pending.failed(RequestError::Build("Twilio answered with no HTTP status".to_owned()))
+                    }
+                };
+                self.webhook_step(step);
+            }
+            other => self.stage = other,
+        }
+    }
+
+    /// The request in flight got no answer: `kind` is `secret` (its secret could not be read from the
+    /// vault, so it was not sent), `connect`, `timeout` or anything else (the connection broke).
+    pub fn failed(&mut self, kind: &str) {
+        let error = match kind {
+            "secret" => RequestError::Build("the Twilio secret could not be read from the vault".to_owned()),
+            "connect" => RequestError::Connect { attempts: 1 },
+            "timeout" => RequestError::Timeout { seconds: 0 },
+            _ => RequestError::ConnectionLost,
+        };
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Validation(pending) => self.validation(pending.failed(error)),
+            Stage::Webhook(pending) => self.webhook_step(pending.failed(error)),
+            other => self.stage = other,
+        }
+    }
 }
 
 #[wasm_bindgen]
 impl Channel {
-    /// The requests of the channel checks: `{account, number}`, each `{method, url, headers, body,
-    /// auth}` as `SendPlan.request` gives them; `number` is null for a channel that sends through a
-    /// Messaging Service.
+    /// The checks of `kind`, as steps: `validate` (Hivekeep's `validateConfig`: the Auth Token, the
+    /// account, the From number, then the number's webhook when the config asks for it), `botInfo`
+    /// (`getBotInfo`: the account alone) or `webhook` (the From number's webhook pointed at this
+    /// channel).
     ///
     /// # Errors
-    /// An API base that makes no valid URL.
-    #[wasm_bindgen(js_name = setupRequests)]
-    pub fn setup_requests(&self) -> Result<String, JsError> {
-        let config = self.config();
-        let auth = auth_json(config);
-        let invalid = |_| JsError::new("the API base URL is not a valid URL");
-        let get = |path: String| outbound::get_request_without_auth(self.api_base(), &path).map_err(invalid);
-        let account = request_json(&get(outbound::account_path(config.account_sid()))?, &auth);
-        let number = match config.sender().number() {
-            Some(number) => {
-                Some(request_json(&get(outbound::number_path(config.account_sid(), number))?, &auth))
+    /// Another `kind`.
+    pub fn checks(&self, kind: &str) -> Result<CheckPlan, JsError> {
+        let kind = match kind {
+            "validate" => Kind::Validate,
+            "botInfo" => Kind::BotInfo,
+            "webhook" => Kind::Webhook,
+            _ => return Err(JsError::new("checks: validate, botInfo or webhook")),
+        };
+        // The channel the stored config names (by its vault key), as Hivekeep made it: never another.
+        let webhook = if self.config().channel_id().as_ref() != Some(self.id()) {
+            Err(WebhookSetupError::ChannelUnknown)
+        } else {
+            self.webhook_url().ok_or(WebhookSetupError::NoWebhookUrl)
+        };
+        let mut plan = CheckPlan {
+            kind,
+            stage: Stage::Done,
+            current: String::new(),
+            auth: auth_json(self.config()),
+            config: self.config().clone(),
+            api_base: self.api_base().clone(),
+            webhook,
+        };
+        match kind {
+            Kind::Validate => {
+                let auth = json!({"secret": "authToken", "vaultKey": self.config().auth_token_vault_key()});
+                plan.stage = Stage::Token;
+                plan.current = json!({"readToken": auth}).to_string();
             }
-            None => None,
-        };
-        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
-        Ok(json!({"account": parse(&account), "number": number.as_deref().map(parse)}).to_string())
-    }
-
-    /// Reads the answer to the account request: `{ok, error?, botInfo?}`: `ok` when the credentials
-    /// work and the account is active, else `error` with `validateConfig`'s text (bad credentials, a
-    /// suspended account...); `botInfo` (`{name, username}`) whenever the account could be read, active
-    /// or not, as the native `bot_info` gives it.
-    #[wasm_bindgen(js_name = readAccount)]
-    #[must_use]
-    pub fn read_account(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
-        let read = answer(status, content_type.as_deref(), body, |code, body| {
-            outbound::parse_account(code, &HeaderMap::new(), body)
-        });
-        let account = match read {
-            Ok(account) => account,
-            Err(error) => return refused(ValidationError::Request(error)),
-        };
-        let info = BotInfo::new(&account, self.config().sender());
-        let bot_info = json!({"name": info.name, "username": info.username});
-        match outbound::check_account(account) {
-            Ok(_) => json!({"ok": true, "botInfo": bot_info}).to_string(),
-            Err(error) => json!({"ok": false, "error": error.to_string(), "botInfo": bot_info}).to_string(),
+            Kind::BotInfo => {
+                let step = Validation::start(plan.checked(), false);
+                plan.validation(step);
+            }
+            Kind::Webhook => plan.webhook_start(),
         }
-    }
-
-    /// Reads the answer to the number request: `{ok: true}` when the account owns the From number and
-    /// it can send SMS, else `{ok: false, error}`.
-    #[wasm_bindgen(js_name = readNumber)]
-    #[must_use]
-    pub fn read_number(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
-        let Some(number) = self.config().sender().number() else {
-            return json!({"ok": true}).to_string();
-        };
-        let read = answer(status, content_type.as_deref(), body, |code, body| {
-            outbound::parse_number_ownership(code, &HeaderMap::new(), body, number)
-        });
-        match read.map_err(ValidationError::Request).and_then(|ownership| ownership.check()) {
-            Ok(()) => json!({"ok": true}).to_string(),
-            Err(error) => refused(error),
-        }
+        Ok(plan)
     }
 
     /// Whether the stored config asks for the From number's webhook to be pointed at the channel
@@ -125,67 +273,5 @@ impl Channel {
     #[must_use]
     pub fn configure_webhook(&self) -> bool {
         self.config().configure_webhook()
-    }
-
-    /// Reads the answer to the number request (`setupRequests().number`) as what to do about the number's
-    /// "A message comes in" webhook (`NumberWebhook::setup`): `{action: "done", alreadySet: true}` when
-    /// it points at this channel; `{action: "update", request}` (as `SendPlan.request` gives it) when it
-    /// points nowhere of its owner's (empty, Twilio's demo reply, this channel at another base);
-    /// `{action: "refused", error}` when it points elsewhere (never overwritten: the text names the
-    /// host), or for a stored config that does not name this channel (Hivekeep's vault key), no public
-    /// https URL, no From number, a number the account does not own, or a failed request.
-    #[wasm_bindgen(js_name = readNumberWebhook)]
-    #[must_use]
-    pub fn read_number_webhook(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
-        let refused =
-            |error: WebhookSetupError| json!({"action": "refused", "error": error.to_string()}).to_string();
-        // The channel the stored config names (by its vault key), as Hivekeep made it: never another.
-        if self.config().channel_id().as_ref() != Some(self.id()) {
-            return refused(WebhookSetupError::ChannelUnknown);
-        }
-        let Some(url) = self.webhook_url() else { return refused(WebhookSetupError::NoWebhookUrl) };
-        let config = self.config();
-        let Some(number) = config.sender().number() else { return refused(WebhookSetupError::NoNumber) };
-        let read = answer(status, content_type.as_deref(), body, |code, body| {
-            outbound::parse_number_webhook(code, &HeaderMap::new(), body, number)
-        });
-        let webhook = match read {
-            Ok(Some(webhook)) => webhook,
-            Ok(None) => return refused(WebhookSetupError::Validation(ValidationError::NumberNotOwned)),
-            Err(error) => return refused(WebhookSetupError::Validation(ValidationError::Request(error))),
-        };
-        match webhook.setup(&url).needs_update() {
-            Ok(false) => json!({"action": "done", "alreadySet": true}).to_string(),
-            Err(error) => refused(error),
-            Ok(true) => match webhook.update_request(self.api_base(), config.account_sid(), &url) {
-                Ok(request) => {
-                    let request = request_json(&request, &auth_json(config));
-                    let request = serde_json::from_str::<serde_json::Value>(&request).unwrap_or_default();
-                    json!({"action": "update", "request": request}).to_string()
-                }
-                Err(_) => refused(WebhookSetupError::Validation(ValidationError::Request(
-                    RequestError::Build("the API base URL is not a valid URL".to_owned()),
-                ))),
-            },
-        }
-    }
-
-    /// Reads the answer to the update `readNumberWebhook` asked for: `{ok: true}` when the number's
-    /// webhook now points at this channel, else `{ok: false, error}`.
-    #[wasm_bindgen(js_name = readWebhookUpdate)]
-    #[must_use]
-    pub fn read_webhook_update(&self, status: u16, content_type: Option<String>, body: &[u8]) -> String {
-        let Some(url) = self.webhook_url() else {
-            return json!({"ok": false, "error": WebhookSetupError::NoWebhookUrl.to_string()}).to_string();
-        };
-        let read = answer(status, content_type.as_deref(), body, |code, body| {
-            outbound::parse_webhook_update(code, &HeaderMap::new(), body, &url)
-        });
-        let error = match read {
-            Ok(true) => return json!({"ok": true}).to_string(),
-            Ok(false) => WebhookSetupError::NotApplied,
-            Err(error) => WebhookSetupError::Validation(ValidationError::Request(error)),
-        };
-        json!({"ok": false, "error": error.to_string()}).to_string()
     }
 }
