@@ -54,9 +54,19 @@ pub(crate) fn at(now_ms: f64) -> SystemTime {
 
 /// An answer body longer than the native client reads (`outbound::MAX_RESPONSE_BYTES`): the host
 /// reads at most one byte more, and the core answers as the native client does.
-pub(crate) fn too_large(status: u16, body: &[u8]) -> Option<RequestError> {
+fn too_large(status: u16, body: &[u8]) -> Option<RequestError> {
     (body.len() > outbound::MAX_RESPONSE_BYTES)
         .then_some(RequestError::ResponseTooLarge { status, limit: outbound::MAX_RESPONSE_BYTES })
+}
+
+/// The status of an answer the core reads, or why it reads none: a body over the limit, or a status no
+/// HTTP answer has.
+pub(crate) fn readable_status(status: u16, body: &[u8]) -> Result<StatusCode, RequestError> {
+    if let Some(error) = too_large(status, body) {
+        return Err(error);
+    }
+    StatusCode::from_u16(status)
+        .map_err(|_| RequestError::Build("Twilio answered with no HTTP status".to_owned()))
 }
 
 /// Reads Twilio's answer to a message create (or fetch) the way `outbound::parse_message` does,
@@ -294,14 +304,11 @@ impl SendPlan {
         now_ms: f64,
     ) -> Result<String, JsError> {
         let sending = self.sending()?;
-        let next = match (too_large(status, body), StatusCode::from_u16(status)) {
-            (Some(error), _) => sending.refused(error),
-            (None, Ok(status)) => {
+        let next = match readable_status(status, body) {
+            Ok(status) => {
                 sending.answered(at(now_ms), status, &answer_headers(content_type, retry_after), body)
             }
-            (None, Err(_)) => {
-                sending.refused(RequestError::Build("Twilio answered with no HTTP status".to_owned()))
-            }
+            Err(error) => sending.refused(error),
         };
         self.take(next);
         Ok(self.step())

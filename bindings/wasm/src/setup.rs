@@ -177,29 +177,16 @@ impl CheckPlan {
     ) {
         let headers = crate::send::answer_headers(content_type, retry_after);
         let now = crate::send::at(now_ms);
-        let too_large = crate::send::too_large(status, body);
-        let status = http::StatusCode::from_u16(status);
+        let status = crate::send::readable_status(status, body);
         match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Validation(pending) => {
-                let step = match (too_large, status) {
-                    (Some(error), _) => pending.failed(error),
-                    (None, Ok(status)) => pending.answered(status, &headers, body, now),
-                    (None, Err(_)) => {
-                        pending.failed(RequestError::Build("Twilio answered with no HTTP status".to_owned()))
-                    }
-                };
-                self.validation(step);
-            }
-            Stage::Webhook(pending) => {
-                let step = match (too_large, status) {
-                    (Some(error), _) => pending.failed(error),
-                    (None, Ok(status)) => pending.answered(status, &headers, body, now),
-                    (None, Err(_)) => {
-                        pending.failed(RequestError::Build("Twilio answered with no HTTP status".to_owned()))
-                    }
-                };
-                self.webhook_step(step);
-            }
+            Stage::Validation(pending) => self.validation(match status {
+                Ok(status) => pending.answered(status, &headers, body, now),
+                Err(error) => pending.failed(error),
+            }),
+            Stage::Webhook(pending) => self.webhook_step(match status {
+                Ok(status) => pending.answered(status, &headers, body, now),
+                Err(error) => pending.failed(error),
+            }),
             other => self.stage = other,
         }
     }
