@@ -169,11 +169,6 @@ impl Signature {
             _ => Err(VerifyError::MalformedSignature),
         }
     }
-
-    #[cfg(feature = "test-util")]
-    pub(crate) fn from_tag(tag: [u8; 20]) -> Self {
-        Self(tag)
-    }
 }
 
 impl core::fmt::Display for Signature {
