@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
-use twilio_sms::mock::MockTwilio;
 use twilio_sms::outbound::Sms;
 use twilio_sms::sms_text::SmsBody;
 use twilio_sms::{AccountSid, AuthToken, E164};
+use twilio_sms_testkit::mock::MockTwilio;
 
 const AC: &str = "AC11111111111111111111111111111111";
 const TOKEN: &str = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";

@@ -27,10 +27,10 @@ use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChann
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::{DeliveryStatusUpdate, PartTag};
-use twilio_sms::mock::{CallbackRecord, MockTwilio, Outcome};
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::IDEMPOTENCY_HEADER;
 use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
+use twilio_sms_testkit::mock::{CallbackRecord, MockTwilio, Outcome};
 
 /// The fictional numbers of the demo (555-01xx numbers are reserved for fiction).
 const CHANNEL_NUMBER: &str = "+14155550100";

@@ -13,7 +13,7 @@
 //! - `--param NAME=VALUE` (repeatable): split at the first `=`; the value is taken literally (`+` stays
 //!   `+`, `%41` stays `%41`). Exactly these parameters are signed and sent, in this order: none is
 //!   added, none is checked, repeated names and blank values are kept. The body is form-encoded as
-//!   Twilio encodes it (`twilio_sms::danger::encode_form`).
+//!   Twilio encodes it (`twilio_sms_testkit::encode_form`).
 //! - `--send`: posts the request (10 s timeout) and prints the answer's status and body.
 //! - `--tamper`: changes the body after signing (an `x` appended to the first parameter's value), so the
 //!   server must answer `403`.
@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use twilio_sms::AuthToken;
-use twilio_sms::danger::{encode_form, sign};
+use twilio_sms_testkit::{SigningKey, encode_form};
 
 const USAGE: &str =
     "usage: TWILIO_AUTH_TOKEN=… simulate_inbound --url URL [--param NAME=VALUE]... [--send] [--tamper]";
@@ -164,13 +164,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let token = match std::env::var("TWILIO_AUTH_TOKEN") {
+    let key = match std::env::var("TWILIO_AUTH_TOKEN") {
         Err(_) => {
             eprintln!("simulate_inbound: TWILIO_AUTH_TOKEN is not set (the channel's Twilio Auth Token)");
             return ExitCode::from(2);
         }
-        Ok(text) => match AuthToken::new(text) {
-            Ok(token) => token,
+        // Checked as the channel checks it, then held by the signer.
+        Ok(text) => match AuthToken::new(text.as_str()) {
+            Ok(_) => SigningKey::new(text),
             Err(e) => {
                 eprintln!("simulate_inbound: TWILIO_AUTH_TOKEN: {e}");
                 return ExitCode::from(2);
@@ -179,7 +180,7 @@ async fn main() -> ExitCode {
     };
 
     let pairs: Vec<(&str, &str)> = args.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let signature = sign(&token, &args.url, &pairs).to_string();
+    let signature = key.sign(&args.url, &pairs).to_string();
     let mut body = encode_form(&pairs);
     if args.tamper {
         let mut changed = pairs.clone();

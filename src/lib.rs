@@ -69,11 +69,6 @@ pub mod token;
 pub mod url;
 pub mod webhook;
 
-#[cfg(feature = "test-util")]
-pub mod danger;
-#[cfg(feature = "test-util")]
-pub mod mock;
-
 // The root holds what a reviewer audits: the secret, the verifier, the unverified and verified webhook
 // types, the URL types and the identifiers. Everything else lives in its module.
 pub use channel::ChannelId;

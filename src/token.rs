@@ -148,15 +148,6 @@ pub(crate) fn basic_authorization(user: &str, password: &impl BasicPassword) -> 
     value
 }
 
-/// Whether `candidate` is this secret, compared in constant time (for the mock server's Basic-auth
-/// check).
-#[cfg(feature = "test-util")]
-#[expect(clippy::disallowed_methods, reason = "constant-time comparison against a presented credential")]
-pub(crate) fn secret_matches(secret: &impl BasicPassword, candidate: &str) -> bool {
-    use subtle::ConstantTimeEq as _;
-    bool::from(secret.secret().expose_secret().as_bytes().ct_eq(candidate.as_bytes()))
-}
-
 /// A `String` wiped when dropped (through `secrecy`'s zeroize).
 struct Wiped(String);
 

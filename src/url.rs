@@ -264,12 +264,6 @@ impl ApiBase {
         Self { url: crate::outbound::DEFAULT_API_BASE.into(), loopback: false }
     }
 
-    /// `http://127.0.0.1:{port}`: the mock Twilio on this machine.
-    #[cfg(feature = "test-util")]
-    pub(crate) fn loopback_port(port: u16) -> Self {
-        Self { url: format!("http://127.0.0.1:{port}").into(), loopback: true }
-    }
-
     /// The URL as given.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -18,10 +18,11 @@ use twilio_sms::adapter::{
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::DeliveryStatusUpdate;
-use twilio_sms::mock::{MockTwilio, Outcome, SignedWebhook, WebhookReply};
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::EMPTY_TWIML;
-use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, danger};
+use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl};
+use twilio_sms_testkit::mock::{MockTwilio, Outcome, SignedWebhook, WebhookReply};
+use twilio_sms_testkit::{encode_form, sign};
 
 const AC_A: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
 const TOKEN_A: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -231,7 +232,7 @@ fn status_params(account: &str, message: &str, status: &str, from: &str) -> Vec<
 fn resigned(webhook: &SignedWebhook, params: &[(String, String)], token: &str) -> SignedWebhook {
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut webhook = webhook.clone();
-    webhook.signature = danger::sign(&AuthToken::new(token).unwrap(), &webhook.url, &pairs).to_string();
+    webhook.signature = sign(token, &webhook.url, &pairs).to_string();
     webhook
 }
 
@@ -442,8 +443,8 @@ async fn a_get_webhook_is_verified_over_its_query() {
     let h = harness().await;
     let params = inbound(AC_A, NUM_A, "sent as a GET");
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let full = format!("{}?{}", url(&h.a), danger::encode_form(&pairs));
-    let signature = danger::sign(&AuthToken::new(TOKEN_A).unwrap(), &full, &[]).to_string();
+    let full = format!("{}?{}", url(&h.a), encode_form(&pairs));
+    let signature = sign(TOKEN_A, &full, &[]).to_string();
     let get = |signature: &str| {
         http::Request::get(path_of(&full))
             .header("x-twilio-signature", signature)

@@ -10,12 +10,12 @@ use twilio_sms::api_error::{ErrorKind, RetrySafety};
 use twilio_sms::client::{ClientConfig, RequestError, StatusUpdates, TwilioClient, ValidationError};
 use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::ids::ApiKeySid;
-use twilio_sms::mock::{AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio};
 use twilio_sms::outbound::{Sms, StatusCallback};
 use twilio_sms::sms_text::SmsBody;
 use twilio_sms::status::MessageStatus;
 use twilio_sms::token::ApiKeySecret;
 use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
+use twilio_sms_testkit::mock::{AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio};
 
 const AC: &str = "AC11111111111111111111111111111111";
 const TOKEN: &str = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
@@ -117,7 +117,7 @@ async fn an_api_key_authenticates_rest_calls() {
         .add_api_key(
             &AccountSid::parse(AC).unwrap(),
             &key,
-            ApiKeySecret::new("apikeysecretapikeysecret12345678").unwrap(),
+            "apikeysecretapikeysecret12345678",
             ApiKeyKind::Standard,
         )
         .unwrap();

@@ -22,10 +22,10 @@ use axum::response::{IntoResponse, Response};
 use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel, WEBHOOK_PATH_PREFIX};
 use twilio_sms::client::TwilioClient;
 use twilio_sms::credentials::{Credentials, Sender};
-use twilio_sms::danger::{encode_form, sign};
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, UnverifiedWebhook, WebhookVerifier,
 };
+use twilio_sms_testkit::{encode_form, sign};
 
 const TOKEN: &str = "5b7c0a9e3d2f4c1ab8e6d0f9a7c3e1b2";
 const DEMO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -266,7 +266,7 @@ fn simulate(url: &str, params: &[(String, String)], extra: &[&str]) -> Finished 
 
 fn expected_signature(url: &str, params: &[(String, String)]) -> String {
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    sign(&AuthToken::new(TOKEN).unwrap(), url, &pairs).to_string()
+    sign(TOKEN, url, &pairs).to_string()
 }
 
 #[test]
@@ -559,7 +559,7 @@ impl Server {
 
     /// A signed inbound SMS (a fresh `MessageSid`), as Twilio would post it: the whole request.
     fn signed(&self, text: &str) -> Vec<u8> {
-        let params = twilio_sms::mock::MockTwilio::inbound_sms(
+        let params = twilio_sms_testkit::mock::MockTwilio::inbound_sms(
             &AccountSid::parse(SERVER_ACCOUNT).unwrap(),
             &E164::parse("+14155550142").unwrap(),
             &E164::parse(SERVER_NUMBER).unwrap(),
@@ -567,7 +567,7 @@ impl Server {
         );
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let path = format!("{WEBHOOK_PATH_PREFIX}{SERVER_CHANNEL}");
-        let signature = sign(&AuthToken::new(TOKEN).unwrap(), &format!("{SERVER_PUBLIC_URL}{path}"), &pairs);
+        let signature = sign(TOKEN, &format!("{SERVER_PUBLIC_URL}{path}"), &pairs);
         let body = encode_form(&pairs);
         format!(
             "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\

@@ -10,7 +10,8 @@ use axum::extract::{FromRef, State};
 use axum::routing::post;
 use tokio::net::TcpListener;
 use twilio_sms::router::{ServeLimits, Verified, WebhookState, serve};
-use twilio_sms::{AuthToken, BodyLimit, PublicUrl, VerifiedInbound, WebhookVerifier, danger};
+use twilio_sms::{AuthToken, BodyLimit, PublicUrl, VerifiedInbound, WebhookVerifier};
+use twilio_sms_testkit::{encode_form, sign};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const PUBLIC: &str = "https://sms.example.com";
@@ -74,9 +75,8 @@ async fn post_form(base: &str, signature: Option<String>, form: String) -> (u16,
 fn signed(body: &str) -> (String, String) {
     let params = params(body);
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let token = AuthToken::new(TOKEN).unwrap();
-    let signature = danger::sign(&token, &format!("{PUBLIC}/twilio/sms"), &pairs).to_string();
-    (signature, danger::encode_form(&pairs))
+    let signature = sign(TOKEN, &format!("{PUBLIC}/twilio/sms"), &pairs).to_string();
+    (signature, encode_form(&pairs))
 }
 
 #[tokio::test]
@@ -94,7 +94,7 @@ async fn a_signed_webhook_reaches_the_handler_verified() {
 async fn forged_unsigned_tampered_and_oversized_webhooks_never_reach_the_handler() {
     let (base, received) = start(BodyLimit::bytes(512)).await;
     let (signature, form) = signed("hello");
-    let forged = danger::sign(&AuthToken::new("f".repeat(32)).unwrap(), &format!("{PUBLIC}/twilio/sms"), &[]);
+    let forged = sign(&"f".repeat(32), &format!("{PUBLIC}/twilio/sms"), &[]);
     assert_eq!(post_form(&base, Some(forged.to_string()), form.clone()).await, (403, String::new()));
     assert_eq!(post_form(&base, None, form.clone()).await, (403, String::new()));
     let tampered = form.replace("hello", "HELLO");

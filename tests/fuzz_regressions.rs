@@ -8,8 +8,9 @@ use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, StatusReport};
 use twilio_sms::status::MessageStatus;
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, MessageSid, UnverifiedWebhook, VerifiedInbound, WebhookUrl,
-    WebhookVerifier, danger,
+    WebhookVerifier,
 };
+use twilio_sms_testkit::{encode_form, sign};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
@@ -65,14 +66,11 @@ fn report() -> StatusReport {
     let token = AuthToken::new(TOKEN).unwrap();
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
-    headers.insert(
-        "x-twilio-signature",
-        HeaderValue::from_str(&danger::sign(&token, url, &params).to_string()).unwrap(),
-    );
+    headers
+        .insert("x-twilio-signature", HeaderValue::from_str(&sign(TOKEN, url, &params).to_string()).unwrap());
     let url = WebhookUrl::exact(url).unwrap();
     let webhook =
-        UnverifiedWebhook::new(Method::POST, url, headers, danger::encode_form(&params), BodyLimit::DEFAULT)
-            .unwrap();
+        UnverifiedWebhook::new(Method::POST, url, headers, encode_form(&params), BodyLimit::DEFAULT).unwrap();
     let verified = WebhookVerifier::new(&token).verify(webhook).unwrap();
     let account = AccountSid::parse("ACf00dfacef00dfacef00dfacef00dface").unwrap();
     match delivery::classify(verified, &account, None).unwrap() {
@@ -121,15 +119,12 @@ fn inbound(body: &str) -> VerifiedInbound {
     let token = AuthToken::new(TOKEN).unwrap();
     let mut h = HeaderMap::new();
     h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
-    h.insert(
-        "x-twilio-signature",
-        HeaderValue::from_str(&danger::sign(&token, url, &params).to_string()).unwrap(),
-    );
+    h.insert("x-twilio-signature", HeaderValue::from_str(&sign(TOKEN, url, &params).to_string()).unwrap());
     let webhook = UnverifiedWebhook::new(
         Method::POST,
         WebhookUrl::exact(url).unwrap(),
         h,
-        danger::encode_form(&params),
+        encode_form(&params),
         BodyLimit::DEFAULT,
     )
     .unwrap();

@@ -29,7 +29,6 @@ use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, MemoryVault, Sender, StoredChannelConfig};
 use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, PartTag};
 use twilio_sms::ids::ApiKeySid;
-use twilio_sms::mock::{AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio, Outcome, SignedWebhook};
 use twilio_sms::outbound::Sms;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::sms_text::SmsBody;
@@ -37,8 +36,12 @@ use twilio_sms::store::MemoryStore;
 use twilio_sms::token::ApiKeySecret;
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, ChannelId, E164, MessageSid, PublicUrl, UnverifiedWebhook,
-    VerifiedInbound, WebhookUrl, WebhookVerifier, danger,
+    VerifiedInbound, WebhookUrl, WebhookVerifier,
 };
+use twilio_sms_testkit::mock::{
+    AccountStatus, ApiKeyKind, Endpoint, Fault, MockTwilio, Outcome, SignedWebhook,
+};
+use twilio_sms_testkit::{SigningKey, body_sha256_hex, encode_form, sign};
 
 const AC_A: &str = "AC5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 const TOKEN_A: &str = "7a3f9c2e1b8d4f6a0c5e3b9d7f1a2c4e";
@@ -223,13 +226,7 @@ async fn mock() -> MockTwilio {
     mock.add_number(&sid(AC_A), &number(NUM_A2), true).unwrap();
     mock.add_number(&sid(AC_A), &number(NUM_VOICE), false).unwrap();
     mock.add_number(&sid(AC_B), &number(NUM_B), true).unwrap();
-    mock.add_api_key(
-        &sid(AC_A),
-        &ApiKeySid::parse(SK).unwrap(),
-        ApiKeySecret::new(API_SECRET).unwrap(),
-        ApiKeyKind::Main,
-    )
-    .unwrap();
+    mock.add_api_key(&sid(AC_A), &ApiKeySid::parse(SK).unwrap(), API_SECRET, ApiKeyKind::Main).unwrap();
     mock.opt_out(&number(OPTED_OUT));
     mock.block_prefix("+44");
     mock.set_callback_delay(Duration::from_millis(5));
@@ -431,8 +428,7 @@ async fn every_flow_leaks_nothing_into_logs_errors_or_panics() {
     let mut wrong_token = genuine.clone();
     let pairs = inbound(AC_A, NUM_A);
     let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    wrong_token.signature =
-        danger::sign(&AuthToken::new(WRONG_TOKEN).unwrap(), &a_url, &borrowed).to_string();
+    wrong_token.signature = sign(WRONG_TOKEN, &a_url, &borrowed).to_string();
     cases.push(("wrong token", request(&wrong_token, FORM), 403));
     let mut tampered = genuine.clone();
     tampered.body = tampered.body.replace("call+me", "wire+me");
@@ -446,8 +442,7 @@ async fn every_flow_leaks_nothing_into_logs_errors_or_panics() {
     let cross = inbound(AC_B, NUM_A);
     let cross_pairs: Vec<(&str, &str)> = cross.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut wrong_account = mock.sign_webhook(&a_url, &cross).unwrap();
-    wrong_account.signature =
-        danger::sign(&AuthToken::new(TOKEN_A).unwrap(), &a_url, &cross_pairs).to_string();
+    wrong_account.signature = sign(TOKEN_A, &a_url, &cross_pairs).to_string();
     cases.push(("wrong account", request(&wrong_account, FORM), 403));
     cases.push(("wrong To", request(&mock.sign_webhook(&a_url, &inbound(AC_A, NUM_A2)).unwrap(), FORM), 403));
     let status_from = |from: &'static str| {
@@ -472,7 +467,7 @@ async fn every_flow_leaks_nothing_into_logs_errors_or_panics() {
         cases.push((name, request(&bad, FORM), 403));
     }
     let mut repeated = genuine.clone();
-    let hash = danger::body_sha256_hex(genuine.body.as_bytes());
+    let hash = body_sha256_hex(genuine.body.as_bytes());
     repeated.url = format!("{a_url}?bodySHA256={hash}&bodySHA256={hash}");
     cases.push(("repeated bodySHA256", request(&repeated, Some("application/json")), 403));
     cases.push(("JSON without bodySHA256", request(&genuine, Some("application/json")), 403));
@@ -581,6 +576,7 @@ fn debug_of_every_public_type_leaks_nothing() {
     // Secrets and credentials.
     let token = AuthToken::new(TOKEN_A).unwrap();
     push(&token);
+    push(&SigningKey::new(TOKEN_A));
     push(&ApiKeySecret::new(API_SECRET).unwrap());
     let creds = credentials(AC_A, TOKEN_A, NUM_A)
         .with_api_key(ApiKeySid::parse(SK).unwrap(), ApiKeySecret::new(API_SECRET).unwrap());
@@ -631,21 +627,18 @@ fn debug_of_every_public_type_leaks_nothing() {
     let params =
         MockTwilio::inbound_sms(&sid(AC_A), &number(CUSTOMER), &number(NUM_A), &format!("I am {CUSTOMER}"));
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let get_url = format!("https://agents.example.com/hook?{}", danger::encode_form(&pairs));
+    let get_url = format!("https://agents.example.com/hook?{}", encode_form(&pairs));
     let exact = WebhookUrl::exact(&get_url).unwrap();
     push(&exact);
     let mut h = HeaderMap::new();
-    h.insert(
-        "x-twilio-signature",
-        HeaderValue::from_str(&danger::sign(&token, &get_url, &[]).to_string()).unwrap(),
-    );
+    h.insert("x-twilio-signature", HeaderValue::from_str(&sign(TOKEN_A, &get_url, &[]).to_string()).unwrap());
     let get = UnverifiedWebhook::new(Method::GET, exact, h, Vec::new(), BodyLimit::DEFAULT).unwrap();
     push(&get);
     let verified = verifier.verify(get).unwrap();
     push(&verified);
     push(&verified.signed_body());
     let post_url = "https://agents.example.com/hook";
-    let signature = danger::sign(&token, post_url, &pairs);
+    let signature = sign(TOKEN_A, post_url, &pairs);
     let mut h = HeaderMap::new();
     h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
     h.insert("x-twilio-signature", HeaderValue::from_str(&signature.to_string()).unwrap());
@@ -653,7 +646,7 @@ fn debug_of_every_public_type_leaks_nothing() {
         Method::POST,
         WebhookUrl::exact(post_url).unwrap(),
         h,
-        danger::encode_form(&pairs),
+        encode_form(&pairs),
         BodyLimit::DEFAULT,
     )
     .unwrap();
@@ -677,15 +670,12 @@ fn debug_of_every_public_type_leaks_nothing() {
     let url = "https://agents.example.com/hook?part=2&of=2&first=SM11111111111111111111111111111111";
     let mut h = HeaderMap::new();
     h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
-    h.insert(
-        "x-twilio-signature",
-        HeaderValue::from_str(&danger::sign(&token, url, &status).to_string()).unwrap(),
-    );
+    h.insert("x-twilio-signature", HeaderValue::from_str(&sign(TOKEN_A, url, &status).to_string()).unwrap());
     let w = UnverifiedWebhook::new(
         Method::POST,
         WebhookUrl::exact(url).unwrap(),
         h,
-        danger::encode_form(&status),
+        encode_form(&status),
         BodyLimit::DEFAULT,
     )
     .unwrap();
@@ -725,7 +715,7 @@ fn debug_of_every_public_type_leaks_nothing() {
         let request = http::Request::post(path_of(&channel.webhook_url().unwrap()))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-twilio-signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-            .body(danger::encode_form(&pairs))
+            .body(encode_form(&pairs))
             .unwrap();
         push(&channel.handle_inbound_webhook(&channel.id().to_string(), request).await);
         let signed = mock.sign_webhook(&channel.webhook_url().unwrap(), &params).unwrap();

@@ -9,13 +9,12 @@ use axum::extract::State;
 use http::StatusCode;
 use serde_json::{Value, json};
 use twilio_sms::ids::ApiKeySid;
-use twilio_sms::mock::{ApiKeyKind, Endpoint, Fault, MockError, MockTwilio, Outcome};
 use twilio_sms::status::MessageStatus;
-use twilio_sms::token::ApiKeySecret;
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, E164, PublicUrl, UnverifiedWebhook, VerifiedInbound, WebhookVerifier,
 };
+use twilio_sms_testkit::mock::{ApiKeyKind, Endpoint, Fault, MockError, MockTwilio, Outcome};
 
 const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const OTHER_ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -49,7 +48,7 @@ async fn fixture() -> Fixture {
     mock.add_number(&account, &e164(NO_SMS), false).unwrap();
     for (key, kind) in [(STANDARD_KEY, ApiKeyKind::Standard), (MAIN_KEY, ApiKeyKind::Main)] {
         let key = ApiKeySid::parse(key).unwrap();
-        mock.add_api_key(&account, &key, ApiKeySecret::new(KEY_SECRET).unwrap(), kind).unwrap();
+        mock.add_api_key(&account, &key, KEY_SECRET, kind).unwrap();
     }
     mock.add_account(&AccountSid::parse(OTHER_ACCOUNT).unwrap(), OTHER_TOKEN).unwrap();
     mock.set_callback_delay(Duration::from_millis(2));
@@ -280,7 +279,10 @@ async fn the_account_resource_returns_the_token_except_to_standard_keys() {
     assert_eq!((status, error["code"].as_i64()), (401, Some(20003)));
 
     f.mock
-        .set_account_status(&AccountSid::parse(ACCOUNT).unwrap(), twilio_sms::mock::AccountStatus::Suspended)
+        .set_account_status(
+            &AccountSid::parse(ACCOUNT).unwrap(),
+            twilio_sms_testkit::mock::AccountStatus::Suspended,
+        )
         .unwrap();
     assert_eq!(f.get(".json", ACCOUNT, TOKEN).await.1["status"], "suspended");
 }
@@ -390,7 +392,7 @@ async fn create_fetch_list_and_incoming_numbers() {
 
     // List: newest first, filtered, one page.
     f.create(&[("To", TO), ("From", FROM), ("Body", "second")]).await;
-    let query = twilio_sms::danger::encode_form(&[("To", TO), ("PageSize", "1")]);
+    let query = twilio_sms_testkit::encode_form(&[("To", TO), ("PageSize", "1")]);
     let (_, page) = f.get(&format!("/Messages.json?{query}"), ACCOUNT, TOKEN).await;
     assert_eq!((page["page"].as_i64(), page["page_size"].as_i64()), (Some(0), Some(1)));
     assert_eq!(page["messages"].as_array().unwrap().len(), 1);
@@ -402,7 +404,7 @@ async fn create_fetch_list_and_incoming_numbers() {
 
     // Incoming numbers, looked up by number.
     let lookup = |number: &'static str| {
-        let query = twilio_sms::danger::encode_form(&[("PhoneNumber", number)]);
+        let query = twilio_sms_testkit::encode_form(&[("PhoneNumber", number)]);
         f.get_owned(format!("/IncomingPhoneNumbers.json?{query}"))
     };
     let owned = lookup(FROM).await;

@@ -27,7 +27,8 @@ use std::collections::HashSet;
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
 use twilio_sms::sms_text::{self, BodyError, Encoding, MAX_BODY_UTF16};
-use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier, danger};
+use twilio_sms::{AuthToken, BodyLimit, UnverifiedWebhook, VerifyError, WebhookUrl, WebhookVerifier};
+use twilio_sms_testkit::encode_form;
 use unicode_segmentation::UnicodeSegmentation;
 
 // ---------------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ fn verify(token: &str, url: &str, signature: &str, body: impl Into<Vec<u8>>) -> 
 }
 
 fn sign(token: &str, url: &str, params: &[(String, String)]) -> String {
-    danger::sign(&AuthToken::new(token).unwrap(), url, &borrowed(params)).to_string()
+    twilio_sms_testkit::sign(token, url, &borrowed(params)).to_string()
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ proptest! {
     /// What is signed verifies, and the verified parameters are the sent ones, in wire order.
     #[test]
     fn sign_then_verify_accepts(token in token(), url in url(), params in params()) {
-        let body = danger::encode_form(&borrowed(&params));
+        let body = encode_form(&borrowed(&params));
         let signature = sign(&token, &url, &params);
         prop_assert_eq!(verify(&token, &url, &signature, body), Ok(params));
     }
@@ -149,7 +150,7 @@ proptest! {
         params in params(),
         edit in (any::<prop::sample::Index>(), 0..3usize, any::<u8>()),
     ) {
-        let mut body = danger::encode_form(&borrowed(&params)).into_bytes();
+        let mut body = encode_form(&borrowed(&params)).into_bytes();
         let (index, kind, byte) = edit;
         match kind {
             0 if !body.is_empty() => { let i = index.index(body.len()); body[i] = byte; }
@@ -189,7 +190,7 @@ proptest! {
             duplicated.push(dup);
         }
         for variant in [&reordered, &duplicated] {
-            let body = danger::encode_form(&borrowed(variant));
+            let body = encode_form(&borrowed(variant));
             prop_assert!(verify(&token, &url, &signature, body).is_ok());
         }
         // Every byte escaped, lower-case hex; spaces as %20.
@@ -202,7 +203,7 @@ proptest! {
             .collect::<Vec<_>>()
             .join("&");
         prop_assert_eq!(verify(&token, &url, &signature, escaped), Ok(params.clone()));
-        let spaces = danger::encode_form(&borrowed(&params)).replace('+', "%20");
+        let spaces = encode_form(&borrowed(&params)).replace('+', "%20");
         prop_assert_eq!(verify(&token, &url, &signature, spaces), Ok(params));
     }
 
@@ -222,7 +223,7 @@ proptest! {
         let changed: String = changed.into_iter().collect();
         let Ok(received) = WebhookUrl::exact(&changed) else { return Ok(()) };
         prop_assume!(!changed.contains("bodySHA256"));
-        let body = danger::encode_form(&borrowed(&params));
+        let body = encode_form(&borrowed(&params));
         let got = verify(&token, &changed, &sign(&token, &url, &params), body);
         if changed == url || received.port_variant() == url {
             prop_assert_eq!(got, Ok(params));
@@ -238,7 +239,7 @@ proptest! {
     fn the_port_variant_is_accepted(token in token(), url in url(), params in params()) {
         let variant = WebhookUrl::exact(&url).unwrap().port_variant();
         let back = WebhookUrl::exact(&variant).unwrap().port_variant();
-        let body = danger::encode_form(&borrowed(&params));
+        let body = encode_form(&borrowed(&params));
         prop_assert!(verify(&token, &url, &sign(&token, &variant, &params), body.clone()).is_ok());
         let reverse = verify(&token, &variant, &sign(&token, &url, &params), body);
         prop_assert_eq!(reverse.is_ok(), back == url, "{} -> {} -> {}", url, variant, back);
@@ -251,7 +252,7 @@ proptest! {
         let original: Pairs = vec![("Body".into(), value.clone()), ("From".into(), "+14155550100".into())];
         let shifted: Pairs = vec![("Bo".into(), format!("dy{value}")), ("From".into(), "+14155550100".into())];
         let signature = sign(&token, &url, &original);
-        let got = verify(&token, &url, &signature, danger::encode_form(&borrowed(&shifted)));
+        let got = verify(&token, &url, &signature, encode_form(&borrowed(&shifted)));
         prop_assert_eq!(got, Ok(shifted));
     }
 
@@ -268,7 +269,7 @@ proptest! {
         prop_assume!(signature[at] != c);
         signature[at] = c;
         let signature = String::from_utf8(signature).unwrap();
-        let got = verify(&token, &url, &signature, danger::encode_form(&borrowed(&params)));
+        let got = verify(&token, &url, &signature, encode_form(&borrowed(&params)));
         prop_assert!(
             matches!(got, Err(VerifyError::MalformedSignature | VerifyError::SignatureMismatch)),
             "{:?}", got
@@ -280,7 +281,7 @@ proptest! {
     fn any_other_token_is_rejected(token in token(), other in token(), url in url(), params in params()) {
         prop_assume!(token != other);
         let signature = sign(&other, &url, &params);
-        let got = verify(&token, &url, &signature, danger::encode_form(&borrowed(&params)));
+        let got = verify(&token, &url, &signature, encode_form(&borrowed(&params)));
         prop_assert_eq!(got, Err(VerifyError::SignatureMismatch));
     }
 

@@ -26,7 +26,8 @@ use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
 use twilio_sms::status::{DeliveryRank, MessageStatus};
 use twilio_sms::store::{ChannelStore, MemoryStore, RedisOptions, RedisStore};
 use twilio_sms::webhook::EMPTY_TWIML;
-use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl, danger};
+use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
+use twilio_sms_testkit::{encode_form, sign};
 
 const ACCOUNT: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
 const TOKEN: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -120,8 +121,8 @@ fn signed_for(public: &str, id: ChannelId, query: Option<&str>, params: &[(&str,
         path = format!("{path}?{query}");
     }
     let url = format!("{public}{path}");
-    let signature = danger::sign(&AuthToken::new(TOKEN).unwrap(), &url, params).to_string();
-    Webhook { path, body: danger::encode_form(params), signature }
+    let signature = sign(TOKEN, &url, params).to_string();
+    Webhook { path, body: encode_form(params), signature }
 }
 
 fn sid(n: u64) -> String {

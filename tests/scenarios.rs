@@ -22,7 +22,8 @@ use twilio_sms::delivery::{AppliedStatus, Locale};
 use twilio_sms::status::{DeliveryRank, MessageStatus};
 use twilio_sms::store::{ChannelStore, MemoryStore, StoreError};
 use twilio_sms::webhook::EMPTY_TWIML;
-use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, danger};
+use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl};
+use twilio_sms_testkit::{SigningKey, encode_form};
 
 /// Every scenario ends within this (a scripted Twilio that never answers cannot hang the run).
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -256,7 +257,7 @@ fn request_of(step: &Value, spec: &Value) -> (String, http::Request<Vec<u8>>) {
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let body = match r.get("body") {
         Some(body) => text(body).into_bytes(),
-        None if r.get("params").is_some() => danger::encode_form(&borrowed).into_bytes(),
+        None if r.get("params").is_some() => encode_form(&borrowed).into_bytes(),
         None => Vec::new(),
     };
     let mut builder = http::Request::builder().method(method).uri(&target);
@@ -273,7 +274,7 @@ fn request_of(step: &Value, spec: &Value) -> (String, http::Request<Vec<u8>>) {
         let base = spec["publicUrl"].as_str().unwrap_or("https://unset.invalid");
         let url =
             sign.get("url").and_then(Value::as_str).map_or_else(|| format!("{base}{target}"), str::to_owned);
-        let signature = danger::sign(&AuthToken::new(token).unwrap(), &url, &borrowed).to_string();
+        let signature = SigningKey::new(token).sign(&url, &borrowed).to_string();
         builder = builder.header("x-twilio-signature", signature);
     }
     let path = target.split('?').next().unwrap();

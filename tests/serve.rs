@@ -17,9 +17,10 @@ use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::TwilioClient;
 use twilio_sms::credentials::{Credentials, Sender};
 use twilio_sms::delivery::DeliveryStatusUpdate;
-use twilio_sms::mock::MockTwilio;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve_with_shutdown, webhook_router};
-use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl, danger};
+use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
+use twilio_sms_testkit::mock::MockTwilio;
+use twilio_sms_testkit::{encode_form, sign};
 
 const ACCOUNT: &str = "AC0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
 const TOKEN: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -105,8 +106,8 @@ impl Server {
             text,
         );
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let signature = danger::sign(&AuthToken::new(TOKEN).unwrap(), &self.webhook_url, &pairs);
-        let body = danger::encode_form(&pairs).into_bytes();
+        let signature = sign(TOKEN, &self.webhook_url, &pairs);
+        let body = encode_form(&pairs).into_bytes();
         let head = format!(
             "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
              Content-Length: {}\r\nX-Twilio-Signature: {signature}\r\n\r\n",

@@ -8,8 +8,9 @@ use twilio_sms::webhook::InboundError;
 use twilio_sms::webhook::{SignedBody, accepted_response};
 use twilio_sms::{
     AuthToken, BodyLimit, PublicUrl, UnverifiedWebhook, VerifiedInbound, VerifyError, WebhookUrl,
-    WebhookVerifier, danger,
+    WebhookVerifier,
 };
+use twilio_sms_testkit::{body_sha256_hex, encode_form, sign};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const URL: &str =
@@ -44,8 +45,8 @@ fn form_headers(signature: &str) -> HeaderMap {
 }
 
 fn signed_form(url: &str, params: &[(&str, &str)]) -> UnverifiedWebhook {
-    let sig = danger::sign(&token(), url, params).to_string();
-    let body = danger::encode_form(params);
+    let sig = sign(TOKEN, url, params).to_string();
+    let body = encode_form(params);
     UnverifiedWebhook::new(
         Method::POST,
         WebhookUrl::exact(url).unwrap(),
@@ -110,7 +111,7 @@ fn accepted_answer_is_empty_twiml() {
 fn every_rejection_is_a_bare_403_except_an_oversized_body() {
     assert!(verifier().verify(signed_form(URL, &[("Body", "x")])).is_ok());
     // The body says x, the signature covers y.
-    let sig = danger::sign(&token(), URL, &[("Body", "y")]).to_string();
+    let sig = sign(TOKEN, URL, &[("Body", "y")]).to_string();
     let tampered = UnverifiedWebhook::new(
         Method::POST,
         WebhookUrl::exact(URL).unwrap(),
@@ -135,7 +136,7 @@ fn with_headers(url: &str, method: Method, headers: HeaderMap, body: &str) -> Re
 
 #[test]
 fn content_type_method_and_header_rules() {
-    let sig = danger::sign(&token(), URL, &[("Body", "x")]).to_string();
+    let sig = sign(TOKEN, URL, &[("Body", "x")]).to_string();
     // Right signature, but JSON content type without bodySHA256.
     let mut h = form_headers(&sig);
     h.insert("content-type", HeaderValue::from_static("application/json"));
@@ -159,8 +160,7 @@ fn content_type_method_and_header_rules() {
     );
     assert_eq!(with_headers(URL, Method::POST, h, "Body=x"), Err(VerifyError::SharedKeySignature));
     // The signature of another request's parameters, and of the same parameters with another token.
-    let other = AuthToken::new("ffffffffffffffffffffffffffffffff").unwrap();
-    let wrong = danger::sign(&other, URL, &[("Body", "x")]).to_string();
+    let wrong = sign("ffffffffffffffffffffffffffffffff", URL, &[("Body", "x")]).to_string();
     assert_eq!(
         with_headers(URL, Method::POST, form_headers(&wrong), "Body=x"),
         Err(VerifyError::SignatureMismatch)
@@ -170,7 +170,7 @@ fn content_type_method_and_header_rules() {
 #[test]
 fn get_webhooks_sign_the_query_and_carry_no_params_in_the_data_string() {
     let url = format!("{URL}?Body=hi+there&From=%2B14155550100");
-    let sig = danger::sign(&token(), &url, &[]).to_string();
+    let sig = sign(TOKEN, &url, &[]).to_string();
     let mut h = HeaderMap::new();
     h.insert("x-twilio-signature", HeaderValue::from_str(&sig).unwrap());
     let w = UnverifiedWebhook::new(
@@ -186,7 +186,7 @@ fn get_webhooks_sign_the_query_and_carry_no_params_in_the_data_string() {
     assert_eq!(verified.param("Body"), Some("hi there"));
     assert_eq!(verified.param("From"), Some("+14155550100"));
     // The classic mistake: signing the query parameters as params too.
-    let doubled = danger::sign(&token(), &url, &[("Body", "hi there"), ("From", "+14155550100")]).to_string();
+    let doubled = sign(TOKEN, &url, &[("Body", "hi there"), ("From", "+14155550100")]).to_string();
     let mut h2 = HeaderMap::new();
     h2.insert("x-twilio-signature", HeaderValue::from_str(&doubled).unwrap());
     assert_eq!(with_headers(&url, Method::GET, h2, ""), Err(VerifyError::SignatureMismatch));
@@ -196,10 +196,10 @@ fn get_webhooks_sign_the_query_and_carry_no_params_in_the_data_string() {
 #[test]
 fn json_webhooks_check_body_sha256() {
     let body = r#"{"property": "value", "boolean": true}"#;
-    let hash = danger::body_sha256_hex(body.as_bytes());
+    let hash = body_sha256_hex(body.as_bytes());
     assert_eq!(hash, "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620");
     let json = |url: &str, body: &str| {
-        let sig = danger::sign(&token(), url, &[]).to_string();
+        let sig = sign(TOKEN, url, &[]).to_string();
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/json"));
         h.insert("x-twilio-signature", HeaderValue::from_str(&sig).unwrap());
@@ -225,12 +225,12 @@ fn port_variants_are_the_only_url_leniency() {
     let with_port = "https://agents.example.com:443/hook?a=1";
     let params = [("Body", "x")];
     // Signed with :443, received as configured without it, and the other way round.
-    let sig = danger::sign(&token(), with_port, &params).to_string();
+    let sig = sign(TOKEN, with_port, &params).to_string();
     assert_eq!(
         with_headers("https://agents.example.com/hook?a=1", Method::POST, form_headers(&sig), "Body=x"),
         Ok(())
     );
-    let sig = danger::sign(&token(), "https://agents.example.com/hook?a=1", &params).to_string();
+    let sig = sign(TOKEN, "https://agents.example.com/hook?a=1", &params).to_string();
     assert_eq!(with_headers(with_port, Method::POST, form_headers(&sig), "Body=x"), Ok(()));
     // No trailing-slash, host-case or query-encoding leniency.
     for signed in [
@@ -239,7 +239,7 @@ fn port_variants_are_the_only_url_leniency() {
         "https://agents.example.com/hook?a=%31",
         "https://agents.example.com/hook",
     ] {
-        let sig = danger::sign(&token(), signed, &params).to_string();
+        let sig = sign(TOKEN, signed, &params).to_string();
         assert_eq!(
             with_headers("https://agents.example.com/hook?a=1", Method::POST, form_headers(&sig), "Body=x"),
             Err(VerifyError::SignatureMismatch),
@@ -253,7 +253,7 @@ fn from_http_joins_the_public_url_with_the_raw_target() {
     let public = PublicUrl::parse("https://agents.example.com/").unwrap();
     let target = "/hook?b=It's+x&a=%C3%A9";
     let url = format!("https://agents.example.com{target}");
-    let sig = danger::sign(&token(), &url, &[("Body", "x")]).to_string();
+    let sig = sign(TOKEN, &url, &[("Body", "x")]).to_string();
     let request = http::Request::post(target)
         // The request's own host is the internal one behind a proxy: ignored.
         .header("host", "internal:3000")
@@ -318,15 +318,14 @@ fn body_limits_refuse_before_buffering() {
 fn rejections_are_logged_without_secrets_or_numbers() {
     let buf = support::logs::Captured::default();
     let params = inbound_params();
-    let forged_sig =
-        danger::sign(&AuthToken::new("ffffffffffffffffffffffffffffffff").unwrap(), URL, &params).to_string();
-    let real_sig = danger::sign(&token(), URL, &params).to_string();
+    let forged_sig = sign("ffffffffffffffffffffffffffffffff", URL, &params).to_string();
+    let real_sig = sign(TOKEN, URL, &params).to_string();
     buf.run(|| {
         let w = UnverifiedWebhook::new(
             Method::POST,
             WebhookUrl::exact(URL).unwrap(),
             form_headers(&forged_sig),
-            danger::encode_form(&params),
+            encode_form(&params),
             BodyLimit::DEFAULT,
         )
         .unwrap();

@@ -337,8 +337,8 @@ pub fn check(input: &Input) -> Result<(), String> {
     if let Some(t) = input.idempotency.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert("i-twilio-idempotency-token", t);
     }
-    let pairs: Vec<(&str, &str)> = input.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let body = twilio_sms::danger::encode_form(&pairs);
+    // Style 0: encoded as Twilio encodes a form (`java.net.URLEncoder`).
+    let body = reference::encode(&input.params, 0);
     let webhook_url = WebhookUrl::exact(&url).map_err(|e| format!("URL refused: {e}"))?;
     let verified = UnverifiedWebhook::new(Method::POST, webhook_url, headers, body, BodyLimit::DEFAULT)
         .and_then(|w| WebhookVerifier::new(&token).verify(w))

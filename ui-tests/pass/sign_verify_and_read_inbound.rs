@@ -3,11 +3,12 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method};
 use twilio_sms::webhook::{SIGNATURE_HEADER, SignedBody, accepted_response};
 use twilio_sms::{
-    AuthToken, BodyLimit, E164, UnverifiedWebhook, VerifiedInbound, WebhookUrl, WebhookVerifier, danger,
+    AuthToken, BodyLimit, E164, UnverifiedWebhook, VerifiedInbound, WebhookUrl, WebhookVerifier,
 };
+use twilio_sms_testkit::{encode_form, sign};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let token = AuthToken::new("0123456789abcdef0123456789abcdef")?;
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
     let url = "https://agents.example.com/api/channels/plugin/twilio-sms/webhook/abc";
     let params = [
         ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
@@ -17,15 +18,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("NumMedia", "0"),
         ("To", "+14155550100"),
     ];
-    let signature = danger::sign(&token, url, &params);
+    let signature = sign(TOKEN, url, &params);
 
     let mut headers = HeaderMap::new();
     headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(&signature.to_string())?);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-    let body = danger::encode_form(&params);
+    let body = encode_form(&params);
     let webhook = UnverifiedWebhook::new(Method::POST, WebhookUrl::exact(url)?, headers, body, BodyLimit::DEFAULT)?;
 
-    let verified = WebhookVerifier::new(&token).verify(webhook)?;
+    let verified = WebhookVerifier::new(&AuthToken::new(TOKEN)?).verify(webhook)?;
     assert_eq!(verified.signed_body(), SignedBody::Form);
     assert_eq!(verified.param("Body"), Some("hello, world"));
     assert_eq!(verified.params().count(), params.len());

@@ -8,13 +8,13 @@ use axum::body::Body;
 use axum::response::IntoResponse as _;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header, request::Parts};
+use secrecy::zeroize::Zeroizing;
 use serde::Serialize;
+use twilio_sms::AccountSid;
+use twilio_sms::status::MessageStatus;
 
-use super::{ApiKeyKind, MockMessage, RecordedRequest, Shared, State, Wiped, callbacks, text};
-use crate::AccountSid;
-use crate::status::MessageStatus;
-use crate::token::secret_matches;
-use crate::webhook::form::Form;
+use super::{ApiKeyKind, MockMessage, RecordedRequest, Shared, State, callbacks, text};
+use crate::signing::secret_matches;
 
 const API_VERSION: &str = "2010-04-01";
 const ACCOUNTS: &str = "/2010-04-01/Accounts/";
@@ -97,20 +97,18 @@ pub(super) fn receive(shared: &Shared, parts: &Parts, body: &[u8]) -> Received {
 
 /// Decoded form pairs; none for a body that is not a valid form.
 fn decode(data: &[u8]) -> Vec<(String, String)> {
-    Form::decode(data)
-        .map(|form| form.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
-        .unwrap_or_default()
+    serde_urlencoded::from_bytes(data).unwrap_or_default()
 }
 
 /// The Basic user presented, and who it authenticates when the secret is right.
 fn authenticate(state: &State, headers: &HeaderMap) -> (Option<String>, Option<Principal>) {
     let Some(credential) = basic_credential(headers) else { return (None, None) };
-    let Some((user, secret)) = credential.0.split_once(':') else { return (None, None) };
+    let Some((user, secret)) = credential.split_once(':') else { return (None, None) };
     let principal = if let Ok(account) = AccountSid::parse(user) {
         state
             .accounts
             .get(&account)
-            .filter(|a| secret_matches(&a.token, secret))
+            .filter(|a| a.key.matches(secret))
             .map(|_| Principal { account, key: None })
     } else {
         state
@@ -123,7 +121,7 @@ fn authenticate(state: &State, headers: &HeaderMap) -> (Option<String>, Option<P
 }
 
 /// The decoded `user:secret` of an `Authorization: Basic …` header, wiped when dropped.
-fn basic_credential(headers: &HeaderMap) -> Option<Wiped> {
+fn basic_credential(headers: &HeaderMap) -> Option<Zeroizing<String>> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -131,7 +129,7 @@ fn basic_credential(headers: &HeaderMap) -> Option<Wiped> {
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     match String::from_utf8(bytes) {
-        Ok(text) => Some(Wiped(text)),
+        Ok(text) => Some(Zeroizing::new(text)),
         Err(error) => {
             use secrecy::zeroize::Zeroize as _;
             error.into_bytes().zeroize();
@@ -171,7 +169,7 @@ pub(super) fn respond(shared: &Arc<Shared>, parts: &Parts, received: &Received) 
         }
         _ => error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"),
     };
-    tracing::debug!(target: "twilio_sms::mock", method = %parts.method, path, status = response.status().as_u16(), "mock answered");
+    tracing::debug!(target: "twilio_sms_testkit::mock", method = %parts.method, path, status = response.status().as_u16(), "mock answered");
     response
 }
 
@@ -185,7 +183,7 @@ fn create(shared: &Arc<Shared>, account_sid: &AccountSid, params: &[(String, Str
     let Some(to) = first(params, "To") else {
         return bad(21604, "A 'To' phone number is required.");
     };
-    if !crate::phone::is_e164_syntax(to) {
+    if !text::is_e164_syntax(to) {
         return bad(21211, &format!("The 'To' number {to} is not a valid phone number."));
     }
     let from = first(params, "From");
@@ -240,7 +238,7 @@ fn create(shared: &Arc<Shared>, account_sid: &AccountSid, params: &[(String, Str
         status: if via_service { MessageStatus::Accepted } else { MessageStatus::Queued },
         error_code: None,
         status_callback: first(params, "StatusCallback").map(str::to_owned),
-        num_segments: if via_service { 0 } else { crate::sms_text::segments(body).segments },
+        num_segments: if via_service { 0 } else { twilio_sms::sms_text::segments(body).segments },
         num_media: u32::try_from(num_media).unwrap_or(u32::MAX),
         date_created: now,
         date_updated: now,
@@ -252,7 +250,7 @@ fn create(shared: &Arc<Shared>, account_sid: &AccountSid, params: &[(String, Str
     state.messages.push(message);
     drop(state);
     shared.notify();
-    tracing::debug!(target: "twilio_sms::mock", sid, ?outcome, "mock message created");
+    tracing::debug!(target: "twilio_sms_testkit::mock", sid, ?outcome, "mock message created");
     callbacks::start_lifecycle(shared, sid, outcome, via_service);
     response
 }
@@ -353,7 +351,7 @@ fn account(state: &State, sid: &AccountSid) -> Response<Body> {
         friendly_name: "Mock account",
         status: account.status.as_str(),
         kind: "Full",
-        auth_token: &account.token_text.0,
+        auth_token: account.key.token_text(),
         date_created: created.clone(),
         date_updated: created,
         uri: format!("{ACCOUNTS}{sid}.json"),
@@ -570,7 +568,7 @@ mod tests {
     fn basic_credentials_are_decoded() {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwYTpzcw=="));
-        assert_eq!(basic_credential(&headers).unwrap().0, "user:pa:ss");
+        assert_eq!(basic_credential(&headers).unwrap().as_str(), "user:pa:ss");
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer dXNlcjpwYXNz"));
         assert!(basic_credential(&headers).is_none());
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!"));

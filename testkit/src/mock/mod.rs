@@ -1,4 +1,4 @@
-//! An embedded mock of Twilio's 2010 Messages API, for tests and demos (feature `test-util`).
+//! An embedded mock of Twilio's 2010 Messages API, for tests and demos.
 //!
 //! [`MockTwilio::start`] serves real HTTP/1.1 on `127.0.0.1` (a random port), so a client under test
 //! talks to it exactly as it would to `https://api.twilio.com`, only over plain http and without an
@@ -18,12 +18,13 @@
 //!
 //! Every connection serves one request (`Connection: close`), so a fault always applies to the request it
 //! was scripted for. Nothing here prints a secret or a full phone number: the `Debug` of every type masks
-//! them, and the mock logs (through `tracing`, target `twilio_sms::mock`) methods, paths and statuses only.
+//! them, and the mock logs (through `tracing`, target `twilio_sms_testkit::mock`) methods, paths and
+//! statuses only.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use twilio_sms::mock::MockTwilio;
+//! use twilio_sms_testkit::mock::MockTwilio;
 //! use twilio_sms::{AccountSid, E164};
 //!
 //! let mock = MockTwilio::start().await?;
@@ -54,14 +55,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use twilio_sms::ids::ApiKeySid;
+use twilio_sms::status::MessageStatus;
+use twilio_sms::token::{ApiKeySecret, AuthTokenError};
+use twilio_sms::{AccountSid, ApiBase, AuthToken, E164};
 
-use crate::ids::ApiKeySid;
-use crate::status::MessageStatus;
-use crate::token::{ApiKeySecret, AuthTokenError};
-use crate::{AccountSid, AuthToken, E164};
+use crate::SigningKey;
 
 pub use callbacks::{SignedWebhook, WebhookReply};
 
@@ -389,16 +392,6 @@ impl core::fmt::Debug for CallbackRecord {
     }
 }
 
-/// A `String` wiped when dropped, for the Auth Token text the account resource returns.
-struct Wiped(String);
-
-impl Drop for Wiped {
-    fn drop(&mut self) {
-        use secrecy::zeroize::Zeroize as _;
-        self.0.zeroize();
-    }
-}
-
 /// A number an account owns.
 struct OwnedNumber {
     sid: String,
@@ -409,10 +402,9 @@ struct OwnedNumber {
 }
 
 struct Account {
-    token: AuthToken,
-    /// The token as text, only for the `auth_token` field of the account resource (the mock never calls
-    /// `expose_secret`).
-    token_text: Wiped,
+    /// The Auth Token: it signs the account's webhooks, authenticates it, and is returned in the
+    /// `auth_token` field of the account resource.
+    key: SigningKey,
     status: AccountStatus,
     numbers: Vec<OwnedNumber>,
     created: SystemTime,
@@ -420,7 +412,7 @@ struct Account {
 
 struct ApiKey {
     account: AccountSid,
-    secret: ApiKeySecret,
+    secret: SecretString,
     kind: ApiKeyKind,
 }
 
@@ -546,7 +538,7 @@ impl MockTwilio {
             http,
         });
         shared.spawn(server::accept_loop(Arc::clone(&shared), listener));
-        tracing::debug!(target: "twilio_sms::mock", %addr, "mock Twilio listening");
+        tracing::debug!(target: "twilio_sms_testkit::mock", %addr, "mock Twilio listening");
         Ok(Self { addr, shared })
     }
 
@@ -556,12 +548,12 @@ impl MockTwilio {
         format!("http://{}", self.addr)
     }
 
-    /// [`base_url`](Self::base_url) as the [`ApiBase`](crate::ApiBase) a
-    /// [`ClientConfig`](crate::client::ClientConfig) takes (plain http to loopback, which an API base
-    /// allows).
+    /// [`base_url`](Self::base_url) as the [`ApiBase`] the library's client takes (plain http to
+    /// loopback, which an API base allows).
     #[must_use]
-    pub fn api_base(&self) -> crate::ApiBase {
-        crate::ApiBase::loopback_port(self.addr.port())
+    #[expect(clippy::expect_used, reason = "an API base allows plain http to 127.0.0.1")]
+    pub fn api_base(&self) -> ApiBase {
+        ApiBase::parse(&self.base_url()).expect("an API base allows plain http to loopback")
     }
 
     /// The address the server listens on.
@@ -577,7 +569,7 @@ impl MockTwilio {
         };
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
-        tracing::debug!(target: "twilio_sms::mock", addr = %self.addr, "mock Twilio stopped");
+        tracing::debug!(target: "twilio_sms_testkit::mock", addr = %self.addr, "mock Twilio stopped");
     }
 
     // ----- accounts, keys and numbers -----
@@ -592,16 +584,15 @@ impl MockTwilio {
     /// # Errors
     /// [`MockError::Credentials`] for an empty token or one with surrounding white space.
     pub fn add_account(&self, sid: &AccountSid, auth_token: &str) -> Result<(), MockError> {
-        let token = AuthToken::new(auth_token)?;
-        let token_text = Wiped(auth_token.to_owned());
+        // What the library refuses as an Auth Token (empty, padded, a control character) is refused here.
+        AuthToken::new(auth_token)?;
+        let key = SigningKey::new(auth_token);
         let mut state = self.shared.state();
         if let Some(account) = state.accounts.get_mut(sid) {
-            account.token = token;
-            account.token_text = token_text;
+            account.key = key;
         } else {
             let account = Account {
-                token,
-                token_text,
+                key,
                 status: AccountStatus::Active,
                 numbers: Vec::new(),
                 created: SystemTime::now(),
@@ -624,14 +615,17 @@ impl MockTwilio {
     /// [`ApiKeyKind::Standard`] key cannot read the account resource (401, code 20003).
     ///
     /// # Errors
-    /// [`MockError::UnknownAccount`] when the account was not added.
+    /// [`MockError::Credentials`] for a secret [`ApiKeySecret::new`] refuses, [`MockError::UnknownAccount`]
+    /// when the account was not added.
     pub fn add_api_key(
         &self,
         account: &AccountSid,
         key_sid: &ApiKeySid,
-        secret: ApiKeySecret,
+        secret: &str,
         kind: ApiKeyKind,
     ) -> Result<(), MockError> {
+        ApiKeySecret::new(secret)?;
+        let secret = SecretString::from(secret);
         let mut state = self.shared.state();
         state.account_mut(account)?;
         state.keys.insert(key_sid.to_string(), ApiKey { account: account.clone(), secret, kind });

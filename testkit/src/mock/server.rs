@@ -34,7 +34,7 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         match listener.accept().await {
             Ok((stream, _peer)) => shared.spawn(connection(Arc::clone(&shared), stream)),
             Err(error) => {
-                tracing::debug!(target: "twilio_sms::mock", %error, "accept failed");
+                tracing::debug!(target: "twilio_sms_testkit::mock", %error, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -50,7 +50,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
         None
     };
     if let Some(fault) = &fault {
-        tracing::debug!(target: "twilio_sms::mock", ?fault, "applying fault");
+        tracing::debug!(target: "twilio_sms_testkit::mock", ?fault, "applying fault");
     }
     match fault {
         Some(Fault::ResetBeforeRead) => reset(stream),
@@ -73,7 +73,7 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, fault: Option<Fault>) {
         .serve_connection(TokioIo::new(stream), service)
         .await;
     if let Err(error) = served {
-        tracing::debug!(target: "twilio_sms::mock", %error, "connection ended with an error");
+        tracing::debug!(target: "twilio_sms_testkit::mock", %error, "connection ended with an error");
     }
 }
 
@@ -139,7 +139,7 @@ fn huge(bytes: usize) -> Response<Body> {
 /// Resets the connection: with `SO_LINGER` 0, closing the socket sends a TCP RST.
 fn reset(stream: TcpStream) {
     if let Err(error) = stream.set_zero_linger() {
-        tracing::debug!(target: "twilio_sms::mock", %error, "could not set SO_LINGER 0");
+        tracing::debug!(target: "twilio_sms_testkit::mock", %error, "could not set SO_LINGER 0");
     }
     drop(stream);
 }
@@ -180,7 +180,7 @@ async fn truncated(shared: &Arc<Shared>, mut stream: TcpStream) {
         stream.shutdown().await
     };
     if let Err(error) = written.await {
-        tracing::debug!(target: "twilio_sms::mock", %error, "writing the truncated response failed");
+        tracing::debug!(target: "twilio_sms_testkit::mock", %error, "writing the truncated response failed");
     }
 }
 

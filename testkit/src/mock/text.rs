@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::E164;
+use twilio_sms::E164;
 
 /// A fresh SID: `prefix` and 32 lowercase hexadecimal digits, as Twilio writes them.
 pub(super) fn new_sid(prefix: &str) -> String {
@@ -45,11 +45,21 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// A phone number masked for `Debug` (`+141••••••00`); anything else is masked entirely.
+/// `^\+[1-9]\d{1,14}$`: the E.164 shape Twilio checks a `To` against (error 21211).
+pub(super) fn is_e164_syntax(s: &str) -> bool {
+    match s.as_bytes() {
+        [b'+', b'1'..=b'9', rest @ ..] => {
+            (1..=14).contains(&rest.len()) && rest.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
+/// A valid phone number masked for `Debug` (`+141••••••00`); anything else is masked entirely.
 pub(super) fn redact(value: &str) -> String {
-    match E164::from_signed(value) {
-        Some(number) => number.redacted().to_string(),
-        None => "•".repeat(value.chars().count().min(16)),
+    match E164::parse(value) {
+        Ok(number) => number.redacted().to_string(),
+        Err(_) => "•".repeat(value.chars().count().min(16)),
     }
 }
 
@@ -72,8 +82,20 @@ mod tests {
     #[test]
     fn sids_have_the_twilio_shape() {
         let sid = new_sid("SM");
-        assert!(crate::MessageSid::parse(&sid).is_ok(), "{sid}");
+        assert!(twilio_sms::MessageSid::parse(&sid).is_ok(), "{sid}");
         assert_ne!(new_sid("SM"), sid);
+    }
+
+    #[test]
+    fn e164_syntax() {
+        for ok in ["+14155550100", "+12", "+123456789012345"] {
+            assert!(is_e164_syntax(ok), "{ok}");
+        }
+        for bad in
+            ["", "+", "+1", "14155550100", "+04155550100", "+1234567890123456", "+1415555010a", "+1 415"]
+        {
+            assert!(!is_e164_syntax(bad), "{bad}");
+        }
     }
 
     #[test]

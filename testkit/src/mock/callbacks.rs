@@ -5,12 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use http::header;
 
-use super::{CallbackRecord, MockError, MockTwilio, Outcome, Shared};
-use crate::status::MessageStatus;
-use crate::webhook::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
-use crate::{AccountSid, E164, danger};
+use twilio_sms::status::MessageStatus;
+use twilio_sms::webhook::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
+use twilio_sms::{AccountSid, E164};
 
-use super::text;
+use super::{CallbackRecord, MockError, MockTwilio, Outcome, Shared, text};
+use crate::{SigningKey, encode_form};
 
 const USER_AGENT: &str = "TwilioProxy/1.1";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -62,7 +62,7 @@ fn advance(shared: &Shared, sid: &str, status: MessageStatus, error_code: Option
     if message.from.is_none() {
         // A Messaging Service picks a sender from its pool: here, the account's first SMS number.
         message.from = account.numbers.iter().find(|n| n.sms).map(|n| n.number.clone());
-        message.num_segments = crate::sms_text::segments(&message.body).segments;
+        message.num_segments = twilio_sms::sms_text::segments(&message.body).segments;
     }
     if status == MessageStatus::Sent {
         message.date_sent = Some(now);
@@ -91,7 +91,7 @@ fn advance(shared: &Shared, sid: &str, status: MessageStatus, error_code: Option
     if let Some(code) = error_code {
         params.push(("ErrorCode".to_owned(), code.to_string()));
     }
-    let webhook = SignedWebhook::new(&account.token, url, &params);
+    let webhook = SignedWebhook::new(&account.key, url, &params);
     Some(Callback { message_sid: sid.to_owned(), status, error_code, webhook, params })
 }
 
@@ -108,7 +108,7 @@ async fn deliver_callback(shared: &Shared, callback: &Callback, duplicate: bool)
             let connect_failed = result.as_ref().is_err_and(reqwest::Error::is_connect);
             let response_status = result.ok().map(|reply| reply.status);
             tracing::debug!(
-                target: "twilio_sms::mock",
+                target: "twilio_sms_testkit::mock",
                 sid = callback.message_sid,
                 status = callback.status.as_str(),
                 attempt,
@@ -155,11 +155,11 @@ pub struct SignedWebhook {
 }
 
 impl SignedWebhook {
-    fn new(token: &crate::AuthToken, url: String, params: &[(String, String)]) -> Self {
+    fn new(key: &SigningKey, url: String, params: &[(String, String)]) -> Self {
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         Self {
-            signature: danger::sign(token, &url, &pairs).to_string(),
-            body: danger::encode_form(&pairs),
+            signature: key.sign(&url, &pairs).to_string(),
+            body: encode_form(&pairs),
             url,
             idempotency_token: uuid::Uuid::new_v4().to_string(),
         }
@@ -230,7 +230,7 @@ impl MockTwilio {
     #[must_use]
     pub fn inbound_sms(account: &AccountSid, from: &E164, to: &E164, body: &str) -> Vec<(String, String)> {
         let sid = text::new_sid("SM");
-        let segments = crate::sms_text::segments(body).segments.max(1).to_string();
+        let segments = twilio_sms::sms_text::segments(body).segments.max(1).to_string();
         [
             ("SmsMessageSid", sid.as_str()),
             ("NumMedia", "0"),
@@ -267,7 +267,7 @@ impl MockTwilio {
             .ok()
             .and_then(|sid| state.accounts.get(&sid))
             .ok_or_else(|| MockError::UnknownAccount(named.to_owned()))?;
-        Ok(SignedWebhook::new(&account.token, url.to_owned(), &params))
+        Ok(SignedWebhook::new(&account.key, url.to_owned(), &params))
     }
 
     /// Posts a signed webhook (again: Twilio's retries and replays are byte-identical) and returns the
@@ -277,7 +277,7 @@ impl MockTwilio {
     /// [`MockError::Http`] when the request fails (connection refused, timeout after 15 s...).
     pub async fn deliver(&self, webhook: &SignedWebhook) -> Result<WebhookReply, MockError> {
         let reply = post(&self.shared.http, webhook).await?;
-        tracing::debug!(target: "twilio_sms::mock", status = reply.status, "webhook delivered");
+        tracing::debug!(target: "twilio_sms_testkit::mock", status = reply.status, "webhook delivered");
         Ok(reply)
     }
 
