@@ -41,12 +41,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
-use twilio_sms::delivery::DeliveryStatusUpdate;
+use twilio_sms::hivekeep::adapter::{IncomingMessage, TwilioSmsChannel};
+use twilio_sms::hivekeep::delivery::DeliveryStatusUpdate;
+use twilio_sms::hivekeep::store::{RedisOptions, RedisStore};
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve_with_shutdown, webhook_router};
-use twilio_sms::store::{RedisOptions, RedisStore};
 use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";

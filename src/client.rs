@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::adapter::{SendStep, Sending};
 use crate::api_error::parse_retry_after;
 use crate::checks::{CheckedAccount, Validation, ValidationStep, WebhookSetup, WebhookSetupStep};
 use crate::credentials::Credentials;
+use crate::hivekeep::adapter::{SendStep, Sending};
 use crate::ids::MessageSid;
 use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
 pub use crate::outbound::{BotInfo, RequestError, ValidationError, WebhookConfigured, WebhookSetupError};
@@ -417,7 +417,7 @@ impl TwilioClient {
         }
     }
 
-    /// Runs one attempt at a reply's part ([`crate::adapter::ReplySend`]): its request with the
+    /// Runs one attempt at a reply's part ([`crate::hivekeep::adapter::ReplySend`]): its request with the
     /// credential, within its time; the plan reads the answer, or its absence, and gives the next step.
     pub(crate) async fn attempt_part(&self, credentials: &Credentials, sending: Sending) -> SendStep {
         let ended = self.attempt(authorized(sending.request(), credentials), sending.timeout()).await;

@@ -44,14 +44,13 @@
 // No input can panic the library: no unwrap, expect, panic or unchecked indexing outside tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-pub mod adapter;
 pub mod api_error;
 pub mod channel;
 pub mod checks;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod credentials;
-pub mod delivery;
+pub mod hivekeep;
 pub mod ids;
 pub mod outbound;
 pub mod phone;
@@ -64,7 +63,6 @@ mod serde_impls;
 mod serve;
 pub mod sms_text;
 pub mod status;
-pub mod store;
 pub mod token;
 pub mod url;
 pub mod webhook;

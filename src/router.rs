@@ -42,8 +42,8 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
-//! use twilio_sms::delivery::DeliveryStatusUpdate;
+//! use twilio_sms::hivekeep::adapter::{IncomingMessage, TwilioSmsChannel};
+//! use twilio_sms::hivekeep::delivery::DeliveryStatusUpdate;
 //! use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 //! use twilio_sms::ChannelId;
 //!
@@ -81,11 +81,13 @@ use axum::response::Response;
 use axum::routing::post;
 use http::{StatusCode, header};
 
-use crate::adapter::{IncomingMessage, OptOutNotice, TwilioSmsChannel, WEBHOOK_PATH_PREFIX, WebhookResult};
 use crate::channel::ChannelId;
-use crate::delivery::DeliveryStatusUpdate;
+use crate::hivekeep::adapter::{
+    IncomingMessage, OptOutNotice, TwilioSmsChannel, WEBHOOK_PATH_PREFIX, WebhookResult,
+};
+use crate::hivekeep::delivery::DeliveryStatusUpdate;
+use crate::hivekeep::store::{ChannelStore, MemoryStore};
 use crate::serve::is_body_timeout;
-use crate::store::{ChannelStore, MemoryStore};
 use crate::url::PublicUrl;
 use crate::webhook::{BodyLimit, UnverifiedWebhook, VerifiedWebhook, WebhookVerifier};
 

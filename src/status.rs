@@ -106,7 +106,7 @@ impl MessageStatus {
     ///
     /// The final statuses rank above the others, and a failure (`undelivered`, `partially_delivered`,
     /// `failed`, `canceled`) above `delivered` and `read`: the parts of a multi-part message report
-    /// under one SID (see [`crate::delivery::PartTag`]), and when the last part is delivered before an
+    /// under one SID (see [`crate::hivekeep::delivery::PartTag`]), and when the last part is delivered before an
     /// earlier part's failure comes in, the failure must still replace `delivered`.
     #[must_use]
     pub fn rank(&self) -> Option<DeliveryRank> {
@@ -151,7 +151,7 @@ impl fmt::Display for MessageStatus {
 }
 
 /// A delivery status's place in a message's life, ordered: 0 `scheduled` … 4 `sent`, 5 `delivered`, 6
-/// `read`, 7 every failure (see [`MessageStatus::rank`]). Kept by a [`ChannelStore`](crate::store) as
+/// `read`, 7 every failure (see [`MessageStatus::rank`]). Kept by a [`ChannelStore`](crate::hivekeep::store) as
 /// its number ([`DeliveryRank::get`], read back with [`DeliveryRank::new`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DeliveryRank(u8);

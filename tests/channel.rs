@@ -12,12 +12,12 @@ use axum::body::Body;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
-use twilio_sms::adapter::{
-    IncomingMessage, OptOutNotice, OutboundMessageParams, SendMessageError, TwilioSmsChannel,
-};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
-use twilio_sms::delivery::DeliveryStatusUpdate;
+use twilio_sms::hivekeep::adapter::{
+    IncomingMessage, OptOutNotice, OutboundMessageParams, SendMessageError, TwilioSmsChannel,
+};
+use twilio_sms::hivekeep::delivery::DeliveryStatusUpdate;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl};

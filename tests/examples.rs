@@ -19,9 +19,9 @@ use axum::body::Body;
 use axum::extract::Path as UrlPath;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel, WEBHOOK_PATH_PREFIX};
 use twilio_sms::client::TwilioClient;
 use twilio_sms::credentials::{Credentials, Sender};
+use twilio_sms::hivekeep::adapter::{IncomingMessage, TwilioSmsChannel, WEBHOOK_PATH_PREFIX};
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl, UnverifiedWebhook, WebhookVerifier,
 };

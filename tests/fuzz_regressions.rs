@@ -2,9 +2,9 @@
 //! (`tests/leaks.rs`) found. Each test names its finding and keeps the input that exposed it.
 
 use http::{HeaderMap, HeaderValue, Method};
-use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams};
 use twilio_sms::api_error::{parse_error_response, redact_phone_numbers};
-use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, StatusReport};
+use twilio_sms::hivekeep::adapter::{IncomingMessage, OutboundMessageParams};
+use twilio_sms::hivekeep::delivery::{self, DeliveryStatusUpdate, Locale, StatusReport};
 use twilio_sms::status::MessageStatus;
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, MessageSid, UnverifiedWebhook, VerifiedInbound, WebhookUrl,

@@ -24,15 +24,15 @@ use axum::body::Body;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method};
 use tower::ServiceExt as _;
-use twilio_sms::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, MemoryVault, Sender, StoredChannelConfig};
-use twilio_sms::delivery::{self, DeliveryStatusUpdate, Locale, PartTag};
+use twilio_sms::hivekeep::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChannel};
+use twilio_sms::hivekeep::delivery::{self, DeliveryStatusUpdate, Locale, PartTag};
+use twilio_sms::hivekeep::store::MemoryStore;
 use twilio_sms::ids::ApiKeySid;
 use twilio_sms::outbound::Sms;
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::sms_text::SmsBody;
-use twilio_sms::store::MemoryStore;
 use twilio_sms::token::ApiKeySecret;
 use twilio_sms::{
     AccountSid, AuthToken, BodyLimit, ChannelId, E164, MessageSid, PublicUrl, UnverifiedWebhook,

@@ -18,13 +18,13 @@ use redis::AsyncCommands as _;
 use support::logs::Captured;
 use support::redis::{RedisServer, TestRedis, free_port, listening};
 use tower::ServiceExt as _;
-use twilio_sms::adapter::{IncomingMessage, TwilioSmsChannel};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
-use twilio_sms::delivery::{AppliedStatus, DeliveryStatusUpdate};
+use twilio_sms::hivekeep::adapter::{IncomingMessage, TwilioSmsChannel};
+use twilio_sms::hivekeep::delivery::{AppliedStatus, DeliveryStatusUpdate};
+use twilio_sms::hivekeep::store::{ChannelStore, MemoryStore, RedisOptions, RedisStore};
 use twilio_sms::router::{ChannelRegistry, WebhookSink, webhook_router};
 use twilio_sms::status::{DeliveryRank, MessageStatus};
-use twilio_sms::store::{ChannelStore, MemoryStore, RedisOptions, RedisStore};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{AccountSid, AuthToken, ChannelId, E164, PublicUrl};
 use twilio_sms_testkit::{encode_form, sign};
@@ -404,7 +404,7 @@ struct ReadThenWrite {
 }
 
 impl ChannelStore for ReadThenWrite {
-    async fn first_sighting(&self, _key: &str) -> Result<bool, twilio_sms::store::StoreError> {
+    async fn first_sighting(&self, _key: &str) -> Result<bool, twilio_sms::hivekeep::store::StoreError> {
         Ok(true)
     }
 
@@ -412,7 +412,7 @@ impl ChannelStore for ReadThenWrite {
         &self,
         message: &str,
         next: &AppliedStatus,
-    ) -> Result<Option<AppliedStatus>, twilio_sms::store::StoreError> {
+    ) -> Result<Option<AppliedStatus>, twilio_sms::hivekeep::store::StoreError> {
         let mut conn = self.connection.clone();
         let key = format!("{}rank:{message}", self.prefix);
         let kept: Option<String> = conn.get(&key).await.unwrap();

@@ -14,13 +14,13 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use twilio_sms::adapter::{OutboundMessageParams, TwilioSmsChannel};
 use twilio_sms::api_error::RetrySafety;
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, Sender};
-use twilio_sms::delivery::{AppliedStatus, Locale};
+use twilio_sms::hivekeep::adapter::{OutboundMessageParams, TwilioSmsChannel};
+use twilio_sms::hivekeep::delivery::{AppliedStatus, Locale};
+use twilio_sms::hivekeep::store::{ChannelStore, MemoryStore, StoreError};
 use twilio_sms::status::{DeliveryRank, MessageStatus};
-use twilio_sms::store::{ChannelStore, MemoryStore, StoreError};
 use twilio_sms::webhook::EMPTY_TWIML;
 use twilio_sms::{AccountSid, AuthToken, BodyLimit, ChannelId, E164, PublicUrl};
 use twilio_sms_testkit::{SigningKey, encode_form};
@@ -560,10 +560,10 @@ async fn run_send(file: &str, s: &Value, failures: &mut Vec<String>, reported: &
         Ok(result) => (serde_json::to_value(result).unwrap(), Value::Null),
         Err(e) => {
             let cause = match &e {
-                twilio_sms::adapter::SendMessageError::RetrySafe(r)
-                | twilio_sms::adapter::SendMessageError::Refused(r)
-                | twilio_sms::adapter::SendMessageError::Ambiguous(r)
-                | twilio_sms::adapter::SendMessageError::Partial { error: r, .. } => Some(r),
+                twilio_sms::hivekeep::adapter::SendMessageError::RetrySafe(r)
+                | twilio_sms::hivekeep::adapter::SendMessageError::Refused(r)
+                | twilio_sms::hivekeep::adapter::SendMessageError::Ambiguous(r)
+                | twilio_sms::hivekeep::adapter::SendMessageError::Partial { error: r, .. } => Some(r),
                 _ => None,
             };
             let mut error = json!({"message": e.to_string(), "retrySafety": safety(e.retry_safety())});

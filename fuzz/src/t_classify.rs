@@ -8,7 +8,7 @@
 
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
-use twilio_sms::delivery::{
+use twilio_sms::hivekeep::delivery::{
     self, BindingError, DeliveryStatusUpdate, Locale, PartTag, StatusReport, WebhookEvent,
 };
 use twilio_sms::{AccountSid, AuthToken, BodyLimit, E164, MessageSid, UnverifiedWebhook, WebhookUrl, WebhookVerifier};

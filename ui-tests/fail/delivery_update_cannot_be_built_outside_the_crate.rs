@@ -1,7 +1,7 @@
 // Attack: hand the host a delivery update no status callback produced. `DeliveryStatusUpdate` is
 // `#[non_exhaustive]`: outside the crate it is only read, never built.
 use twilio_sms::status::HivekeepStatus;
-use twilio_sms::delivery::DeliveryStatusUpdate;
+use twilio_sms::hivekeep::delivery::DeliveryStatusUpdate;
 
 fn main() {
     let _forged = DeliveryStatusUpdate {

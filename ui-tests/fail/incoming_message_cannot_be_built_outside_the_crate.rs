@@ -1,7 +1,7 @@
 // Attack: hand the agent an inbound SMS no signed webhook carried. `IncomingMessage` is
 // `#[non_exhaustive]`: outside the crate it is only read; `IncomingMessage::from_inbound` needs a
 // `VerifiedInbound`, which only a verified webhook gives.
-use twilio_sms::adapter::IncomingMessage;
+use twilio_sms::hivekeep::adapter::IncomingMessage;
 
 fn main() {
     let _forged = IncomingMessage {

@@ -1,7 +1,7 @@
 // Attack: make up a delivery status (a `StatusReport`, and through it a `WebhookEvent::Status` or a
 // `DeliveryStatusUpdate::from_report`) without a signed status callback. Only `delivery::classify`, on a
 // verified webhook, makes one: its fields are private to the crate.
-use twilio_sms::delivery::{DeliveryStatusUpdate, Locale, StatusReport};
+use twilio_sms::hivekeep::delivery::{DeliveryStatusUpdate, Locale, StatusReport};
 use twilio_sms::MessageSid;
 use twilio_sms::status::MessageStatus;
 

@@ -56,21 +56,21 @@ pub fn max_response_bytes() -> usize {
 #[wasm_bindgen(js_name = defaultTtlMs)]
 #[must_use]
 pub fn default_ttl_ms() -> f64 {
-    twilio_sms::store::DEFAULT_TTL.as_secs_f64() * 1000.0
+    twilio_sms::hivekeep::store::DEFAULT_TTL.as_secs_f64() * 1000.0
 }
 
 /// How often a channel sweeps its stale records, in milliseconds (an hour).
 #[wasm_bindgen(js_name = sweepIntervalMs)]
 #[must_use]
 pub fn sweep_interval_ms() -> f64 {
-    twilio_sms::store::SWEEP_INTERVAL.as_secs_f64() * 1000.0
+    twilio_sms::hivekeep::store::SWEEP_INTERVAL.as_secs_f64() * 1000.0
 }
 
 /// The most keys one sweep reads.
 #[wasm_bindgen(js_name = sweepMaxKeys)]
 #[must_use]
 pub fn sweep_max_keys() -> usize {
-    twilio_sms::store::SWEEP_MAX_KEYS
+    twilio_sms::hivekeep::store::SWEEP_MAX_KEYS
 }
 
 /// The default body limit of a webhook, in bytes (64 KiB).
@@ -91,7 +91,7 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = configSchema)]
 #[must_use]
 pub fn config_schema() -> String {
-    twilio_sms::adapter::config_schema().to_string()
+    twilio_sms::hivekeep::adapter::config_schema().to_string()
 }
 
 /// Pays every first-use cost once: the `phonenumber` metadata and its patterns (about 0.4 s in Node),

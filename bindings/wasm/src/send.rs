@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::{Value, json};
 use twilio_sms::E164;
-use twilio_sms::adapter::{
-    OutboundMessageParams, ReplyPlan, ReplySend, SendChannel, SendMessageError, SendStep,
-};
 use twilio_sms::api_error::{ErrorKind, RetrySafety, TwilioApiError};
 use twilio_sms::api_error::{parse_error_response, parse_retry_after, redact_phone_numbers};
 use twilio_sms::credentials::StoredChannelConfig;
-use twilio_sms::delivery::Locale;
+use twilio_sms::hivekeep::adapter::{
+    OutboundMessageParams, ReplyPlan, ReplySend, SendChannel, SendMessageError, SendStep,
+};
+use twilio_sms::hivekeep::delivery::Locale;
 use twilio_sms::outbound::{self, Answer, RequestError, SentMessage};
 use twilio_sms::retry::Seen;
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
@@ -271,7 +271,7 @@ impl SendPlan {
         self.step = matches!(step, SendStep::Send(_) | SendStep::Wait(_)).then_some(step);
     }
 
-    fn sending(&mut self) -> Result<twilio_sms::adapter::Sending, JsError> {
+    fn sending(&mut self) -> Result<twilio_sms::hivekeep::adapter::Sending, JsError> {
         match self.step.take() {
             Some(SendStep::Send(sending)) => Ok(sending),
             other => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use twilio_sms::E164;
-use twilio_sms::delivery::{self, Locale};
+use twilio_sms::hivekeep::delivery::{self, Locale};
 use twilio_sms::sms_text::{self, SegmentInfo};
 use twilio_sms::status::{DeliveryRank, MessageStatus, StatusDecision, decide};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -107,8 +107,8 @@ pub(crate) fn fresh(previous: Option<&str>, now_ms: f64, ttl_ms: Option<f64>) ->
     let record: Value = serde_json::from_str(previous?).ok()?;
     let at = record.get("at").and_then(Value::as_f64)?;
     // A record from the future (the clock went back) is as young as can be.
-    let ttl = ttl_ms.map_or(twilio_sms::store::DEFAULT_TTL, millis);
-    twilio_sms::store::still_counts(millis(now_ms - at), ttl).then_some(record)
+    let ttl = ttl_ms.map_or(twilio_sms::hivekeep::store::DEFAULT_TTL, millis);
+    twilio_sms::hivekeep::store::still_counts(millis(now_ms - at), ttl).then_some(record)
 }
 
 /// The de-duplication decision for an event's idempotency key, with the state the plugin keeps

@@ -11,14 +11,14 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::json;
-use twilio_sms::adapter::{
+use twilio_sms::credentials::StoredChannelConfig;
+use twilio_sms::hivekeep::adapter::{
     IncomingMessage, NeedsOrdering, NeedsSighting, OptOutNotice, WebhookChannel, WebhookDecision,
     WebhookResult, WebhookStep,
 };
-use twilio_sms::credentials::StoredChannelConfig;
-use twilio_sms::delivery::{AppliedStatus, DeliveryStatusUpdate, Locale, WebhookEvent};
+use twilio_sms::hivekeep::delivery::{AppliedStatus, DeliveryStatusUpdate, Locale, WebhookEvent};
+use twilio_sms::hivekeep::store::{StoreError, SweepSchedule};
 use twilio_sms::status::MessageStatus;
-use twilio_sms::store::{StoreError, SweepSchedule};
 use twilio_sms::webhook::{EMPTY_TWIML, IDEMPOTENCY_HEADER, SHARED_KEY_HEADER, SIGNATURE_HEADER};
 use twilio_sms::{
     ApiBase, AuthToken, BodyLimit, ChannelId, PublicUrl, UnverifiedWebhook, VerifiedWebhook, VerifyError,

@@ -4,7 +4,7 @@
 
 use http::{HeaderMap, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
-use twilio_sms::delivery::classify;
+use twilio_sms::hivekeep::delivery::classify;
 use twilio_sms::{AccountSid, AuthToken, BodyLimit, E164, UnverifiedWebhook, WebhookUrl, WebhookVerifier};
 
 // The one reference of the rules (signing, form encoding), shared with the tests and the stable loop.

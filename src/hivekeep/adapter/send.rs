@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{OutboundMessageResult, ReplyPlan, SendMessageError};
 use crate::credentials::Sender;
-use crate::delivery::{Locale, PartTag};
+use crate::hivekeep::delivery::{Locale, PartTag};
 use crate::outbound::{self, Answer, RequestError, SentMessage, StatusCallback};
 use crate::retry::{RetryPolicy, Seen};
 use crate::{AccountSid, ApiBase, ChannelId, E164, PublicUrl};
@@ -84,7 +84,10 @@ pub struct Waiting {
     wait: Duration,
 }
 
-/// The send of one reply (see the [module](self)).
+/// The send of one reply, sans I/O: its parts in order, each tried again by the retry policy, and the
+/// result or the error Hivekeep reads. A driver runs each [`SendStep`] (sends the request with its
+/// credential, or waits) and hands back what it saw, until [`SendStep::Done`] or [`SendStep::Fail`].
+/// Times are the driver's wall clock: a clock that goes back counts as no time passed.
 #[derive(Debug)]
 pub struct ReplySend;
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api_error::RetrySafety;
-use crate::delivery::{DeliveryStatusUpdate, Locale};
+use crate::hivekeep::delivery::{DeliveryStatusUpdate, Locale};
 use crate::outbound::{MAX_MEDIA, MediaUrl, MediaUrlError, RequestError, SentMessage};
 use crate::webhook::VerifiedInbound;
 #[cfg(feature = "client")]
@@ -23,10 +23,10 @@ use crate::{
     channel::ChannelId,
     client::{BotInfo, TwilioClient, ValidationError, WebhookConfigured, WebhookSetupError},
     credentials::Credentials,
-    delivery::WebhookEvent,
+    hivekeep::delivery::WebhookEvent,
+    hivekeep::store::{ChannelStore, MemoryStore},
     outbound::{AccountInfo, StatusCallback},
     phone::E164,
-    store::{ChannelStore, MemoryStore},
     url::PublicUrl,
     webhook::BodyLimit,
 };
@@ -456,7 +456,7 @@ pub struct WebhookDecision {
     /// Why it was refused (for `tracing`: no secret, no phone number).
     pub reason: Option<String>,
     /// The accepted event.
-    pub event: Option<crate::delivery::WebhookEvent>,
+    pub event: Option<crate::hivekeep::delivery::WebhookEvent>,
     /// The accepted event's de-duplication key.
     pub idempotency_key: Option<String>,
 }
@@ -473,7 +473,7 @@ impl WebhookDecision {
     /// Decides a webhook `channel` received at `path_channel_id` (the id its path named), whose raw
     /// path and query is `target` (a borrowed `body` is copied only once it is within the limit): the channel's id, its public URL, the body limit, the URL, the
     /// method; then `verify` (the driver's verifier, which holds the tokens; it is the only way to a
-    /// verified webhook) and the binding checks of [`crate::delivery::classify`].
+    /// verified webhook) and the binding checks of [`crate::hivekeep::delivery::classify`].
     #[must_use]
     pub fn decide(
         channel: WebhookChannel<'_>,
@@ -513,11 +513,11 @@ impl WebhookDecision {
             Err(error) => return Self::rejected(&error),
         };
         let token = verified.idempotency_token().map(str::to_owned);
-        match crate::delivery::classify(verified, channel.account, channel.number) {
+        match crate::hivekeep::delivery::classify(verified, channel.account, channel.number) {
             Ok(event) => Self {
                 status: http::StatusCode::OK,
                 reason: None,
-                idempotency_key: crate::delivery::idempotency_key(token.as_deref(), &event),
+                idempotency_key: crate::hivekeep::delivery::idempotency_key(token.as_deref(), &event),
                 event: Some(event),
             },
             Err(error) => {
@@ -606,9 +606,9 @@ impl WebhookResult {
 /// Not `non_exhaustive`: a driver must run every step, so a new one must fail to compile there.
 #[derive(Debug)]
 pub enum WebhookStep {
-    /// Record the event's de-duplication key ([`first_sighting`](crate::store::ChannelStore::first_sighting)).
+    /// Record the event's de-duplication key ([`first_sighting`](crate::hivekeep::store::ChannelStore::first_sighting)).
     Sighting(NeedsSighting),
-    /// Keep the message's delivery state ([`advance`](crate::store::ChannelStore::advance)).
+    /// Keep the message's delivery state ([`advance`](crate::hivekeep::store::ChannelStore::advance)).
     Ordering(NeedsOrdering),
     /// Nothing is left: the result.
     Done(WebhookResult),
@@ -618,7 +618,7 @@ pub enum WebhookStep {
 #[derive(Debug)]
 struct Accepted {
     result: WebhookResult,
-    event: crate::delivery::WebhookEvent,
+    event: crate::hivekeep::delivery::WebhookEvent,
     locale: Locale,
 }
 
@@ -629,12 +629,12 @@ pub struct NeedsSighting {
     accepted: Accepted,
 }
 
-/// A step that needs the store to [advance](crate::store::ChannelStore::advance) a message's state.
+/// A step that needs the store to [advance](crate::hivekeep::store::ChannelStore::advance) a message's state.
 #[derive(Debug)]
 pub struct NeedsOrdering {
     message: crate::MessageSid,
-    report: crate::delivery::StatusReport,
-    state: crate::delivery::AppliedStatus,
+    report: crate::hivekeep::delivery::StatusReport,
+    state: crate::hivekeep::delivery::AppliedStatus,
     result: WebhookResult,
     locale: Locale,
 }
@@ -664,21 +664,21 @@ impl Accepted {
     fn deliver(self) -> WebhookStep {
         let Self { mut result, event, locale } = self;
         match event {
-            crate::delivery::WebhookEvent::Inbound(sms) => {
+            crate::hivekeep::delivery::WebhookEvent::Inbound(sms) => {
                 result.opt_out = OptOutNotice::of(&sms);
                 result.incoming = IncomingMessage::for_agent(&sms);
             }
-            crate::delivery::WebhookEvent::Status(report) => {
+            crate::hivekeep::delivery::WebhookEvent::Status(report) => {
                 let state = report.applied();
                 // An inbound or unknown status ranks nothing: nothing is kept, nothing applies.
                 if state.status.rank().is_none() {
-                    result.delivery_update = crate::delivery::step(&report, None, locale).update;
+                    result.delivery_update = crate::hivekeep::delivery::step(&report, None, locale).update;
                     return WebhookStep::Done(result);
                 }
                 let message = report.for_message().0;
                 return WebhookStep::Ordering(NeedsOrdering { message, report, state, result, locale });
             }
-            crate::delivery::WebhookEvent::Other => {}
+            crate::hivekeep::delivery::WebhookEvent::Other => {}
         }
         WebhookStep::Done(result)
     }
@@ -694,7 +694,7 @@ impl NeedsSighting {
     /// The next step, from the store's answer: a duplicate is acknowledged and nothing is delivered; a
     /// first sighting, or a store that failed, is delivered.
     #[must_use]
-    pub fn seen(self, first: Result<bool, crate::store::StoreError>) -> WebhookStep {
+    pub fn seen(self, first: Result<bool, crate::hivekeep::store::StoreError>) -> WebhookStep {
         match first {
             Ok(true) => {}
             Ok(false) => {
@@ -719,24 +719,24 @@ impl NeedsOrdering {
 
     /// The state this callback reports for [`Self::message`].
     #[must_use]
-    pub fn state(&self) -> &crate::delivery::AppliedStatus {
+    pub fn state(&self) -> &crate::hivekeep::delivery::AppliedStatus {
         &self.state
     }
 
     /// The result, from the state the store kept before this callback (see
-    /// [`ChannelStore::advance`](crate::store::ChannelStore::advance)); a store that failed kept
+    /// [`advance`](crate::hivekeep::store::ChannelStore::advance)); a store that failed kept
     /// nothing, so the update applies.
     #[must_use]
     pub fn ordered(
         self,
-        kept: Result<Option<crate::delivery::AppliedStatus>, crate::store::StoreError>,
+        kept: Result<Option<crate::hivekeep::delivery::AppliedStatus>, crate::hivekeep::store::StoreError>,
     ) -> WebhookResult {
         let kept = kept.unwrap_or_else(|error| {
             tracing::debug!(target: "twilio_sms::channel", reason = %error, "status order unavailable: applied");
             None
         });
         let Self { report, mut result, locale, .. } = self;
-        let step = crate::delivery::step(&report, kept.as_ref(), locale);
+        let step = crate::hivekeep::delivery::step(&report, kept.as_ref(), locale);
         if step.update.is_none() {
             tracing::debug!(target: "twilio_sms::channel", status = %report.applied().status, "stale status ignored");
         }
@@ -995,7 +995,7 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
 
     /// Sends the agent's reply to `chatId`. Content longer than one SMS goes out as parts, in order;
     /// the result's `platformMessageId` is the first part's SID and every part's status reaches it
-    /// (see [`PartTag`]).
+    /// (see [`PartTag`](crate::hivekeep::delivery::PartTag)).
     ///
     /// # Errors
     /// A [`SendMessageError`]; its wording decides whether Hivekeep retries, and it never invites a
@@ -1428,7 +1428,7 @@ mod tests {
         assert_eq!(required, [true, true, true, false]);
         assert_eq!(fields[3]["default"], false);
         // plugin.json carries the same schema.
-        let manifest: Value = serde_json::from_str(include_str!("../plugin/plugin.json")).unwrap();
+        let manifest: Value = serde_json::from_str(include_str!("../../plugin/plugin.json")).unwrap();
         assert_eq!(manifest["channels"]["twilio-sms"]["configSchema"], schema);
     }
 

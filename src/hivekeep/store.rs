@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::delivery::AppliedStatus;
+use crate::hivekeep::delivery::AppliedStatus;
 #[cfg(doc)]
 use crate::status::DeliveryRank;
 
@@ -45,7 +45,7 @@ pub trait ChannelStore: Send + Sync {
 
     /// Keeps `state` for `message` when its rank [supersedes](DeliveryRank::supersedes) the kept
     /// state's (or none is kept), atomically, and gives the state kept before the call (none when none
-    /// was, or it expired). With it, [`delivery::step`](crate::delivery::step) decides what the host is
+    /// was, or it expired). With it, [`delivery::step`](crate::hivekeep::delivery::step) decides what the host is
     /// handed: this callback's update when it was kept, else the kept final state again (a part's
     /// failure the host dropped before it linked the reply), else nothing. A state without a rank
     /// (an inbound or unknown status) is never kept.

@@ -397,7 +397,7 @@ pub struct AppliedStatus {
 impl AppliedStatus {
     /// Whether a store keeps this state in place of `kept` (the state it keeps for the message, none
     /// when it keeps none or it no longer counts): when its rank supersedes the kept one's
-    /// ([`crate::status::decide`] applies it). The rule of [`ChannelStore::advance`](crate::store::ChannelStore::advance).
+    /// ([`crate::status::decide`] applies it). The rule of [`ChannelStore::advance`](crate::hivekeep::store::ChannelStore::advance).
     #[must_use]
     pub fn replaces(&self, kept: Option<&Self>) -> bool {
         let kept = kept.and_then(|k| k.status.rank());

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{ChannelStore, StoreError};
 use crate::channel::ChannelId;
-use crate::delivery::AppliedStatus;
+use crate::hivekeep::delivery::AppliedStatus;
 use crate::ids::MessageSid;
 use crate::status::{DeliveryRank, MessageStatus};
 
@@ -239,11 +239,11 @@ struct Shared {
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use twilio_sms::store::{RedisOptions, RedisStore};
+/// use twilio_sms::hivekeep::store::{RedisOptions, RedisStore};
 /// # let (id, credentials, public_url, client): (twilio_sms::ChannelId, twilio_sms::credentials::Credentials, Option<twilio_sms::PublicUrl>, twilio_sms::client::TwilioClient) = todo!();
 /// let redis = RedisStore::open("redis://10.0.0.5:6379", RedisOptions::default())?;
 /// let store = Arc::new(redis.for_channel(&id));
-/// let channel = twilio_sms::adapter::TwilioSmsChannel::with_store(id, credentials, public_url, client, store);
+/// let channel = twilio_sms::hivekeep::adapter::TwilioSmsChannel::with_store(id, credentials, public_url, client, store);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -399,7 +399,7 @@ impl RedisStore {
         };
         if let Some(failed) = due {
             tracing::warn!(
-                target: "twilio_sms::store",
+                target: "twilio_sms::hivekeep::store",
                 reason = failure,
                 failed,
                 timeout_ms = shared.options.timeout.as_millis(),
@@ -415,7 +415,7 @@ impl RedisStore {
         shared.degraded.store(false, Ordering::Relaxed);
         if let Some(lasted) = outage.succeeded(Instant::now()) {
             drop(outage);
-            tracing::info!(target: "twilio_sms::store", after_ms = lasted.as_millis(), "Redis reachable again");
+            tracing::info!(target: "twilio_sms::hivekeep::store", after_ms = lasted.as_millis(), "Redis reachable again");
         }
     }
 }
