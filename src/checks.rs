@@ -6,6 +6,7 @@
 //! update to the same value: tried again as reads are, see [`crate::retry`]) and hands back Twilio's
 //! answer or the request's error, until `Done`.
 
+use core::fmt;
 use std::time::SystemTime;
 
 use http::{HeaderMap, StatusCode};
@@ -30,7 +31,7 @@ pub struct CheckedAccount<'a> {
 }
 
 /// What the checks keep between requests.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Target {
     api_base: ApiBase,
     account: AccountSid,
@@ -91,8 +92,8 @@ pub enum ValidationStep {
     Done(Validation),
 }
 
-/// A read of an account check in flight.
-#[derive(Debug)]
+/// A read of an account check in flight. Its `Debug` names the read, never its path (a number's read
+/// carries the number).
 pub struct ValidationRequest {
     request: http::Request<String>,
     target: Target,
@@ -195,8 +196,8 @@ pub enum WebhookSetupStep {
     Done(Result<WebhookConfigured, WebhookSetupError>),
 }
 
-/// A request of the webhook setup in flight.
-#[derive(Debug)]
+/// A request of the webhook setup in flight. Its `Debug` names the request, never its path or body (they
+/// carry the number and the channel's URL).
 pub struct WebhookSetupRequest {
     request: http::Request<String>,
     target: Target,
@@ -232,6 +233,20 @@ impl WebhookSetup {
             })),
             Err(error) => request_failed(error),
         }
+    }
+}
+
+impl fmt::Debug for ValidationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let read = if self.read.is_some() { "number" } else { "account" };
+        f.debug_struct("ValidationRequest").field("read", &read).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for WebhookSetupRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let request = if self.updating { "update" } else { "read" };
+        f.debug_struct("WebhookSetupRequest").field("request", &request).finish_non_exhaustive()
     }
 }
 

@@ -24,13 +24,17 @@ use axum::body::Body;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method};
 use tower::ServiceExt as _;
+use twilio_sms::checks::{CheckedAccount, Validation, ValidationStep, WebhookSetup};
 use twilio_sms::client::{ClientConfig, TwilioClient};
 use twilio_sms::credentials::{Credentials, MemoryVault, Sender, StoredChannelConfig};
-use twilio_sms::hivekeep::adapter::{IncomingMessage, OutboundMessageParams, TwilioSmsChannel};
+use twilio_sms::hivekeep::adapter::{
+    IncomingMessage, OutboundMessageParams, ReplyPlan, ReplySend, SendChannel, SendStep, TwilioSmsChannel,
+};
 use twilio_sms::hivekeep::delivery::{self, DeliveryStatusUpdate, Locale, PartTag};
 use twilio_sms::hivekeep::store::MemoryStore;
 use twilio_sms::ids::ApiKeySid;
 use twilio_sms::outbound::Sms;
+use twilio_sms::retry::{self, RetryPolicy};
 use twilio_sms::router::{ChannelRegistry, ServeLimits, WebhookSink, serve, webhook_router};
 use twilio_sms::sms_text::SmsBody;
 use twilio_sms::token::ApiKeySecret;
@@ -737,6 +741,39 @@ fn debug_of_every_public_type_leaks_nothing() {
         format!(r#"{{"code":21211,"message":"The 'To' number {CUSTOMER} is not valid","more_info":"https://www.twilio.com/docs/errors/21211?To=%2B14155550177"}}"#).as_bytes(),
     ));
     push(&twilio_sms::sms_text::segments("hello"));
+
+    // The core's steps, whose requests carry numbers and text: a reply's send (in flight, waiting, the
+    // error), the account check at the number's read, the webhook setup.
+    let id = ChannelId::new_random();
+    let (api_base, account) = (twilio_sms::ApiBase::default(), sid(AC_A));
+    let sender = Sender::Number(number(NUM_A));
+    let send_channel = SendChannel {
+        id: &id,
+        public_url: Some(&public),
+        api_base: &api_base,
+        account: &account,
+        sender: &sender,
+    };
+    let plan = ReplyPlan::new(&format!("call me at {CUSTOMER}"), &[], Locale::En).unwrap();
+    let now = std::time::SystemTime::now();
+    let step =
+        ReplySend::start(plan, number(CUSTOMER), send_channel, Locale::En, RetryPolicy::default(), now);
+    push(&step);
+    let SendStep::Send(sending) = step else { panic!("a send starts with its request") };
+    let step = sending.failed(now, retry::Seen::Connect);
+    push(&step);
+    let SendStep::Wait(waiting) = step else { panic!("no connection: a wait") };
+    let SendStep::Send(sending) = waiting.over(now) else { panic!("then the request again") };
+    push(&sending.failed(now, retry::Seen::Lost));
+    let checked = CheckedAccount { api_base: &api_base, account: &account, sender: &sender };
+    let ValidationStep::Request(read) = Validation::start(checked, true) else {
+        panic!("the account is read")
+    };
+    let active = format!(r#"{{"sid":"{AC_A}","friendly_name":"Agents","status":"active"}}"#);
+    let step = read.answered(http::StatusCode::OK, &HeaderMap::new(), active.as_bytes(), now);
+    assert!(matches!(step, ValidationStep::Request(_)), "then the number: {step:?}");
+    push(&step);
+    push(&WebhookSetup::start(checked, "https://agents.example.com/hook"));
 
     for text in &out {
         assert_clean("a Debug", text);

@@ -61,7 +61,6 @@ enum Stage {
 /// `validateConfig`'s `{valid, error?}`, `getBotInfo`'s `{name, username}` or null, or
 /// `configureWebhook`'s `{ok, changed?, error?}`.
 #[wasm_bindgen]
-#[derive(Debug)]
 pub struct CheckPlan {
     kind: Kind,
     stage: Stage,
@@ -71,6 +70,15 @@ pub struct CheckPlan {
     api_base: twilio_sms::ApiBase,
     /// The channel's webhook URL, when the plan points the number's webhook at it.
     webhook: Result<String, WebhookSetupError>,
+}
+
+impl core::fmt::Debug for CheckPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CheckPlan")
+            .field("kind", &self.kind)
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CheckPlan {

@@ -5,6 +5,7 @@
 //!
 //! Times are the driver's wall clock (`SystemTime`): a clock that goes back counts as no time passed.
 
+use core::fmt;
 use std::time::{Duration, SystemTime};
 
 use super::{OutboundMessageResult, ReplyPlan, SendMessageError};
@@ -47,7 +48,6 @@ pub enum SendStep {
 }
 
 /// What a send knows between steps.
-#[derive(Debug)]
 struct Progress {
     plan: ReplyPlan,
     to: E164,
@@ -67,8 +67,8 @@ struct Part {
     attempts: u32,
 }
 
-/// A part's request in flight.
-#[derive(Debug)]
+/// A part's request in flight. Its `Debug` shows which part and its time, never the request (its body
+/// holds the recipient's number and the text).
 pub struct Sending {
     progress: Box<Progress>,
     part: Part,
@@ -77,7 +77,6 @@ pub struct Sending {
 }
 
 /// A wait before a part's next attempt.
-#[derive(Debug)]
 pub struct Waiting {
     progress: Box<Progress>,
     part: Part,
@@ -117,6 +116,36 @@ impl ReplySend {
             sent: Vec::new(),
         };
         Box::new(progress).next_part(now)
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Progress")
+            .field("parts", &self.plan.parts())
+            .field("sent", &self.sent.len())
+            .field("live", &self.callback.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Sending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sending")
+            .field("part", &self.part())
+            .field("attempt", &self.part.attempts)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiting")
+            .field("progress", &self.progress)
+            .field("attempt", &self.part.attempts)
+            .field("wait", &self.wait)
+            .finish()
     }
 }
 
