@@ -459,15 +459,28 @@ pub struct WebhookDecision {
     pub event: Option<crate::hivekeep::delivery::WebhookEvent>,
     /// The accepted event's de-duplication key.
     pub idempotency_key: Option<String>,
+    /// Whether the MAC did not match under the verifier's tokens (other tokens might verify it).
+    mac_mismatch: bool,
 }
 
 impl WebhookDecision {
     fn refused(status: http::StatusCode, reason: String) -> Self {
-        Self { status, reason: Some(reason), event: None, idempotency_key: None }
+        Self { status, reason: Some(reason), event: None, idempotency_key: None, mac_mismatch: false }
     }
 
     fn rejected(error: &crate::webhook::VerifyError) -> Self {
-        Self::refused(error.response().status(), error.to_string())
+        let mut decision = Self::refused(error.response().status(), error.to_string());
+        decision.mac_mismatch = matches!(error, crate::webhook::VerifyError::SignatureMismatch);
+        decision
+    }
+
+    /// Whether it was refused because its MAC did not match under the verifier's tokens: the one
+    /// refusal that tokens read again (a token replaced in the vault) could change. Every other
+    /// refusal (no or a malformed signature, the URL, the body, the channel's bindings) stands whatever
+    /// the tokens.
+    #[must_use]
+    pub fn refused_by_tokens(&self) -> bool {
+        self.mac_mismatch
     }
 
     /// Decides a webhook `channel` received at `path_channel_id` (the id its path named), whose raw
@@ -518,6 +531,7 @@ impl WebhookDecision {
                 status: http::StatusCode::OK,
                 reason: None,
                 idempotency_key: crate::hivekeep::delivery::idempotency_key(token.as_deref(), &event),
+                mac_mismatch: false,
                 event: Some(event),
             },
             Err(error) => {

@@ -553,8 +553,8 @@ impl Channel {
 
     /// Handles a webhook as Hivekeep's `handleInboundWebhook`: decides it as [`Self::outcome`] does,
     /// then gives the steps the plugin runs over its storage ([`Handled::next`]). `tokens_kept`: the
-    /// channel's tokens were kept from an earlier vault read (a webhook they do not verify asks for a
-    /// read); `storage`: whether the plugin has one; `now_ms` and `ttl_ms` (default a day) date and age
+    /// channel's tokens were kept from an earlier vault read (a webhook whose MAC does not match under
+    /// them asks for a read); `storage`: whether the plugin has one; `now_ms` and `ttl_ms` (default a day) date and age
     /// its records. A verified webhook with a storage may start the channel's sweep (see
     /// [`Self::sweep_ended`]).
     #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
@@ -575,7 +575,9 @@ impl Channel {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token };
         let decision = self.decide(target, method, headers, body);
         let verified = decision.event.is_some();
-        let flow = if tokens_kept && !verified {
+        // Only a MAC that did not match under the kept tokens asks for the vault again: any other
+        // refusal stands whatever the tokens, and costs no vault read.
+        let flow = if tokens_kept && decision.refused_by_tokens() {
             Flow::ReadTokens
         } else {
             Flow::Step(decision.into_steps(self.locale))

@@ -187,6 +187,14 @@ test("tokenCacheMs: the vault is read again when the kept token does not verify,
   // A forged webhook: the kept token does not verify it, the vault is read again, still 403.
   assert.equal((await send({ token: OLD_TOKEN })).response.status, 403);
   assert.equal(reads, 2);
+  // A refusal tokens cannot change (another account, signed with the kept token; another channel's
+  // path) reads nothing more.
+  assert.equal((await send({}, SM2).then(() => send({ now: now + 1 }, SM2))).response.status, 200);
+  const otherAccount = webhook(inbound({ AccountSid: "AC" + "f".repeat(32) }));
+  const refused = await ch.handleInboundWebhook(otherAccount, { tokens, now, tokenCacheMs: 60_000 });
+  assert.equal(refused.response.status, 403);
+  assert.equal((await send({ path: PATH.replace(ID, OTHER_ID) })).response.status, 404);
+  assert.equal(reads, 2, "no vault read for a refusal the tokens do not decide");
   // The token replaced in the vault verifies from the first webhook it signs.
   vault = OLD_TOKEN;
   assert.equal((await send({ token: OLD_TOKEN })).response.status, 200);
