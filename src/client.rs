@@ -5,7 +5,7 @@
 //! module only moves them over HTTP.
 
 use core::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::StatusCode;
 
@@ -17,7 +17,7 @@ use crate::ids::MessageSid;
 use crate::outbound::{self, AccountInfo, Answer, SentMessage, Sms, StatusCallback};
 pub use crate::outbound::{BotInfo, RequestError, ValidationError, WebhookConfigured, WebhookSetupError};
 use crate::phone::E164;
-use crate::retry::{RetryPolicy, Seen};
+use crate::retry::{Call, RetryPolicy, Seen};
 use crate::url::ApiBase;
 
 /// Limits and endpoints of a [`TwilioClient`].
@@ -130,12 +130,24 @@ impl fmt::Debug for TwilioClient {
 }
 
 /// One attempt's failure, before the retry decision.
+#[derive(Debug)]
 enum Failure {
     /// Nothing was sent.
     Connect,
     Timeout,
     Lost,
     TooLarge(u16),
+}
+
+impl Failure {
+    /// What the retry policy sees of it (an answer too large is never tried again: see `execute`).
+    const fn seen(&self) -> Seen {
+        match self {
+            Self::Connect => Seen::Connect,
+            Self::Timeout => Seen::Timeout,
+            Self::Lost | Self::TooLarge(_) => Seen::Lost,
+        }
+    }
 }
 
 /// A received answer.
@@ -304,14 +316,22 @@ impl TwilioClient {
         credentials: &Credentials,
         channel_url: &str,
     ) -> Result<WebhookConfigured, WebhookSetupError> {
-        // The core's steps; this driver sends each request.
-        let mut step = WebhookSetup::start(self.checked(credentials), channel_url);
+        // The core's steps; this driver sends each request, or waits.
+        let policy = self.config.retry_policy();
+        let mut step = WebhookSetup::start(self.checked(credentials), channel_url, policy, SystemTime::now());
         loop {
             step = match step {
-                WebhookSetupStep::Request(pending) => match self.run(credentials, pending.request()).await {
-                    Ok(r) => pending.answered(r.status, &r.headers, &r.body, std::time::SystemTime::now()),
-                    Err(error) => pending.failed(error),
-                },
+                WebhookSetupStep::Request(pending) => {
+                    match self.attempt_planned(credentials, pending.request(), pending.timeout()).await {
+                        Ok(r) => pending.answered(r.status, &r.headers, &r.body, SystemTime::now()),
+                        Err(Failure::TooLarge(status)) => pending.refused(self.too_large(status)),
+                        Err(failure) => pending.failed(SystemTime::now(), failure.seen()),
+                    }
+                }
+                WebhookSetupStep::Wait(waiting) => {
+                    tokio::time::sleep(waiting.duration()).await;
+                    waiting.over(SystemTime::now())
+                }
                 WebhookSetupStep::Done(done) => return done,
             };
         }
@@ -328,13 +348,21 @@ impl TwilioClient {
     /// The core's account check ([`Validation`]), run: the account, then with `number_too` the From
     /// number.
     async fn validation(&self, credentials: &Credentials, number_too: bool) -> Validation {
-        let mut step = Validation::start(self.checked(credentials), number_too);
+        let policy = self.config.retry_policy();
+        let mut step = Validation::start(self.checked(credentials), number_too, policy, SystemTime::now());
         loop {
             step = match step {
-                ValidationStep::Request(pending) => match self.run(credentials, pending.request()).await {
-                    Ok(r) => pending.answered(r.status, &r.headers, &r.body, std::time::SystemTime::now()),
-                    Err(error) => pending.failed(error),
-                },
+                ValidationStep::Request(pending) => {
+                    match self.attempt_planned(credentials, pending.request(), pending.timeout()).await {
+                        Ok(r) => pending.answered(r.status, &r.headers, &r.body, SystemTime::now()),
+                        Err(Failure::TooLarge(status)) => pending.refused(self.too_large(status)),
+                        Err(failure) => pending.failed(SystemTime::now(), failure.seen()),
+                    }
+                }
+                ValidationStep::Wait(waiting) => {
+                    tokio::time::sleep(waiting.duration()).await;
+                    waiting.over(SystemTime::now())
+                }
                 ValidationStep::Done(validation) => return validation,
             };
         }
@@ -346,17 +374,6 @@ impl TwilioClient {
             account: credentials.account_sid(),
             sender: credentials.sender(),
         }
-    }
-
-    /// Runs a request the core planned (a read, or an update to the same value: retried as reads are)
-    /// with the credential.
-    async fn run(
-        &self,
-        credentials: &Credentials,
-        planned: &http::Request<String>,
-    ) -> Result<Received, RequestError> {
-        let build = || Ok(authorized(planned, credentials));
-        self.execute(build, true).await.map(|(received, _)| received)
     }
 
     /// A read: retried on any transient failure, since it creates nothing.
@@ -373,46 +390,39 @@ impl TwilioClient {
         build: impl Fn() -> Result<http::Request<String>, http::Error>,
         idempotent: bool,
     ) -> Result<(Received, u32), RequestError> {
-        let policy = self.config.retry_policy();
+        // The call's clock: the time since it started.
         let started = Instant::now();
-        let mut attempts = 0;
+        let mut call = Call::start(self.config.retry_policy(), idempotent, Duration::ZERO);
         loop {
-            attempts += 1;
-            let timeout = policy.attempt_time(started.elapsed());
+            let timeout = call.attempt(started.elapsed());
             let request = build().map_err(|e| RequestError::Build(e.to_string()))?;
             let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-            let outcome = self.attempt(request, timeout).await;
-            let seen = match &outcome {
+            let attempts = call.attempts();
+            let (seen, wait) = match self.attempt(request, timeout).await {
                 Ok(received) => {
                     let retry_after = received
                         .headers
                         .get(http::header::RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
-                        .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
-                    Seen::Answered { status: received.status.as_u16(), retry_after }
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                    let status = received.status.as_u16();
+                    let Some(wait) = call.after_answer(started.elapsed(), status, retry_after) else {
+                        tracing::debug!(target: "twilio_sms::client", %method, path, status, attempts, "Twilio answered");
+                        return Ok((received, attempts));
+                    };
+                    (format!("answered {status}"), wait)
                 }
-                Err(Failure::Connect) => Seen::Connect,
-                Err(Failure::Timeout) => Seen::Timeout,
-                Err(Failure::Lost) => Seen::Lost,
                 Err(Failure::TooLarge(status)) => {
                     return Err(RequestError::ResponseTooLarge {
-                        status: *status,
+                        status,
                         limit: self.config.max_response_bytes,
                     });
                 }
+                Err(failure) => {
+                    (format!("{failure:?}"), call.after_no_answer(started.elapsed(), failure.seen())?)
+                }
             };
-            let Some(wait) = policy.next(idempotent, attempts, started.elapsed(), &seen) else {
-                return match outcome {
-                    Ok(received) => {
-                        tracing::debug!(target: "twilio_sms::client", %method, path, status = received.status.as_u16(), attempts, "Twilio answered");
-                        Ok((received, attempts))
-                    }
-                    Err(Failure::Connect) => Err(RequestError::Connect { attempts }),
-                    Err(Failure::Timeout) => Err(RequestError::Timeout { seconds: timeout.as_secs() }),
-                    Err(Failure::Lost | Failure::TooLarge(_)) => Err(RequestError::ConnectionLost),
-                };
-            };
-            tracing::debug!(target: "twilio_sms::client", %method, path, attempts, seen = ?seen, wait_ms = wait.as_millis(), "Twilio request to be tried again");
+            tracing::debug!(target: "twilio_sms::client", %method, path, attempts, seen, wait_ms = wait.as_millis(), "Twilio request to be tried again");
             tokio::time::sleep(wait).await;
         }
     }
@@ -420,18 +430,28 @@ impl TwilioClient {
     /// Runs one attempt at a reply's part ([`crate::hivekeep::adapter::ReplySend`]): its request with the
     /// credential, within its time; the plan reads the answer, or its absence, and gives the next step.
     pub(crate) async fn attempt_part(&self, credentials: &Credentials, sending: Sending) -> SendStep {
-        let ended = self.attempt(authorized(sending.request(), credentials), sending.timeout()).await;
-        let now = std::time::SystemTime::now();
+        let ended = self.attempt_planned(credentials, sending.request(), sending.timeout()).await;
+        let now = SystemTime::now();
         match ended {
             Ok(received) => sending.answered(now, received.status, &received.headers, &received.body),
-            Err(Failure::Connect) => sending.failed(now, Seen::Connect),
-            Err(Failure::Timeout) => sending.failed(now, Seen::Timeout),
-            Err(Failure::Lost) => sending.failed(now, Seen::Lost),
-            Err(Failure::TooLarge(status)) => {
-                let limit = self.config.max_response_bytes;
-                sending.refused(RequestError::ResponseTooLarge { status, limit })
-            }
+            Err(Failure::TooLarge(status)) => sending.refused(self.too_large(status)),
+            Err(failure) => sending.failed(now, failure.seen()),
         }
+    }
+
+    /// One attempt at a request the core planned, with the credential, within `timeout`.
+    async fn attempt_planned(
+        &self,
+        credentials: &Credentials,
+        planned: &http::Request<String>,
+        timeout: Duration,
+    ) -> Result<Received, Failure> {
+        self.attempt(authorized(planned, credentials), timeout).await
+    }
+
+    /// The error of an answer longer than the client reads.
+    fn too_large(&self, status: u16) -> RequestError {
+        RequestError::ResponseTooLarge { status, limit: self.config.max_response_bytes }
     }
 
     async fn attempt(&self, request: http::Request<String>, timeout: Duration) -> Result<Received, Failure> {

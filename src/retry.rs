@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use crate::outbound::RequestError;
+
 /// What a driver saw of one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -100,9 +102,103 @@ impl RetryPolicy {
     }
 }
 
+/// One call's attempts, sans I/O: its [`RetryPolicy`] with the attempts made and when the call
+/// started. A driver asks for each attempt's time ([`Self::attempt`]), makes it, then tells what it saw:
+/// [`Self::after_answer`] or [`Self::after_no_answer`] give the wait before the next attempt, or end the
+/// call. Times are on the driver's clock, from any origin (a clock that goes back counts as no time
+/// passed).
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    policy: RetryPolicy,
+    idempotent: bool,
+    started: Duration,
+    attempts: u32,
+    timeout: Duration,
+}
+
+impl Call {
+    /// A call started at `now`. `idempotent`: it creates nothing (a read, or an update to the same
+    /// value), so it is also tried again after a 5xx, a timeout or a lost connection.
+    #[must_use]
+    pub const fn start(policy: RetryPolicy, idempotent: bool, now: Duration) -> Self {
+        Self { policy, idempotent, started: now, attempts: 0, timeout: Duration::ZERO }
+    }
+
+    /// Starts an attempt at `now`: the time it gets (the attempt timeout, within what is left of the
+    /// deadline).
+    pub fn attempt(&mut self, now: Duration) -> Duration {
+        self.attempts = self.attempts.saturating_add(1);
+        self.timeout = self.policy.attempt_time(now.saturating_sub(self.started));
+        self.timeout
+    }
+
+    /// The attempts made so far.
+    #[must_use]
+    pub const fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Twilio answered the attempt with `status` (and `retry_after`, already read) at `now`: the wait
+    /// before trying again, or `None`: this answer is the call's.
+    #[must_use]
+    pub fn after_answer(
+        &self,
+        now: Duration,
+        status: u16,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        self.next(now, &Seen::Answered { status, retry_after })
+    }
+
+    /// The attempt got no answer at `now` (`seen`: [`Seen::Connect`], [`Seen::Timeout`] or
+    /// [`Seen::Lost`]): the wait before trying again, or the call's error.
+    ///
+    /// # Errors
+    /// The call ends: [`RequestError::Connect`] with the attempts made, [`RequestError::Timeout`] with
+    /// the attempt's time in whole seconds (rounded up), or [`RequestError::ConnectionLost`].
+    pub fn after_no_answer(&self, now: Duration, seen: Seen) -> Result<Duration, RequestError> {
+        if let Some(wait) = self.next(now, &seen) {
+            return Ok(wait);
+        }
+        Err(match seen {
+            Seen::Connect => RequestError::Connect { attempts: self.attempts.max(1) },
+            Seen::Timeout => {
+                let seconds = self.timeout.as_millis().div_ceil(1000);
+                RequestError::Timeout { seconds: u64::try_from(seconds).unwrap_or(u64::MAX) }
+            }
+            Seen::Lost | Seen::Answered { .. } => RequestError::ConnectionLost,
+        })
+    }
+
+    fn next(&self, now: Duration, seen: &Seen) -> Option<Duration> {
+        self.policy.next(self.idempotent, self.attempts.max(1), now.saturating_sub(self.started), seen)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_counts_its_attempts_and_names_how_it_ended() {
+        let policy = RetryPolicy::new(2, Duration::from_millis(14_500), Duration::from_secs(30));
+        let t0 = Duration::from_secs(1_000);
+        let mut call = Call::start(policy, false, t0);
+        assert_eq!(call.attempt(t0), Duration::from_millis(14_500));
+        assert_eq!(call.after_no_answer(t0, Seen::Connect), Ok(Duration::from_millis(250)));
+        assert_eq!(call.after_answer(t0, 429, Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
+        assert_eq!(call.after_answer(t0, 500, None), None, "a create is not sent again after a 5xx");
+        assert_eq!(
+            call.after_no_answer(t0, Seen::Timeout),
+            Err(RequestError::Timeout { seconds: 15 }),
+            "14.5 s, rounded up"
+        );
+        // A clock that went back: no time passed, the attempt gets its whole time.
+        assert_eq!(call.attempt(t0 - Duration::from_secs(5)), Duration::from_millis(14_500));
+        assert_eq!(call.after_no_answer(t0, Seen::Connect), Err(RequestError::Connect { attempts: 2 }));
+        let read = Call::start(policy, true, t0);
+        assert_eq!(read.after_no_answer(t0, Seen::Lost), Ok(Duration::from_millis(250)), "a read is");
+    }
 
     const fn answered(status: u16) -> Seen {
         Seen::Answered { status, retry_after: None }

@@ -766,14 +766,14 @@ fn debug_of_every_public_type_leaks_nothing() {
     let SendStep::Send(sending) = waiting.over(now) else { panic!("then the request again") };
     push(&sending.failed(now, retry::Seen::Lost));
     let checked = CheckedAccount { api_base: &api_base, account: &account, sender: &sender };
-    let ValidationStep::Request(read) = Validation::start(checked, true) else {
+    let ValidationStep::Request(read) = Validation::start(checked, true, RetryPolicy::default(), now) else {
         panic!("the account is read")
     };
     let active = format!(r#"{{"sid":"{AC_A}","friendly_name":"Agents","status":"active"}}"#);
     let step = read.answered(http::StatusCode::OK, &HeaderMap::new(), active.as_bytes(), now);
     assert!(matches!(step, ValidationStep::Request(_)), "then the number: {step:?}");
     push(&step);
-    push(&WebhookSetup::start(checked, "https://agents.example.com/hook"));
+    push(&WebhookSetup::start(checked, "https://agents.example.com/hook", RetryPolicy::default(), now));
 
     for text in &out {
         assert_clean("a Debug", text);

@@ -480,20 +480,9 @@ export class TwilioSmsChannel {
   async #sendPart(plan, request, timeoutMs, secretOf, fetch) {
     const secret = await secretOf(request.auth);
     if (!secret) return plan.failed("secret", Date.now());
-    try {
-      const response = await fetch(request.url, {
-        method: request.method,
-        headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
-        body: request.body,
-        redirect: NO_REDIRECT,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const body = await readBounded(response, core.maxResponseBytes());
-      const h = response.headers;
-      return plan.answered(response.status, h.get("content-type") ?? undefined, h.get("retry-after") ?? undefined, body, Date.now());
-    } catch (error) {
-      return plan.failed(classifyFetchError(error), Date.now());
-    }
+    const answer = await fetchBounded(fetch, request, secret, timeoutMs);
+    if (answer.failure) return plan.failed(answer.failure, Date.now());
+    return plan.answered(answer.status, answer.contentType, answer.retryAfter, answer.body, Date.now());
   }
 
   /**
@@ -535,18 +524,24 @@ export class TwilioSmsChannel {
   }
 
   /**
-   * Runs the core's checks of `kind` within `timeoutMs`: the vault reads and the requests it asks for,
-   * each tried again as a read is (by the core's retry policy). Resolves to what the core concludes.
+   * Runs the core's checks of `kind`: the vault reads and the requests it asks for (each attempt within
+   * `timeoutMs`, each request tried again by the core's retry policy), and its waits. Resolves to what
+   * the core concludes.
    */
   async #check(kind, { getSecret, fetch, timeoutMs }) {
-    const deadline = Date.now() + timeoutMs;
     const secretOf = this.#secrets(getSecret, timeoutMs);
-    const plan = this.#inner.checks(kind);
+    const plan = this.#inner.checks(kind, timeoutMs, Date.now());
     try {
       let step = JSON.parse(plan.step());
       while (step.done === undefined) {
-        if (step.readToken) plan.token((await secretOf(step.readToken)) ?? undefined);
-        else await this.#request(plan, step.request, secretOf, deadline, fetch);
+        if (step.readToken) {
+          plan.token((await secretOf(step.readToken)) ?? undefined, Date.now());
+        } else if (step.wait !== undefined) {
+          await new Promise((resolve) => setTimeout(resolve, step.wait));
+          plan.waited(Date.now());
+        } else {
+          await this.#request(plan, step.request, step.timeoutMs, secretOf, fetch);
+        }
         step = JSON.parse(plan.step());
       }
       return step.done;
@@ -555,40 +550,13 @@ export class TwilioSmsChannel {
     }
   }
 
-  /**
-   * Sends a request of the checks (`{method, url, headers, body, auth}`) before `deadline`, tried again
-   * as a read is, and hands the plan Twilio's last answer or its absence.
-   */
-  async #request(plan, request, secretOf, deadline, fetch) {
+  /** One attempt at a request of the checks within `timeoutMs`: the plan reads the answer, or its absence. */
+  async #request(plan, request, timeoutMs, secretOf, fetch) {
     const secret = await secretOf(request.auth);
-    if (!secret) return plan.failed("secret");
-    const remaining = Math.max(1, deadline - Date.now());
-    const retry = new core.Retry(true, undefined, remaining, remaining, Date.now());
-    let last;
-    try {
-      last = await withRetries(retry, async (_, budget) => {
-        try {
-          const response = await fetch(request.url, {
-            method: request.method,
-            headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
-            body: request.body || undefined,
-            redirect: NO_REDIRECT,
-            signal: AbortSignal.timeout(budget),
-          });
-          const body = await readBounded(response, core.maxResponseBytes());
-          const h = response.headers;
-          const seen = { status: response.status, retryAfter: h.get("retry-after") ?? undefined };
-          return { value: { ...seen, contentType: h.get("content-type") ?? undefined, body }, seen };
-        } catch (error) {
-          const failure = classifyFetchError(error);
-          return { value: { failure }, seen: { failure } };
-        }
-      });
-    } finally {
-      retry.free();
-    }
-    if (last.failure) plan.failed(last.failure);
-    else plan.answered(last.status, last.contentType, last.retryAfter, last.body, Date.now());
+    if (!secret) return plan.failed("secret", Date.now());
+    const answer = await fetchBounded(fetch, request, secret, timeoutMs);
+    if (answer.failure) return plan.failed(answer.failure, Date.now());
+    plan.answered(answer.status, answer.contentType, answer.retryAfter, answer.body, Date.now());
   }
 
   /** Releases the channel's wasm memory. */
@@ -654,16 +622,24 @@ async function readSecret(getSecret, auth, timeoutMs) {
 }
 
 /**
- * Runs `attempt(n, budgetMs)` (from 1), which resolves to `{value, seen}` (`seen`: `{status,
- * retryAfter}` when Twilio answered, else `{failure}`), until the core's `retry` says to stop; it
- * gives each attempt its time and each wait. Resolves to the last value.
+ * One attempt at a request the core planned (`{method, url, headers, body, auth}`), with the Basic
+ * credential, within `timeoutMs`, never following a redirect: `{status, contentType, retryAfter, body}`
+ * (the body read up to one byte past what the core reads), or `{failure}` (how no answer came).
  */
-async function withRetries(retry, attempt) {
-  for (let n = 1; ; n++) {
-    const { value, seen } = await attempt(n, retry.attemptMs(Date.now()));
-    const wait = retry.next(n, Date.now(), seen.status, seen.retryAfter, seen.failure);
-    if (wait === undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, wait));
+async function fetchBounded(fetch, request, secret, timeoutMs) {
+  try {
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: { ...request.headers, authorization: `Basic ${basicCredential(request.auth, secret)}` },
+      body: request.body || undefined,
+      redirect: NO_REDIRECT,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await readBounded(response, core.maxResponseBytes());
+    const h = response.headers;
+    return { status: response.status, contentType: h.get("content-type") ?? undefined, retryAfter: h.get("retry-after") ?? undefined, body };
+  } catch (error) {
+    return { failure: classifyFetchError(error) };
   }
 }
 

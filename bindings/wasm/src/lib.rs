@@ -13,8 +13,8 @@
 //! - delivery status: [`status_rank`], [`hivekeep_status`], [`status_hint`], and the ordering and
 //!   de-duplication decisions [`advance_status`] and [`first_sighting`], whose state the plugin keeps
 //!   (and deletes once [`is_stale`]);
-//! - the retry policy of the plugin's `fetch` loops: inside a [`SendPlan`]'s steps, and [`Retry`] for
-//!   the account checks (the native client's);
+//! - the retry policy of the plugin's `fetch` calls: inside the steps of a [`SendPlan`] and a
+//!   [`CheckPlan`] (the native client's);
 //! - phone numbers: [`is_valid_phone`], [`normalize_phone`], and [`warm_up`], which pays the
 //!   metadata's first-use cost at activation.
 //!
@@ -33,9 +33,9 @@ mod setup;
 mod text;
 mod webhook;
 
-pub use retry::{Retry, default_attempt_ms};
+pub use retry::default_attempt_ms;
 pub use send::{SendPlan, parse_send_answer};
-pub use setup::auth_token_error;
+pub use setup::{CheckPlan, auth_token_error};
 pub use text::{
     advance_status, first_sighting, hivekeep_status, is_stale, is_valid_phone, normalize_phone, segment_info,
     split_text, status_hint, status_rank,

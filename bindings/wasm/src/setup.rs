@@ -1,16 +1,19 @@
 //! The channel checks behind Hivekeep's `validateConfig` and `getBotInfo`, and the number's webhook
 //! setup: the core's steps (`twilio_sms::checks`, which the native client runs too), run by the host.
 
+use std::time::{Duration, SystemTime};
+
 use serde_json::{Value, json};
 use twilio_sms::checks::{
-    CheckedAccount, Validation, ValidationRequest, ValidationStep, WebhookSetup, WebhookSetupRequest,
-    WebhookSetupStep,
+    CheckedAccount, Validation, ValidationRequest, ValidationStep, Waiting, WebhookSetup,
+    WebhookSetupRequest, WebhookSetupStep,
 };
 use twilio_sms::credentials::StoredChannelConfig;
 use twilio_sms::outbound::{RequestError, WebhookConfigured, WebhookSetupError};
+use twilio_sms::retry::{RetryPolicy, Seen};
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
-use crate::send::{auth_json, request_value};
+use crate::send::{answer_headers, at, auth_json, readable_status, request_value};
 use crate::webhook::Channel;
 
 /// Why `token` cannot be an Auth Token (empty, surrounding spaces, control characters), or nothing:
@@ -50,14 +53,17 @@ enum Stage {
     /// The Auth Token is read from the vault first (it checks every webhook).
     Token,
     Validation(Box<ValidationRequest>),
+    ValidationWait(Box<Waiting<ValidationRequest>>),
     Webhook(Box<WebhookSetupRequest>),
+    WebhookWait(Box<Waiting<WebhookSetupRequest>>),
     Done,
 }
 
-/// The channel checks, as steps the host runs (the core's [`Validation`] and [`WebhookSetup`]). Each
-/// step is JSON: `{readToken: auth}` (read the Auth Token from the vault, then [`Self::token`]),
-/// `{request: {method, url, headers, body, auth}}` (send it with `Authorization: Basic` from the secret
-/// `auth` names, tried again as a read is, then [`Self::answered`] or [`Self::failed`]), or `{done}`:
+/// The channel checks, as steps the host runs (the core's [`Validation`] and [`WebhookSetup`], each
+/// request tried again by the retry policy). Each step is JSON: `{readToken: auth}` (read the Auth
+/// Token from the vault, then [`Self::token`]), `{request: {method, url, headers, body, auth},
+/// timeoutMs}` (send it with `Authorization: Basic` from the secret `auth` names within `timeoutMs`,
+/// then [`Self::answered`] or [`Self::failed`]), `{wait: ms}` (then [`Self::waited`]), or `{done}`:
 /// `validateConfig`'s `{valid, error?}`, `getBotInfo`'s `{name, username}` or null, or
 /// `configureWebhook`'s `{ok, changed?, error?}`.
 #[wasm_bindgen]
@@ -68,6 +74,7 @@ pub struct CheckPlan {
     auth: Value,
     config: StoredChannelConfig,
     api_base: twilio_sms::ApiBase,
+    policy: RetryPolicy,
     /// The channel's webhook URL, when the plan points the number's webhook at it.
     webhook: Result<String, WebhookSetupError>,
 }
@@ -95,11 +102,25 @@ impl CheckPlan {
         self.current = json!({"done": done}).to_string();
     }
 
-    fn validation(&mut self, step: ValidationStep) {
+    fn request(&mut self, request: &http::Request<String>, timeout: Duration) {
+        let timeout_ms = crate::retry::ms(timeout);
+        self.current =
+            json!({"request": request_value(request, &self.auth), "timeoutMs": timeout_ms}).to_string();
+    }
+
+    fn wait(&mut self, wait: Duration) {
+        self.current = json!({"wait": crate::retry::ms(wait)}).to_string();
+    }
+
+    fn validation(&mut self, step: ValidationStep, now: SystemTime) {
         match step {
             ValidationStep::Request(pending) => {
-                self.current = json!({"request": request_value(pending.request(), &self.auth)}).to_string();
+                self.request(pending.request(), pending.timeout());
                 self.stage = Stage::Validation(pending);
+            }
+            ValidationStep::Wait(waiting) => {
+                self.wait(waiting.duration());
+                self.stage = Stage::ValidationWait(waiting);
             }
             ValidationStep::Done(found) if self.kind == Kind::BotInfo => {
                 let info =
@@ -108,27 +129,30 @@ impl CheckPlan {
             }
             ValidationStep::Done(found) => match found.account {
                 Err(error) => self.done(json!({"valid": false, "error": error.to_string()})),
-                Ok(_) if self.config.configure_webhook() => self.webhook_start(),
+                Ok(_) if self.config.configure_webhook() => self.webhook_start(now),
                 Ok(_) => self.done(json!({"valid": true})),
             },
         }
     }
 
-    fn webhook_start(&mut self) {
-        match self.webhook.clone() {
-            Ok(url) => {
-                let step = WebhookSetup::start(self.checked(), &url);
-                self.webhook_step(step);
-            }
-            Err(error) => self.webhook_step(WebhookSetupStep::Done(Err(error))),
-        }
+    fn webhook_start(&mut self, now: SystemTime) {
+        let step = match self.webhook.clone() {
+            Ok(url) => WebhookSetup::start(self.checked(), &url, self.policy, now),
+            Err(error) => WebhookSetupStep::Done(Err(error)),
+        };
+        self.webhook_step(step);
     }
 
     fn webhook_step(&mut self, step: WebhookSetupStep) {
         let outcome = match step {
             WebhookSetupStep::Request(pending) => {
-                self.current = json!({"request": request_value(pending.request(), &self.auth)}).to_string();
+                self.request(pending.request(), pending.timeout());
                 self.stage = Stage::Webhook(pending);
+                return;
+            }
+            WebhookSetupStep::Wait(waiting) => {
+                self.wait(waiting.duration());
+                self.stage = Stage::WebhookWait(waiting);
                 return;
             }
             WebhookSetupStep::Done(outcome) => outcome,
@@ -141,6 +165,14 @@ impl CheckPlan {
         };
         self.done(done);
     }
+
+    /// The stage, taken for a transition; `JsError` when it is not one `expected` accepts.
+    fn take(&mut self, expected: fn(&Stage) -> bool) -> Result<Stage, JsError> {
+        if !expected(&self.stage) {
+            return Err(JsError::new("the checks are not at that step"));
+        }
+        Ok(std::mem::replace(&mut self.stage, Stage::Done))
+    }
 }
 
 #[wasm_bindgen]
@@ -151,30 +183,39 @@ impl CheckPlan {
         self.current.clone()
     }
 
-    /// The Auth Token as read from the vault (nothing when it could not be read): checked, then the
-    /// account's check.
-    pub fn token(&mut self, token: Option<String>) {
-        if !matches!(self.stage, Stage::Token) {
-            return;
-        }
+    /// The Auth Token as read from the vault at `now_ms` (nothing when it could not be read): checked,
+    /// then the account's check.
+    ///
+    /// # Errors
+    /// The plan does not ask for the token.
+    pub fn token(&mut self, token: Option<String>, now_ms: f64) -> Result<(), JsError> {
+        self.take(|stage| matches!(stage, Stage::Token))?;
         match token.filter(|t| !t.is_empty()) {
             None => self.done(json!({
                 "valid": false,
                 "error": "the Auth Token could not be read from the vault (it checks every webhook)",
             })),
             Some(token) => match auth_token_error(&token) {
-                Some(unusable) => self
-                    .done(json!({"valid": false, "error": format!("{unusable} (as read from the vault)")})),
+                Some(unusable) => {
+                    self.done(
+                        json!({"valid": false, "error": format!("{unusable} (as read from the vault)")}),
+                    );
+                }
                 None => {
-                    let step = Validation::start(self.checked(), true);
-                    self.validation(step);
+                    let now = at(now_ms);
+                    let step = Validation::start(self.checked(), true, self.policy, now);
+                    self.validation(step, now);
                 }
             },
         }
+        Ok(())
     }
 
     /// Twilio answered the request in flight at `now_ms` (`body`: at most one byte more than the core
     /// reads): the next step.
+    ///
+    /// # Errors
+    /// No request in flight.
     pub fn answered(
         &mut self,
         status: u16,
@@ -182,50 +223,84 @@ impl CheckPlan {
         retry_after: Option<String>,
         body: &[u8],
         now_ms: f64,
-    ) {
-        let headers = crate::send::answer_headers(content_type, retry_after);
-        let now = crate::send::at(now_ms);
-        let status = crate::send::readable_status(status, body);
-        match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Validation(pending) => self.validation(match status {
-                Ok(status) => pending.answered(status, &headers, body, now),
-                Err(error) => pending.failed(error),
-            }),
+    ) -> Result<(), JsError> {
+        let stage = self.take(|stage| matches!(stage, Stage::Validation(_) | Stage::Webhook(_)))?;
+        let headers = answer_headers(content_type, retry_after);
+        let now = at(now_ms);
+        let status = readable_status(status, body);
+        match stage {
+            Stage::Validation(pending) => self.validation(
+                match status {
+                    Ok(status) => pending.answered(status, &headers, body, now),
+                    Err(error) => pending.refused(error),
+                },
+                now,
+            ),
             Stage::Webhook(pending) => self.webhook_step(match status {
                 Ok(status) => pending.answered(status, &headers, body, now),
-                Err(error) => pending.failed(error),
+                Err(error) => pending.refused(error),
             }),
-            other => self.stage = other,
+            _ => {}
         }
+        Ok(())
     }
 
-    /// The request in flight got no answer: `kind` is `secret` (its secret could not be read from the
-    /// vault, so it was not sent), `connect`, `timeout` or anything else (the connection broke).
-    pub fn failed(&mut self, kind: &str) {
-        let error = match kind {
-            "secret" => RequestError::Build("the Twilio secret could not be read from the vault".to_owned()),
-            "connect" => RequestError::Connect { attempts: 1 },
-            "timeout" => RequestError::Timeout { seconds: 0 },
-            _ => RequestError::ConnectionLost,
+    /// The request in flight got no answer at `now_ms`: `kind` is `secret` (its secret could not be read
+    /// from the vault, so it was not sent), `connect`, `timeout` or anything else (the connection broke).
+    ///
+    /// # Errors
+    /// No request in flight.
+    pub fn failed(&mut self, kind: &str, now_ms: f64) -> Result<(), JsError> {
+        let stage = self.take(|stage| matches!(stage, Stage::Validation(_) | Stage::Webhook(_)))?;
+        let now = at(now_ms);
+        let secret = || RequestError::Build("the Twilio secret could not be read from the vault".to_owned());
+        let seen = match kind {
+            "connect" => Seen::Connect,
+            "timeout" => Seen::Timeout,
+            _ => Seen::Lost,
         };
-        match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Validation(pending) => self.validation(pending.failed(error)),
-            Stage::Webhook(pending) => self.webhook_step(pending.failed(error)),
-            other => self.stage = other,
+        match stage {
+            Stage::Validation(pending) if kind == "secret" => self.validation(pending.refused(secret()), now),
+            Stage::Validation(pending) => self.validation(pending.failed(now, seen), now),
+            Stage::Webhook(pending) if kind == "secret" => self.webhook_step(pending.refused(secret())),
+            Stage::Webhook(pending) => self.webhook_step(pending.failed(now, seen)),
+            _ => {}
         }
+        Ok(())
+    }
+
+    /// The wait is over at `now_ms`: the next step.
+    ///
+    /// # Errors
+    /// No wait in progress.
+    pub fn waited(&mut self, now_ms: f64) -> Result<(), JsError> {
+        let stage = self.take(|stage| matches!(stage, Stage::ValidationWait(_) | Stage::WebhookWait(_)))?;
+        let now = at(now_ms);
+        match stage {
+            Stage::ValidationWait(waiting) => self.validation(waiting.over(now), now),
+            Stage::WebhookWait(waiting) => self.webhook_step(waiting.over(now)),
+            _ => {}
+        }
+        Ok(())
     }
 }
 
 #[wasm_bindgen]
 impl Channel {
-    /// The checks of `kind`, as steps: `validate` (Hivekeep's `validateConfig`: the Auth Token, the
-    /// account, the From number, then the number's webhook when the config asks for it), `botInfo`
-    /// (`getBotInfo`: the account alone) or `webhook` (the From number's webhook pointed at this
-    /// channel).
+    /// The checks of `kind` at `now_ms`, as steps: `validate` (Hivekeep's `validateConfig`: the Auth
+    /// Token, the account, the From number, then the number's webhook when the config asks for it),
+    /// `botInfo` (`getBotInfo`: the account alone) or `webhook` (the From number's webhook pointed at
+    /// this channel). Each request is tried again by the native client's retry policy, each attempt
+    /// bounded by `attemptTimeoutMs` (default 15 s).
     ///
     /// # Errors
     /// Another `kind`.
-    pub fn checks(&self, kind: &str) -> Result<CheckPlan, JsError> {
+    pub fn checks(
+        &self,
+        kind: &str,
+        attempt_timeout_ms: Option<f64>,
+        now_ms: f64,
+    ) -> Result<CheckPlan, JsError> {
         let kind = match kind {
             "validate" => Kind::Validate,
             "botInfo" => Kind::BotInfo,
@@ -245,8 +320,10 @@ impl Channel {
             auth: auth_json(self.config()),
             config: self.config().clone(),
             api_base: self.api_base().clone(),
+            policy: crate::retry::policy(None, attempt_timeout_ms, None),
             webhook,
         };
+        let now = at(now_ms);
         match kind {
             Kind::Validate => {
                 let auth = json!({"secret": "authToken", "vaultKey": self.config().auth_token_vault_key()});
@@ -254,10 +331,10 @@ impl Channel {
                 plan.current = json!({"readToken": auth}).to_string();
             }
             Kind::BotInfo => {
-                let step = Validation::start(plan.checked(), false);
-                plan.validation(step);
+                let step = Validation::start(plan.checked(), false, plan.policy, now);
+                plan.validation(step, now);
             }
-            Kind::Webhook => plan.webhook_start(),
+            Kind::Webhook => plan.webhook_start(now),
         }
         Ok(plan)
     }

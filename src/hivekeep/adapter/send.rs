@@ -12,7 +12,7 @@ use super::{OutboundMessageResult, ReplyPlan, SendMessageError};
 use crate::credentials::Sender;
 use crate::hivekeep::delivery::{Locale, PartTag};
 use crate::outbound::{self, Answer, RequestError, SentMessage, StatusCallback};
-use crate::retry::{RetryPolicy, Seen};
+use crate::retry::{Call, RetryPolicy, Seen};
 use crate::{AccountSid, ApiBase, ChannelId, E164, PublicUrl};
 
 /// A channel as its sends need it (see [`ReplySend::start`]).
@@ -60,26 +60,20 @@ struct Progress {
     sent: Vec<SentMessage>,
 }
 
-/// The part being sent: when its first attempt started and how many were made.
-#[derive(Debug, Clone, Copy)]
-struct Part {
-    started: SystemTime,
-    attempts: u32,
-}
-
 /// A part's request in flight. Its `Debug` shows which part and its time, never the request (its body
 /// holds the recipient's number and the text).
 pub struct Sending {
     progress: Box<Progress>,
-    part: Part,
-    request: http::Request<String>,
+    /// The part's attempts (a message create: tried again only when nothing was created).
+    call: Call,
+    request: Box<http::Request<String>>,
     timeout: Duration,
 }
 
 /// A wait before a part's next attempt.
 pub struct Waiting {
     progress: Box<Progress>,
-    part: Part,
+    call: Call,
     wait: Duration,
 }
 
@@ -133,7 +127,7 @@ impl fmt::Debug for Sending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sending")
             .field("part", &self.part())
-            .field("attempt", &self.part.attempts)
+            .field("attempt", &self.call.attempts())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -143,14 +137,15 @@ impl fmt::Debug for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiting")
             .field("progress", &self.progress)
-            .field("attempt", &self.part.attempts)
+            .field("attempt", &self.call.attempts())
             .field("wait", &self.wait)
             .finish()
     }
 }
 
-fn elapsed(started: SystemTime, now: SystemTime) -> Duration {
-    now.duration_since(started).unwrap_or(Duration::ZERO)
+/// The retry policy's clock: the time since the Unix epoch (none before it).
+fn clock(now: SystemTime) -> Duration {
+    now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO)
 }
 
 impl Progress {
@@ -165,11 +160,12 @@ impl Progress {
                 self.locale,
             ));
         }
-        self.attempt(Part { started: now, attempts: 0 }, now)
+        let call = Call::start(self.policy, false, clock(now));
+        self.attempt(call, now)
     }
 
     /// An attempt at the current part.
-    fn attempt(self: Box<Self>, mut part: Part, now: SystemTime) -> SendStep {
+    fn attempt(self: Box<Self>, mut call: Call, now: SystemTime) -> SendStep {
         let index = self.sent.len();
         let Some(sms) = self.plan.sms(index, &self.to) else {
             return self.fail(RequestError::Build("no such part".to_owned()));
@@ -186,9 +182,8 @@ impl Progress {
             Ok(request) => request,
             Err(error) => return self.fail(RequestError::Build(error.to_string())),
         };
-        part.attempts += 1;
-        let timeout = self.policy.attempt_time(elapsed(part.started, now));
-        SendStep::Send(Sending { progress: self, part, request, timeout })
+        let timeout = call.attempt(clock(now));
+        SendStep::Send(Sending { progress: self, call, request: Box::new(request), timeout })
     }
 
     /// The status callback of part `index` (from 0).
@@ -203,21 +198,7 @@ impl Progress {
         Some(base.with_query(&borrowed))
     }
 
-    /// Attempt `part` saw `seen`: the wait before the next, or `error`, the part's failure.
-    fn retry_or_fail(
-        self: Box<Self>,
-        part: Part,
-        now: SystemTime,
-        seen: &Seen,
-        error: RequestError,
-    ) -> SendStep {
-        match self.policy.next(false, part.attempts, elapsed(part.started, now), seen) {
-            Some(wait) => SendStep::Wait(Waiting { progress: self, part, wait }),
-            None => self.fail(error),
-        }
-    }
-
-    fn fail(self: Box<Self>, error: RequestError) -> SendStep {
+    fn fail(&self, error: RequestError) -> SendStep {
         let total = self.plan.parts();
         let index = self.sent.len();
         tracing::warn!(target: "twilio_sms::channel", part = index + 1, of = total, reason = %error, "send failed");
@@ -265,7 +246,7 @@ impl Sending {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> SendStep {
-        let Self { mut progress, part, .. } = self;
+        let Self { mut progress, call, .. } = self;
         match outbound::parse_message_at(status, headers, body, now) {
             Answer::Ok(message) => {
                 progress.sent.push(message);
@@ -273,10 +254,11 @@ impl Sending {
             }
             // Twilio accepted something it did not describe: never sent again.
             Answer::Unreadable(unreadable) => progress.fail(RequestError::Unreadable(unreadable)),
-            Answer::Error(error) => {
-                let seen = Seen::Answered { status: status.as_u16(), retry_after: error.retry_after() };
-                progress.retry_or_fail(part, now, &seen, RequestError::Api(error))
-            }
+            Answer::Error(error) => match call.after_answer(clock(now), status.as_u16(), error.retry_after())
+            {
+                Some(wait) => SendStep::Wait(Waiting { progress, call, wait }),
+                None => progress.fail(RequestError::Api(error)),
+            },
         }
     }
 
@@ -285,15 +267,11 @@ impl Sending {
     /// ([`Seen::Lost`]); the message may exist then, so it is never sent again.
     #[must_use]
     pub fn failed(self, now: SystemTime, seen: Seen) -> SendStep {
-        let Self { progress, part, timeout, .. } = self;
-        let error = match seen {
-            Seen::Connect => RequestError::Connect { attempts: part.attempts },
-            Seen::Timeout => RequestError::Timeout {
-                seconds: timeout.as_millis().div_ceil(1000).try_into().unwrap_or(u64::MAX),
-            },
-            Seen::Lost | Seen::Answered { .. } => RequestError::ConnectionLost,
-        };
-        progress.retry_or_fail(part, now, &seen, error)
+        let Self { progress, call, .. } = self;
+        match call.after_no_answer(clock(now), seen) {
+            Ok(wait) => SendStep::Wait(Waiting { progress, call, wait }),
+            Err(error) => progress.fail(error),
+        }
     }
 
     /// The driver could not make the attempt or read its answer (its answer was too large, its secret
@@ -314,7 +292,7 @@ impl Waiting {
     /// The wait is over at `now`: the part's next attempt.
     #[must_use]
     pub fn over(self, now: SystemTime) -> SendStep {
-        self.progress.attempt(self.part, now)
+        self.progress.attempt(self.call, now)
     }
 }
 
