@@ -4,11 +4,9 @@
 // (the request, the stored config, ctx.vault, ctx.storage, PUBLIC_URL) and returns what it decided.
 // (The entry is index.mjs, not index.js: Bun, which runs Hivekeep, maps an import of index.js to the
 // index.ts that 0.5.1 had, from a stale directory cache, right after the update route replaced the files.)
-import { TwilioSmsChannel, configSchema, getBotInfo, validateConfig, warmUp } from "./wasm/index.js";
+import { TwilioSmsChannel, configSchema, getBotInfo, publicUrlProblem, validateConfig, warmUp } from "./wasm/index.js";
 
 const PLATFORM = "twilio-sms";
-/** A channel id for the checks, which Hivekeep calls with a stored config alone. */
-const CHECK_CHANNEL_ID = "00000000-0000-4000-8000-000000000000";
 /**
  * How long the Auth Token read from the vault for a webhook is used again without a read (a token
  * replaced in the vault is read again on the first webhook it signs). A channel whose stored config
@@ -51,27 +49,6 @@ export default function twilioSms(ctx) {
   function forget(channelId) {
     channels.get(channelId)?.channel.free();
     channels.delete(channelId);
-  }
-
-  /**
-   * What the core says of PUBLIC_URL for this config: undefined when Twilio's webhooks can be verified,
-   * else why not (then every webhook would be refused).
-   */
-  function publicUrlProblem(config) {
-    let channel;
-    try {
-      channel = new TwilioSmsChannel(CHECK_CHANNEL_ID, config, { publicUrl: publicUrl() });
-    } catch (error) {
-      return `PUBLIC_URL cannot be used for Twilio's webhooks: ${error instanceof Error ? error.message : "refused"}`;
-    }
-    try {
-      if (channel.webhookUrl === undefined) {
-        return "PUBLIC_URL is not set on the Hivekeep server: every Twilio webhook would be refused (SMS can still be sent, without live status)";
-      }
-      return undefined;
-    } finally {
-      channel.free();
-    }
   }
 
   const adapter = {
@@ -125,7 +102,7 @@ export default function twilioSms(ctx) {
     async validateConfig(config) {
       const checked = await validateConfig(config, { getSecret, publicUrl: publicUrl() });
       if (!checked.valid) return checked;
-      const problem = publicUrlProblem(config);
+      const problem = publicUrlProblem(publicUrl());
       return problem ? { valid: false, error: problem } : checked;
     },
     getBotInfo: (config) => getBotInfo(config, { getSecret }),

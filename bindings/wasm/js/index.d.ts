@@ -295,5 +295,10 @@ export function parseSendAnswer(
   body: BodyLike,
   now?: number,
 ): { ok: Record<string, unknown> } | { error: { kind: string; httpStatus: number | null; code: number | null; message: string; retrySafety: RetrySafety; retryAfterMs?: number | null } };
+/**
+ * Why Twilio's webhooks to a channel behind `publicUrl` (Hivekeep's `PUBLIC_URL`) cannot be verified
+ * (not set, or not a public https URL), or undefined when they can.
+ */
+export function publicUrlProblem(publicUrl?: string): string | undefined;
 export function configSchema(): { fields: Record<string, unknown>[] };
 export function version(): string;

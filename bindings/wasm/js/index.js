@@ -717,6 +717,14 @@ export const parseSendAnswer = (status, contentType, retryAfter, body, now = Dat
   load();
   return JSON.parse(core.parseSendAnswer(status, contentType ?? undefined, retryAfter ?? undefined, bytes(body), now));
 };
+/**
+ * Why Twilio's webhooks to a channel behind `publicUrl` (Hivekeep's `PUBLIC_URL`) cannot be verified
+ * (not set, or not a public https URL), or undefined when they can: for the "test" button.
+ */
+export const publicUrlProblem = (publicUrl) => {
+  load();
+  return core.publicUrlProblem(typeof publicUrl === "string" ? publicUrl : undefined);
+};
 /** The channel config schema for plugin.json. */
 export const configSchema = parsed(core.configSchema);
 /** The package version. */

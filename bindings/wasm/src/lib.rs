@@ -35,7 +35,7 @@ mod webhook;
 
 pub use retry::default_attempt_ms;
 pub use send::{SendPlan, parse_send_answer};
-pub use setup::{CheckPlan, auth_token_error};
+pub use setup::{CheckPlan, auth_token_error, public_url_problem};
 pub use text::{
     advance_status, first_sighting, hivekeep_status, is_stale, is_valid_phone, normalize_phone, segment_info,
     split_text, status_hint, status_rank,

@@ -35,6 +35,23 @@ pub fn webhook_setup_channel_id(config_json: &str) -> Option<String> {
     config.configure_webhook().then(|| config.channel_id()).flatten().map(|id| id.to_string())
 }
 
+/// Whether Twilio's webhooks to a channel behind `public_url` (Hivekeep's `PUBLIC_URL`) can be
+/// verified: nothing when they can, else why not (not set: every webhook would be refused; not a public
+/// https URL), for the "test" button.
+#[wasm_bindgen(js_name = publicUrlProblem)]
+#[must_use]
+pub fn public_url_problem(public_url: Option<String>) -> Option<String> {
+    match public_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+        None => Some(
+            "PUBLIC_URL is not set on the Hivekeep server: every Twilio webhook would be refused (SMS can still be sent, without live status)"
+                .to_owned(),
+        ),
+        Some(url) => twilio_sms::PublicUrl::parse(url)
+            .err()
+            .map(|error| format!("PUBLIC_URL cannot be used for Twilio's webhooks: PUBLIC_URL: {error}")),
+    }
+}
+
 /// What a [`CheckPlan`] checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

@@ -380,12 +380,14 @@ impl Handled {
     /// again), `{get: key}`, `{set: key, record}`, or `{done: {response, incoming, deliveryUpdate,
     /// idempotencyKey, reason, optOut}, sweep}` (with `sweep`, start a sweep of the channel's records
     /// now, and call `Channel.sweepEnded` when it ends). The first call passes nothing.
-    #[must_use]
-    pub fn next(&mut self, value: Option<String>, failed: bool) -> String {
+    ///
+    /// # Errors
+    /// Called again after `done`.
+    pub fn next(&mut self, value: Option<String>, failed: bool) -> Result<String, JsError> {
         let flow = std::mem::replace(&mut self.flow, Flow::Done);
         let answer = match flow {
-            Flow::ReadTokens => return json!({"readTokens": true}).to_string(),
-            Flow::Step(step) => return self.ask(step),
+            Flow::ReadTokens => return Ok(json!({"readTokens": true}).to_string()),
+            Flow::Step(step) => return Ok(self.ask(step)),
             Flow::SeenRead(sighting) if failed => sighting.seen(Err(STORAGE_FAILED)),
             Flow::SeenRead(sighting) => {
                 match crate::text::sighting(value.as_deref(), self.now_ms, self.ttl_ms) {
@@ -393,7 +395,7 @@ impl Handled {
                     Some(record) => {
                         let key = format!("{SEEN}{}:{}", self.key_id, sighting.key());
                         self.flow = Flow::SeenWritten(sighting);
-                        return json!({"set": key, "record": record}).to_string();
+                        return Ok(json!({"set": key, "record": record}).to_string());
                     }
                 }
             }
@@ -410,14 +412,14 @@ impl Handled {
                     let rank = state.status.rank().map(twilio_sms::status::DeliveryRank::get);
                     let record = json!({"rank": rank, "at": self.now_ms, "status": state.status.as_str(), "errorCode": state.error_code});
                     self.flow = Flow::StatusWritten(ordering.ordered(Ok(kept)));
-                    return json!({"set": key, "record": record}).to_string();
+                    return Ok(json!({"set": key, "record": record}).to_string());
                 }
             }
             // Not kept: the next callback decides without it.
             Flow::StatusWritten(result) => WebhookStep::Done(result),
-            Flow::Done => return json!({"done": null}).to_string(),
+            Flow::Done => return Err(JsError::new("the webhook was handled already")),
         };
-        self.ask(answer)
+        Ok(self.ask(answer))
     }
 }
 

@@ -879,3 +879,11 @@ test("the exported constants are the core's", async () => {
   assert.equal(pkg.SWEEP_INTERVAL_MS, core.sweepIntervalMs());
   assert.equal(pkg.SWEEP_MAX_KEYS, core.sweepMaxKeys());
 });
+
+test("publicUrlProblem: what keeps Twilio's webhooks from being verified", () => {
+  assert.equal(pkg.publicUrlProblem("https://agents.example.com"), undefined);
+  assert.match(pkg.publicUrlProblem(undefined), /PUBLIC_URL is not set/);
+  assert.match(pkg.publicUrlProblem("  "), /PUBLIC_URL is not set/);
+  assert.match(pkg.publicUrlProblem("http://agents.example.com"), /cannot be used for Twilio's webhooks/);
+  assert.match(pkg.publicUrlProblem("agents.example.com"), /cannot be used/);
+});
