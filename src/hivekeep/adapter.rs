@@ -507,20 +507,15 @@ impl WebhookDecision {
             let reason = "no PUBLIC_URL: webhooks cannot be verified".to_owned();
             return Self::refused(VerifyError::SignatureMismatch.response().status(), reason);
         };
-        let limit = channel.body_limit;
-        if body.len() > limit.get() {
-            return Self::rejected(&VerifyError::BodyTooLarge { limit: limit.get() });
-        }
-        let webhook = public_url
-            .join(target)
-            .map_err(VerifyError::InvalidUrl)
-            .and_then(|url| {
-                let method = http::Method::from_bytes(method.as_bytes())
-                    .map_err(|_| VerifyError::UnsupportedMethod)?;
-                // Copied (when borrowed) only once it is known to be within the limit.
-                crate::webhook::UnverifiedWebhook::new(method, url, headers, body.into_owned(), limit)
-            })
-            .and_then(verify);
+        let webhook = crate::webhook::UnverifiedWebhook::received(
+            public_url,
+            target,
+            method,
+            headers,
+            body,
+            channel.body_limit,
+        )
+        .and_then(verify);
         let verified = match webhook {
             Ok(verified) => verified,
             Err(error) => return Self::rejected(&error),

@@ -242,13 +242,32 @@ impl UnverifiedWebhook {
         limit: BodyLimit,
     ) -> Result<Self, VerifyError> {
         let (parts, body) = request.into_parts();
-        let body = body.as_ref();
+        let target = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+        let body = std::borrow::Cow::Borrowed(body.as_ref());
+        Self::received(public_url, target, parts.method.as_str(), parts.headers, body, limit)
+    }
+
+    /// A webhook a server received behind `public_url` at `target` (the request's path and raw query,
+    /// byte for byte), checked in the one order of every driver: the body limit, then the URL, then the
+    /// method. A borrowed `body` is copied only once it is within the limit.
+    ///
+    /// # Errors
+    /// [`VerifyError::BodyTooLarge`], [`VerifyError::InvalidUrl`] (a target that makes no URL with
+    /// `public_url`), [`VerifyError::UnsupportedMethod`] (no HTTP method).
+    pub fn received(
+        public_url: &PublicUrl,
+        target: &str,
+        method: &str,
+        headers: HeaderMap,
+        body: std::borrow::Cow<'_, [u8]>,
+        limit: BodyLimit,
+    ) -> Result<Self, VerifyError> {
         if body.len() > limit.get() {
             return Err(VerifyError::BodyTooLarge { limit: limit.get() });
         }
-        let target = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
         let url = public_url.join(target).map_err(VerifyError::InvalidUrl)?;
-        Ok(Self { method: parts.method, url, headers: parts.headers, body: body.to_vec() })
+        let method = Method::from_bytes(method.as_bytes()).map_err(|_| VerifyError::UnsupportedMethod)?;
+        Self::new(method, url, headers, body.into_owned(), limit)
     }
 
     /// A webhook whose body is read from `reader`, never buffering more than `limit` + 1 bytes: a

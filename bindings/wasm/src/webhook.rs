@@ -175,19 +175,14 @@ impl Verifier {
         body: Vec<u8>,
     ) -> Option<String> {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
-        let limit = self.limit;
-        // The native order (`UnverifiedWebhook::from_http`): the body limit before the URL.
-        let result = if body.len() > limit.get() {
-            Err(VerifyError::BodyTooLarge { limit: limit.get() })
-        } else {
-            PublicUrl::parse_allowing_http(public_url)
-                .and_then(|base| base.join(target))
-                .map_err(VerifyError::InvalidUrl)
-                .and_then(|url| {
-                    UnverifiedWebhook::new(method_of(method)?, url, headers.into_map(), body, limit)
-                })
-                .and_then(|w| verify(self.keys.as_ref(), w))
-        };
+        let result = PublicUrl::parse_allowing_http(public_url)
+            .map_err(VerifyError::InvalidUrl)
+            .and_then(|base| {
+                let headers = headers.into_map();
+                let body = std::borrow::Cow::Owned(body);
+                UnverifiedWebhook::received(&base, target, method, headers, body, self.limit)
+            })
+            .and_then(|w| verify(self.keys.as_ref(), w));
         result.err().map(|e| e.to_string())
     }
 }
