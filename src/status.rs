@@ -160,12 +160,12 @@ impl DeliveryRank {
     /// The rank of the lowest final status (`delivered`).
     pub const FINAL: Self = Self(5);
     /// The highest rank (a failure).
-    const MAX: u8 = 7;
+    pub const MAX: Self = Self(7);
 
     /// The rank numbered `rank` (as [`Self::get`] gives it), or `None` for a number no status has.
     #[must_use]
     pub const fn new(rank: u8) -> Option<Self> {
-        if rank <= Self::MAX { Some(Self(rank)) } else { None }
+        if rank <= Self::MAX.0 { Some(Self(rank)) } else { None }
     }
 
     /// Its number, as a store keeps it.

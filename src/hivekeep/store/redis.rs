@@ -26,8 +26,9 @@ use crate::status::{DeliveryRank, MessageStatus};
 /// difference; a change to the rule that is not made here too fails it.
 ///
 /// `KEYS[1]`: the message's key. `ARGV[1]`: the rank; `ARGV[2]`: `DeliveryRank::FINAL`; `ARGV[3]`: the TTL
-/// in milliseconds; `ARGV[4]`: the value to keep (`rank|status|error code`, see [`encode`]). A kept value
-/// in another form (not one this store wrote, or a rank above 7) counts as none, as [`decode`] reads it.
+/// in milliseconds; `ARGV[4]`: the value to keep (`rank|status|error code`, see [`encode`]); `ARGV[5]`:
+/// `DeliveryRank::MAX`. A kept value in another form (not one this store wrote, or a rank above the
+/// highest) counts as none, as [`decode`] reads it.
 /// Keeps `ARGV[4]` (the TTL renewed) when the rank is applied, and returns the value kept before the
 /// call either way (nil when none was).
 const ADVANCE_SCRIPT: &str = r"
@@ -36,7 +37,7 @@ local rank = tonumber(ARGV[1])
 local applied = nil
 if old then
   applied = tonumber(string.match(old, '^(%d)|[a-z_]+|%d*$') or string.match(old, '^(%d)$'))
-  if applied ~= nil and applied > 7 then applied = nil end
+  if applied ~= nil and applied > tonumber(ARGV[5]) then applied = nil end
 end
 if applied ~= nil and not (rank > applied or (rank == applied and rank >= tonumber(ARGV[2]))) then
   return old
@@ -453,6 +454,7 @@ impl ChannelStore for RedisStore {
                 .bounded(async move {
                     let mut invocation = self.shared.advance.key(key);
                     invocation.arg(rank.get()).arg(DeliveryRank::FINAL.get()).arg(ttl).arg(value);
+                    invocation.arg(DeliveryRank::MAX.get());
                     invocation.invoke_async(&mut connection).await
                 })
                 .await?;
