@@ -200,7 +200,7 @@ export class TwilioSmsChannel {
       storage?: KeyValueStore;
       now?: number;
       ttlMs?: number;
-      /** Usable tokens read less than this long ago are used again (default 0: read every time); a webhook they do not verify reads the vault again. */
+      /** Usable tokens read less than this long ago are used again (default 0: read every time); a webhook whose MAC does not match under them reads the vault again. */
       tokenCacheMs?: number;
     },
   ): Promise<WebhookResult>;

@@ -313,8 +313,8 @@ export class TwilioSmsChannel {
    * A token the core finds unusable (empty, padded with white space, holding a control character) is
    * not used: with no usable token, every webhook is refused (403).
    * `tokenCacheMs` (default 0: the vault is read for every signed webhook): usable tokens read less
-   * than that long ago are used again without a read; a webhook they do not verify reads the vault
-   * again and is decided with what it gives (a token replaced in the vault counts from the first
+   * than that long ago are used again without a read; a webhook whose MAC does not match under them
+   * reads the vault again and is decided with what it gives (no other refusal reads it) (a token replaced in the vault counts from the first
    * webhook signed with it; an old one, at most `tokenCacheMs` longer). A read that fails or gives no
    * usable token forgets the kept ones.
    * The core decides every step; this runs them: the vault reads, and each `get` and `set` of the
