@@ -6,7 +6,9 @@
 //! client and of the WebAssembly package. A driver sends each request with its `Authorization` within
 //! its time, or waits, and hands back Twilio's answer or its absence, until `Done`.
 //!
-//! Times are the driver's wall clock (`SystemTime`): a clock that goes back counts as no time passed.
+//! Each request is tried again by the policy's attempts; the policy's deadline bounds the whole check
+//! (every request of it). Times are the driver's clock (`SystemTime`, which a native driver may advance
+//! from a monotonic one): a clock that goes back counts as no time passed.
 
 use core::fmt;
 use std::time::{Duration, SystemTime};
@@ -48,15 +50,18 @@ struct Target {
     account: AccountSid,
     sender: Sender,
     policy: RetryPolicy,
+    /// When the check started: the policy's deadline bounds the whole check, every request included.
+    started: SystemTime,
 }
 
 impl Target {
-    fn new(checked: CheckedAccount<'_>, policy: RetryPolicy) -> Self {
+    fn new(checked: CheckedAccount<'_>, policy: RetryPolicy, now: SystemTime) -> Self {
         Self {
             api_base: checked.api_base.clone(),
             account: checked.account.clone(),
             sender: checked.sender.clone(),
             policy,
+            started: now,
         }
     }
 
@@ -67,7 +72,8 @@ impl Target {
         now: SystemTime,
     ) -> Result<Attempted, RequestError> {
         let request = request.map_err(|error| RequestError::Build(error.to_string()))?;
-        let mut call = Call::start(self.policy, true, clock(now));
+        // Each request has its attempts; the deadline counts from the check's start.
+        let mut call = Call::start(self.policy, true, clock(self.started));
         let timeout = call.attempt(clock(now));
         Ok(Attempted { request: Box::new(request), call, timeout, target: self })
     }
@@ -192,7 +198,7 @@ impl Validation {
         policy: RetryPolicy,
         now: SystemTime,
     ) -> ValidationStep {
-        let target = Target::new(checked, policy);
+        let target = Target::new(checked, policy, now);
         let path = outbound::account_path(&target.account);
         let request = outbound::get_request_without_auth(&target.api_base, &path);
         match target.attempt(request, now) {
@@ -353,7 +359,7 @@ impl WebhookSetup {
         policy: RetryPolicy,
         now: SystemTime,
     ) -> WebhookSetupStep {
-        let target = Target::new(checked, policy);
+        let target = Target::new(checked, policy, now);
         let Some(number) = target.sender.number().cloned() else {
             return WebhookSetupStep::Done(Err(WebhookSetupError::NoNumber));
         };
@@ -465,5 +471,44 @@ impl Waiting<WebhookSetupRequest> {
         let Self { mut request, .. } = self;
         request.attempted = request.attempted.again(now);
         WebhookSetupStep::Request(Box::new(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_bounds_the_whole_check_and_each_request_counts_its_attempts() {
+        let (api_base, account) =
+            (ApiBase::default(), AccountSid::parse("AC0123456789abcdef0123456789abcdef").unwrap());
+        let sender = Sender::Number(E164::parse("+14155550100").unwrap());
+        let checked = CheckedAccount { api_base: &api_base, account: &account, sender: &sender };
+        let policy = RetryPolicy::new(4, Duration::from_secs(15), Duration::from_secs(30));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ValidationStep::Request(account_read) = Validation::start(checked, true, policy, t0) else {
+            panic!("the account is read first")
+        };
+        assert_eq!(account_read.timeout(), Duration::from_secs(15));
+        let active = br#"{"sid":"AC0123456789abcdef0123456789abcdef","friendly_name":"A","status":"active"}"#;
+        let after = t0 + Duration::from_secs(20);
+        let ValidationStep::Request(number_read) =
+            account_read.answered(StatusCode::OK, &HeaderMap::new(), active, after)
+        else {
+            panic!("then the number")
+        };
+        assert_eq!(number_read.timeout(), Duration::from_secs(10), "what is left of the check's 30 s");
+        let ValidationStep::Wait(waiting) = number_read.failed(after, Seen::Connect) else {
+            panic!("a read is tried again")
+        };
+        let ValidationStep::Request(again) = waiting.over(after) else { panic!("the read again") };
+        // A wait that would end past the check's deadline ends it.
+        let late = t0 + Duration::from_secs(29_900) / 1000;
+        let ValidationStep::Done(found) = again.failed(late, Seen::Connect) else { panic!("out of time") };
+        assert_eq!(
+            found.account.unwrap_err(),
+            ValidationError::Request(RequestError::Connect { attempts: 2 })
+        );
+        assert!(found.bot_info.is_ok(), "the account was read");
     }
 }

@@ -137,15 +137,17 @@ enum Failure {
     Timeout,
     Lost,
     TooLarge(u16),
+    /// The HTTP client cannot make the request (it would fail the same way again).
+    Unbuildable(String),
 }
 
 impl Failure {
-    /// What the retry policy sees of it (an answer too large is never tried again: see `execute`).
+    /// What the retry policy sees of it (a refusal, see `TwilioClient::refusal`, is never tried again).
     const fn seen(&self) -> Seen {
         match self {
             Self::Connect => Seen::Connect,
             Self::Timeout => Seen::Timeout,
-            Self::Lost | Self::TooLarge(_) => Seen::Lost,
+            Self::Lost | Self::TooLarge(_) | Self::Unbuildable(_) => Seen::Lost,
         }
     }
 }
@@ -317,20 +319,22 @@ impl TwilioClient {
         channel_url: &str,
     ) -> Result<WebhookConfigured, WebhookSetupError> {
         // The core's steps; this driver sends each request, or waits.
-        let policy = self.config.retry_policy();
-        let mut step = WebhookSetup::start(self.checked(credentials), channel_url, policy, SystemTime::now());
+        let (policy, clock) = (self.config.retry_policy(), StepClock::start());
+        let mut step = WebhookSetup::start(self.checked(credentials), channel_url, policy, clock.now());
         loop {
             step = match step {
                 WebhookSetupStep::Request(pending) => {
                     match self.attempt_planned(credentials, pending.request(), pending.timeout()).await {
-                        Ok(r) => pending.answered(r.status, &r.headers, &r.body, SystemTime::now()),
-                        Err(Failure::TooLarge(status)) => pending.refused(self.too_large(status)),
-                        Err(failure) => pending.failed(SystemTime::now(), failure.seen()),
+                        Ok(r) => pending.answered(r.status, &r.headers, &r.body, clock.now()),
+                        Err(failure) => match self.refusal(&failure) {
+                            Some(error) => pending.refused(error),
+                            None => pending.failed(clock.now(), failure.seen()),
+                        },
                     }
                 }
                 WebhookSetupStep::Wait(waiting) => {
                     tokio::time::sleep(waiting.duration()).await;
-                    waiting.over(SystemTime::now())
+                    waiting.over(clock.now())
                 }
                 WebhookSetupStep::Done(done) => return done,
             };
@@ -348,20 +352,22 @@ impl TwilioClient {
     /// The core's account check ([`Validation`]), run: the account, then with `number_too` the From
     /// number.
     async fn validation(&self, credentials: &Credentials, number_too: bool) -> Validation {
-        let policy = self.config.retry_policy();
-        let mut step = Validation::start(self.checked(credentials), number_too, policy, SystemTime::now());
+        let (policy, clock) = (self.config.retry_policy(), StepClock::start());
+        let mut step = Validation::start(self.checked(credentials), number_too, policy, clock.now());
         loop {
             step = match step {
                 ValidationStep::Request(pending) => {
                     match self.attempt_planned(credentials, pending.request(), pending.timeout()).await {
-                        Ok(r) => pending.answered(r.status, &r.headers, &r.body, SystemTime::now()),
-                        Err(Failure::TooLarge(status)) => pending.refused(self.too_large(status)),
-                        Err(failure) => pending.failed(SystemTime::now(), failure.seen()),
+                        Ok(r) => pending.answered(r.status, &r.headers, &r.body, clock.now()),
+                        Err(failure) => match self.refusal(&failure) {
+                            Some(error) => pending.refused(error),
+                            None => pending.failed(clock.now(), failure.seen()),
+                        },
                     }
                 }
                 ValidationStep::Wait(waiting) => {
                     tokio::time::sleep(waiting.duration()).await;
-                    waiting.over(SystemTime::now())
+                    waiting.over(clock.now())
                 }
                 ValidationStep::Done(validation) => return validation,
             };
@@ -412,15 +418,12 @@ impl TwilioClient {
                     };
                     (format!("answered {status}"), wait)
                 }
-                Err(Failure::TooLarge(status)) => {
-                    return Err(RequestError::ResponseTooLarge {
-                        status,
-                        limit: self.config.max_response_bytes,
-                    });
-                }
-                Err(failure) => {
-                    (format!("{failure:?}"), call.after_no_answer(started.elapsed(), failure.seen())?)
-                }
+                Err(failure) => match self.refusal(&failure) {
+                    Some(error) => return Err(error),
+                    None => {
+                        (format!("{failure:?}"), call.after_no_answer(started.elapsed(), failure.seen())?)
+                    }
+                },
             };
             tracing::debug!(target: "twilio_sms::client", %method, path, attempts, seen, wait_ms = wait.as_millis(), "Twilio request to be tried again");
             tokio::time::sleep(wait).await;
@@ -429,13 +432,20 @@ impl TwilioClient {
 
     /// Runs one attempt at a reply's part ([`crate::hivekeep::adapter::ReplySend`]): its request with the
     /// credential, within its time; the plan reads the answer, or its absence, and gives the next step.
-    pub(crate) async fn attempt_part(&self, credentials: &Credentials, sending: Sending) -> SendStep {
+    pub(crate) async fn attempt_part(
+        &self,
+        credentials: &Credentials,
+        sending: Sending,
+        clock: StepClock,
+    ) -> SendStep {
         let ended = self.attempt_planned(credentials, sending.request(), sending.timeout()).await;
-        let now = SystemTime::now();
+        let now = clock.now();
         match ended {
             Ok(received) => sending.answered(now, received.status, &received.headers, &received.body),
-            Err(Failure::TooLarge(status)) => sending.refused(self.too_large(status)),
-            Err(failure) => sending.failed(now, failure.seen()),
+            Err(failure) => match self.refusal(&failure) {
+                Some(error) => sending.refused(error),
+                None => sending.failed(now, failure.seen()),
+            },
         }
     }
 
@@ -449,13 +459,21 @@ impl TwilioClient {
         self.attempt(authorized(planned, credentials), timeout).await
     }
 
-    /// The error of an answer longer than the client reads.
-    fn too_large(&self, status: u16) -> RequestError {
-        RequestError::ResponseTooLarge { status, limit: self.config.max_response_bytes }
+    /// The error of a failure that is never tried again (an answer longer than the client reads, a
+    /// request the HTTP client cannot make), or none.
+    fn refusal(&self, failure: &Failure) -> Option<RequestError> {
+        match failure {
+            Failure::TooLarge(status) => Some(RequestError::ResponseTooLarge {
+                status: *status,
+                limit: self.config.max_response_bytes,
+            }),
+            Failure::Unbuildable(reason) => Some(RequestError::Build(reason.clone())),
+            Failure::Connect | Failure::Timeout | Failure::Lost => None,
+        }
     }
 
     async fn attempt(&self, request: http::Request<String>, timeout: Duration) -> Result<Received, Failure> {
-        let request = reqwest::Request::try_from(request).map_err(|_| Failure::Connect)?;
+        let request = reqwest::Request::try_from(request).map_err(|e| Failure::Unbuildable(e.to_string()))?;
         let limit = self.config.max_response_bytes;
         let work = async {
             let mut response = self.http.execute(request).await.map_err(|e| classify(&e))?;
@@ -474,6 +492,25 @@ impl TwilioClient {
             Ok(Received { status, headers, body })
         };
         tokio::time::timeout(timeout, work).await.unwrap_or(Err(Failure::Timeout))
+    }
+}
+
+/// The time the core's steps are given: the wall clock when the call started, advanced by a monotonic
+/// clock, so that a change of the system's clock moves no deadline (`Retry-After` dates are read
+/// against it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StepClock {
+    wall: SystemTime,
+    start: Instant,
+}
+
+impl StepClock {
+    pub(crate) fn start() -> Self {
+        Self { wall: SystemTime::now(), start: Instant::now() }
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.wall + self.start.elapsed()
     }
 }
 

@@ -1033,13 +1033,14 @@ impl<S: ChannelStore> TwilioSmsChannel<S> {
         };
         let policy = self.client.config().retry_policy();
         // The core's steps; this driver only sends and waits.
-        let mut step = ReplySend::start(plan, to, channel, locale, policy, std::time::SystemTime::now());
+        let clock = crate::client::StepClock::start();
+        let mut step = ReplySend::start(plan, to, channel, locale, policy, clock.now());
         loop {
             step = match step {
-                SendStep::Send(sending) => self.client.attempt_part(&self.credentials, sending).await,
+                SendStep::Send(sending) => self.client.attempt_part(&self.credentials, sending, clock).await,
                 SendStep::Wait(waiting) => {
                     tokio::time::sleep(waiting.duration()).await;
-                    waiting.over(std::time::SystemTime::now())
+                    waiting.over(clock.now())
                 }
                 SendStep::Done(result) => {
                     tracing::Span::current().record("sid", result.platform_message_id.as_str());

@@ -222,8 +222,8 @@ function classifyFetchError(error) {
     "ECONNREFUSED",
     "ENOTFOUND",
     "EAI_AGAIN",
-    "EHOSTUNREACH",
-    "ENETUNREACH",
+    // Not EHOSTUNREACH or ENETUNREACH: an established connection can fail with them after the request
+    // was written, and a message create must not be sent twice.
     "UND_ERR_CONNECT_TIMEOUT",
     "ConnectionRefused",
     "FailedToOpenSocket",
@@ -358,7 +358,7 @@ export class TwilioSmsChannel {
           step = JSON.parse(handled.next(undefined, failed));
         } else {
           // After this request's own records are written, so the sweep does not race them.
-          if (step.sweep) this.#sweep(storage, now, ttlMs);
+          if (step.sweep && this.#inner.startSweep(now)) this.#sweep(storage, now, ttlMs);
           const done = step.done;
           return {
             incoming: done.incoming,
@@ -390,7 +390,7 @@ export class TwilioSmsChannel {
     return list;
   }
 
-  /** Runs the sweep the core started (see `handleInboundWebhook`), and tells it when it ends. */
+  /** Runs the sweep the core started (`startSweep`), and tells it when it ends. */
   #sweep(storage, now, ttlMs) {
     this.lastSweep = this.sweepStorage(storage, { now, ttlMs })
       .catch(() => 0) // the store cannot list: the next interval tries again
@@ -608,7 +608,8 @@ export const getBotInfo = (storedConfig, options) => checkStored(storedConfig, o
 async function readSecret(getSecret, auth, timeoutMs) {
   let timer;
   const late = new Promise((resolve) => {
-    timer = setTimeout(resolve, timeoutMs, null);
+    // A timer takes at most 2^31 - 1 ms (a longer or infinite one would fire at once).
+    timer = setTimeout(resolve, Math.min(timeoutMs, 2_147_483_647), null);
   });
   const read = Promise.resolve()
     .then(() => getSecret(auth.vaultKey, auth.secret))

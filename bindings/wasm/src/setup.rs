@@ -307,8 +307,8 @@ impl Channel {
     /// The checks of `kind` at `now_ms`, as steps: `validate` (Hivekeep's `validateConfig`: the Auth
     /// Token, the account, the From number, then the number's webhook when the config asks for it),
     /// `botInfo` (`getBotInfo`: the account alone) or `webhook` (the From number's webhook pointed at
-    /// this channel). Each request is tried again by the native client's retry policy, each attempt
-    /// bounded by `attemptTimeoutMs` (default 15 s).
+    /// this channel). Each request is tried again by the native client's retry policy; each attempt,
+    /// and the whole check, is bounded by `attemptTimeoutMs` (default 15 s).
     ///
     /// # Errors
     /// Another `kind`.
@@ -337,7 +337,8 @@ impl Channel {
             auth: auth_json(self.config()),
             config: self.config().clone(),
             api_base: self.api_base().clone(),
-            policy: crate::retry::policy(None, attempt_timeout_ms, None),
+            // `timeoutMs` bounds each attempt and the whole check, as the plugin's "test" button waits.
+            policy: crate::retry::policy(None, attempt_timeout_ms, attempt_timeout_ms),
             webhook,
         };
         let now = at(now_ms);

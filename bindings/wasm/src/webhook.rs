@@ -175,6 +175,11 @@ impl Verifier {
         body: Vec<u8>,
     ) -> Option<String> {
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
+        // An oversized body is refused before the public URL is read.
+        let limit = self.limit.get();
+        if body.len() > limit {
+            return Some(VerifyError::BodyTooLarge { limit }.to_string());
+        }
         let result = PublicUrl::parse_allowing_http(public_url)
             .map_err(VerifyError::InvalidUrl)
             .and_then(|base| {
@@ -316,7 +321,8 @@ pub struct Handled {
     storage: bool,
     now_ms: f64,
     ttl_ms: Option<f64>,
-    /// Whether the plugin starts a sweep of the channel's records once this webhook is done.
+    /// Whether this webhook may start a sweep of the channel's records once done (verified, with a
+    /// storage).
     sweep: bool,
 }
 
@@ -373,8 +379,9 @@ impl Handled {
     /// The next storage operation, from the answer to the last one (`value`: the JSON a `get` read, or
     /// nothing; `failed`: whether it threw): `{readTokens: true}` (read the vault and handle the webhook
     /// again), `{get: key}`, `{set: key, record}`, or `{done: {response, incoming, deliveryUpdate,
-    /// idempotencyKey, reason, optOut}, sweep}` (with `sweep`, start a sweep of the channel's records
-    /// now, and call `Channel.sweepEnded` when it ends). The first call passes nothing.
+    /// idempotencyKey, reason, optOut}, sweep}` (with `sweep`, ask `Channel.startSweep` whether a sweep
+    /// of the channel's records starts now, and call `Channel.sweepEnded` when it ends). The first call
+    /// passes nothing.
     ///
     /// # Errors
     /// Called again after `done`.
@@ -579,11 +586,21 @@ impl Channel {
         } else {
             Flow::Step(decision.into_steps(self.locale))
         };
-        let sweep = verified && storage && self.sweeps.start(crate::text::since_epoch(now_ms));
+        // Whether it may start a sweep: the channel's schedule decides when `done` comes
+        // (`Channel.startSweep`), so a webhook whose storage never answers holds no sweep back.
+        let sweep = verified && storage;
         Handled { flow, key_id: self.key_id.clone(), storage, now_ms, ttl_ms, sweep }
     }
 
-    /// The sweep a handled webhook started is over (done or failed): the next one starts after the
+    /// Whether a sweep of the channel's records starts at `now_ms`, once a handled webhook is `done`
+    /// with `sweep`: at most once per `SWEEP_INTERVAL_MS`, never while one runs (see
+    /// [`Self::sweep_ended`]).
+    #[wasm_bindgen(js_name = startSweep)]
+    pub fn start_sweep(&mut self, now_ms: f64) -> bool {
+        self.sweeps.start(crate::text::since_epoch(now_ms))
+    }
+
+    /// The sweep [`Self::start_sweep`] started is over (done or failed): the next one starts after the
     /// interval (`SWEEP_INTERVAL_MS`).
     #[wasm_bindgen(js_name = sweepEnded)]
     pub fn sweep_ended(&mut self) {

@@ -432,6 +432,15 @@ test("handleInboundWebhook sweeps stale records in the background, at most once 
   assert.equal(await busy.lastSweep, 1);
   assert.ok(!slow.map.has(`seen:${ID}:sms:recent`));
   busy.free();
+  // A webhook whose storage never answers holds no sweep back: the slot is taken when one is done.
+  const stuck = channel();
+  const hung = { get: () => new Promise(() => {}), set: async () => {}, list: async () => [], delete: async () => {} };
+  void stuck.handleInboundWebhook(webhook(inbound()), { tokens: TOKEN, storage: hung, now });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(stuck.lastSweep, undefined, "nothing started yet");
+  const fresh = sweepableStorage(new Map([[`seen:${ID}:sms:older`, { at: 0 }]]));
+  await stuck.handleInboundWebhook(webhook(inbound({ MessageSid: SM2 })), { tokens: TOKEN, storage: fresh, now: now + 1 });
+  assert.equal(await stuck.lastSweep, 1, "the next webhook sweeps");
   // A store that fails to list is tried again at the next interval; the webhook is unaffected.
   storage.list = async () => {
     throw new Error("store down");
