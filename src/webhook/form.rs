@@ -123,6 +123,18 @@ fn decode_block(window: &Window) -> Block {
     Block { vals, keep, separators, malformed }
 }
 
+/// Decodes one block whose window holds no `%`, as [`decode_block`] would (every byte is kept, no escape
+/// is malformed), with only what remains of it: `+` is a space, `&` and `=` are separators.
+#[inline(always)]
+fn plain_block(window: &Window) -> Block {
+    let (mut vals, mut separators) = ([0u8; BLOCK], [0u8; BLOCK]);
+    for ((val, separator), &byte) in vals.iter_mut().zip(separators.iter_mut()).zip(shifted::<2>(window)) {
+        *separator = u8::from((byte == b'&') | (byte == b'='));
+        *val = byte ^ mask(byte == b'+') & (b'+' ^ b' ');
+    }
+    Block { vals, keep: [1; BLOCK], separators, malformed: 0 }
+}
+
 /// For each 8-bit mask of the bytes of a word to keep: the bytes that move 1, 2 and 4 places toward byte 0
 /// in the three steps of a log-step compress (Hacker's Delight, 7-4, by bytes), then the number of bytes
 /// kept. A kept byte moves by the number of dropped bytes before it, one bit of that number per step.
@@ -194,9 +206,13 @@ impl Splitter {
     /// token is in the text.
     #[inline(always)]
     fn step(&mut self, input: &[u8], mut separators: u64, kept: u64, text: usize) {
+        // Most steps drop no byte (no escape): then a separator's place is its offset (`count_ones` is
+        // a dozen instructions on the baseline x86-64, which has no `popcnt`).
+        let dropped = !kept;
         while separators != 0 {
             let i = separators.trailing_zeros();
-            let at = text + (kept & !(u64::MAX << i)).count_ones() as usize;
+            let before = if dropped == 0 { 0 } else { (dropped & !(u64::MAX << i)).count_ones() as usize };
+            let at = text + i as usize - before;
             if input.get(i as usize) == Some(&b'&') {
                 self.end(at);
             } else {
@@ -249,13 +265,21 @@ fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
     for start in (0..blocks).map(|b| b * BLOCK) {
         let mut edge = [0u8; BLOCK + 4];
         let window = window(body, start, &mut edge);
-        let block = decode_block(window);
-        malformed |= block.malformed;
         let bits = |flags: &[u8; BLOCK]| {
             flags.as_chunks::<8>().0.iter().enumerate().fold(0, |mask, (w, f)| mask | gather(*f) << (8 * w))
         };
         let input = body.get(start..).unwrap_or_default();
-        split.step(input, bits(&block.separators), bits(&block.keep), text.len());
+        if window.iter().fold(0, |any, &byte| any | u8::from(byte == b'%')) == 0 {
+            // No escape reaches into this block: every byte is kept where it is.
+            let block = plain_block(window);
+            split.step(input, bits(&block.separators), u64::MAX, text.len());
+            text.extend_from_slice(&block.vals);
+            continue;
+        }
+        let block = decode_block(window);
+        malformed |= block.malformed;
+        let kept = bits(&block.keep);
+        split.step(input, bits(&block.separators), kept, text.len());
         for (vals, keep) in block.vals.as_chunks::<8>().0.iter().zip(block.keep.as_chunks::<8>().0) {
             let steps = COMPRESS.get(gather(*keep) as usize).copied().unwrap_or_default();
             let word = compress(u64::from_le_bytes(*vals), steps);
@@ -295,7 +319,9 @@ impl Form {
         if pairs.len() > MAX_PARAMETERS {
             return Err(FormError::TooManyParameters { limit: MAX_PARAMETERS });
         }
-        simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
+        if !text.is_ascii() {
+            simdutf8::basic::from_utf8(&text).map_err(|_| FormError::InvalidUtf8)?;
+        }
         Ok(Self { text, pairs })
     }
 
@@ -323,42 +349,64 @@ impl Form {
 
     /// The parameter part of the data string Twilio signs (see [`canonical`]).
     pub(crate) fn canonical(&self) -> Vec<u8> {
-        let pairs: Vec<(&[u8], &[u8])> = self.byte_pairs().collect();
-        canonical(&pairs)
+        canonical(&self.text, &self.pairs)
     }
 }
 
-/// A name or value as the sort sees it: its first 16 bytes as a number, then the whole piece.
+/// How many bytes a piece's prefix holds (see [`prefix`]).
+const PREFIX: usize = 16;
+
+/// The first [`PREFIX`] bytes of the piece of `text` at `piece`, zero-padded, as a big-endian number.
+/// Such numbers order like the pieces' first bytes: at their first difference either both pieces have a
+/// byte, or the shorter one ended and its zero padding sorts first, as byte order puts a proper prefix
+/// first.
+fn prefix(text: &[u8], piece: &Range<usize>) -> u128 {
+    // A piece is followed in the text by the rest of the form, so most have 16 bytes from their start:
+    // one load, then the bytes past the piece's end cleared.
+    let rest = text.get(piece.start..).unwrap_or_default();
+    let loaded = match rest.first_chunk::<PREFIX>() {
+        Some(bytes) => *bytes,
+        None => {
+            let mut bytes = [0u8; PREFIX];
+            bytes.iter_mut().zip(rest).for_each(|(to, from)| *to = *from);
+            bytes
+        }
+    };
+    u128::from_be_bytes(loaded) & LEADING.get(piece.len()).copied().unwrap_or(u128::MAX)
+}
+
+/// `LEADING[n]` keeps the first `n` bytes of a big-endian `u128`.
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
+const LEADING: [u128; PREFIX] = {
+    let mut masks = [0; PREFIX];
+    let mut n = 1;
+    while n < PREFIX {
+        masks[n] = !(u128::MAX >> (8 * n));
+        n += 1;
+    }
+    masks
+};
+
+/// A name or value as the second sort of [`canonical`] sees it: its [`prefix`], then the whole piece.
 #[derive(Clone, Copy)]
 struct Piece<'a> {
-    /// The first 16 bytes, zero-padded, big-endian.
     prefix: u128,
     bytes: &'a [u8],
 }
 
-/// How many bytes [`Piece::prefix`] holds.
-const PREFIX: usize = 16;
+/// The piece of nothing.
+const EMPTY: Piece<'static> = Piece { prefix: 0, bytes: &[] };
 
 impl<'a> Piece<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        let prefix = match bytes.first_chunk::<PREFIX>() {
-            Some(first) => *first,
-            None => {
-                let mut prefix = [0u8; PREFIX];
-                prefix.iter_mut().zip(bytes).for_each(|(to, from)| *to = *from);
-                prefix
-            }
-        };
-        Self { prefix: u128::from_be_bytes(prefix), bytes }
+    fn at(text: &'a [u8], piece: &Range<usize>) -> Self {
+        Self { prefix: prefix(text, piece), bytes: text.get(piece.clone()).unwrap_or_default() }
     }
 }
 
 impl Ord for Piece<'_> {
-    /// Byte order, mostly by comparing numbers. The prefixes order like the pieces: at their first
-    /// difference, either both pieces have a byte, or the shorter one ended (its zero padding sorts
-    /// first, as byte order puts a proper prefix first). When the prefixes are equal and both pieces
-    /// fit in them, one is the other followed by NUL bytes: the shorter is first. Only longer pieces
-    /// with equal prefixes are compared as slices.
+    /// Byte order, mostly by comparing numbers. When the prefixes are equal and both pieces fit in them,
+    /// one is the other followed by NUL bytes: the shorter is first. Only longer pieces with equal
+    /// prefixes are compared as slices.
     fn cmp(&self, other: &Self) -> Ordering {
         self.prefix.cmp(&other.prefix).then_with(|| {
             if self.bytes.len() <= PREFIX && other.bytes.len() <= PREFIX {
@@ -384,59 +432,67 @@ impl PartialEq for Piece<'_> {
 
 impl Eq for Piece<'_> {}
 
-/// The first 8 bytes of `key`, zero-padded, big-endian: numbers that order like the keys' prefixes.
-fn key_word(key: &[u8]) -> u64 {
-    let word = match key.first_chunk::<8>() {
-        Some(first) => *first,
-        None => {
-            let mut word = [0u8; 8];
-            word.iter_mut().zip(key).for_each(|(to, from)| *to = *from);
-            word
-        }
-    };
-    u64::from_be_bytes(word)
-}
-
 /// The low bits of a pair's place in the first sort of [`canonical`], which hold its index.
 const INDEX_BITS: u32 = 16;
 
-/// The parameter part of the data string Twilio signs: keys in byte order, and for each key its distinct
-/// values in byte order, written `key value` with no separators.
+/// The key bytes a place holds; a key of more bytes than that is long.
+const PLACED: usize = 13;
+
+/// A key's part of its place (see [`canonical`]): its first [`PLACED`] bytes, zero-padded, then its
+/// length up to `PLACED + 1`, above the index bits. These numbers order like the keys; two keys with the
+/// same are equal, or both long and sharing their first [`PLACED`] bytes.
+fn key_place(text: &[u8], key: &Range<usize>) -> u128 {
+    let leading = LEADING.get(PLACED).copied().unwrap_or_default();
+    let length = key.len().min(PLACED + 1) as u128;
+    prefix(text, key) & leading | length << INDEX_BITS
+}
+
+/// The parameter part of the data string Twilio signs, for the pairs of `text` at `pairs`: keys in byte
+/// order, and for each key its distinct values in byte order, written `key value` with no separators.
 ///
 /// Two sorts, each `O(n log n)` comparisons whatever the input's order or repeats. First the pairs are
-/// sorted by their place, one number: their key's first 6 bytes above their index (in the low
-/// [`INDEX_BITS`]; a decoded form has at most [`MAX_PARAMETERS`] pairs), which orders Twilio's 20-odd
-/// keys (they mostly differ there) with one integer comparison each. The 6 bytes order like the keys, so
-/// only pairs whose keys share them can still be out of order, and they are next to each other: each such
-/// run is sorted again by whole key then value ([`Piece`]'s order, cheap for every shape of input), and
-/// its exact repeats, now neighbours, are written once. With more pairs than the index bits can number
-/// (never those of a decoded form), a place is the index alone: every pair is in one run.
-pub(crate) fn canonical(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
-    const _: () = assert!(MAX_PARAMETERS <= 1 << INDEX_BITS);
-    let key_bits = if pairs.len() <= 1 << INDEX_BITS { u64::MAX << INDEX_BITS } else { 0 };
-    let place = |(i, (key, _)): (usize, &(&[u8], &[u8]))| key_word(key) & key_bits | i as u64;
-    let mut order: Vec<u64> = pairs.iter().enumerate().map(place).collect();
+/// sorted by their place, one number: their [`key_place`] above their index (in the low [`INDEX_BITS`]; a
+/// decoded form has at most [`MAX_PARAMETERS`] pairs), which orders Twilio's keys (they differ in their
+/// first 13 bytes) with one integer comparison each. Pairs with the same key place are next to each
+/// other: each such run is sorted again ([`Piece`]'s order, cheap for every shape of input), by value
+/// alone when its keys are short (then they are one key), else by whole key then value, and its exact
+/// repeats, now neighbours, are written once. With more pairs than the index bits can number (never
+/// those of a decoded form), a place is the index alone: every pair is in one run.
+fn canonical(text: &[u8], pairs: &[(Range<usize>, Range<usize>)]) -> Vec<u8> {
+    const _: () = assert!(MAX_PARAMETERS <= 1 << INDEX_BITS && PLACED < PREFIX);
+    let index_bits: u128 = (1 << INDEX_BITS) - 1;
+    let key_bits = if pairs.len() <= 1 << INDEX_BITS { !index_bits } else { 0 };
+    let places = pairs.iter().enumerate().map(|(i, (key, _))| key_place(text, key) & key_bits | i as u128);
+    let mut order: Vec<u128> = places.collect();
     order.sort_unstable();
-    let mut out = Vec::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len()).sum());
-    let mut write = |(key, value): (&[u8], &[u8])| {
-        out.extend_from_slice(key);
-        out.extend_from_slice(value);
-    };
+    let piece = |range: &Range<usize>| text.get(range.clone()).unwrap_or_default();
+    let mut out = Vec::with_capacity(text.len());
+    let mut sorted = Vec::new();
     for run in order.chunk_by(|a, b| a & key_bits == b & key_bits) {
-        let pair = |place: &u64| {
-            let index = usize::try_from(place & !key_bits).unwrap_or(usize::MAX);
-            pairs.get(index).copied().unwrap_or_default()
-        };
-        if let [one] = run {
-            write(pair(one));
+        let pair = |place: &u128| pairs.get(usize::try_from(place & !key_bits).unwrap_or(usize::MAX));
+        let (Some((key, value)), rest) = (run.first().and_then(pair), run.len() > 1) else { continue };
+        if !rest {
+            out.extend_from_slice(piece(key));
+            out.extend_from_slice(piece(value));
             continue;
         }
-        let mut sorted: Vec<(Piece<'_>, Piece<'_>)> =
-            run.iter().map(pair).map(|(k, v)| (Piece::new(k), Piece::new(v))).collect();
+        // Short keys with the same place are one key, `key`: only their values are compared.
+        let one_key = key_bits != 0 && key.len() <= PLACED;
+        let entry = |place| {
+            let (k, v) = pair(place).cloned().unwrap_or_default();
+            (if one_key { EMPTY } else { Piece::at(text, &k) }, Piece::at(text, &v))
+        };
+        sorted.clear();
+        sorted.extend(run.iter().map(entry));
         sorted.sort_unstable();
-        sorted.dedup();
-        for (key, value) in sorted {
-            write((key.bytes, value.bytes));
+        // Exact repeats are neighbours now: each is written once.
+        let mut last = None;
+        for this in &sorted {
+            if last != Some(this) {
+                out.extend_from_slice(if one_key { piece(key) } else { this.0.bytes });
+                out.extend_from_slice(this.1.bytes);
+            }
+            last = Some(this);
         }
     }
     out
@@ -562,15 +618,21 @@ mod tests {
             .rev()
             .map(|i| (format!("k{}", i % 300), format!("{}", i % 7)))
             .collect();
-        let pairs: Vec<(&[u8], &[u8])> = texts.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
-        let reference = |pairs: &[(&[u8], &[u8])]| {
+        let mut text = Vec::new();
+        let mut piece = |s: &str| {
+            text.extend_from_slice(s.as_bytes());
+            text.len() - s.len()..text.len()
+        };
+        let pairs: Vec<_> = texts.iter().map(|(k, v)| (piece(k), piece(v))).collect();
+        let reference = |pairs: &[(String, String)]| {
             let mut sorted = pairs.to_vec();
             sorted.sort();
             sorted.dedup();
-            sorted.into_iter().flat_map(|(k, v)| [k, v]).flatten().copied().collect::<Vec<u8>>()
+            sorted.into_iter().flat_map(|(k, v)| [k, v]).collect::<String>().into_bytes()
         };
-        assert_eq!(canonical(&pairs), reference(&pairs));
-        assert_eq!(canonical(&pairs[..1 << INDEX_BITS]), reference(&pairs[..1 << INDEX_BITS]));
+        assert_eq!(canonical(&text, &pairs), reference(&texts));
+        let within = 1 << INDEX_BITS;
+        assert_eq!(canonical(&text, &pairs[..within]), reference(&texts[..within]));
     }
 
     #[test]
@@ -669,11 +731,15 @@ mod tests {
             2 => rng.below(130),
             _ => rng.below(400),
         };
-        // Mostly well-formed runs: most pieces come from a subset, so that valid bodies are common.
+        // Mostly well-formed runs: most pieces come from a subset, so that valid bodies are common; some
+        // bodies have no `%` (so that their blocks are plain ones).
         let valid_only = rng.below(3) != 0;
+        let plain = rng.below(4) == 0;
         let mut body = Vec::new();
         while body.len() < len {
-            let piece = if valid_only {
+            let piece = if plain {
+                [&b"&"[..], b"=", b"+", b"a", b"Body", b"\xc3\xa9", b"\xff", b"\0"][rng.below(8)]
+            } else if valid_only {
                 [
                     &b"&"[..],
                     b"=",
@@ -716,6 +782,31 @@ mod tests {
     }
 
     #[test]
+    fn a_block_without_percent_decodes_as_the_general_block_does() {
+        // Every byte but `%`, in random windows (the separators, `+` and non-ASCII bytes among them).
+        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+        for _ in 0..20_000 {
+            let mut window = [0u8; BLOCK + 4];
+            for byte in &mut window {
+                *byte = match rng.below(4) {
+                    0 => b"&=+"[rng.below(3)],
+                    _ => loop {
+                        let b = rng.next() as u8;
+                        if b != b'%' {
+                            break b;
+                        }
+                    },
+                };
+            }
+            let (plain, general) = (plain_block(&window), decode_block(&window));
+            assert_eq!(plain.vals, general.vals, "{window:?}");
+            assert_eq!(plain.keep, general.keep);
+            assert_eq!(plain.separators, general.separators);
+            assert_eq!((plain.malformed, general.malformed), (0, 0));
+        }
+    }
+
+    #[test]
     fn compress_table_keeps_the_masked_bytes_in_order() {
         let word = u64::from_le_bytes(*b"abcdefgh");
         for (mask, &steps) in COMPRESS.iter().enumerate() {
@@ -754,6 +845,14 @@ mod tests {
             "a%00%00",
             "%C3%A9",
             "%C3%A9x",
+            // Around the 13 bytes of a key's place: NUL-extended, one byte past, equal prefixes.
+            "0123456789ab",
+            "0123456789ab%00",
+            "0123456789abc",
+            "0123456789abc%00",
+            "0123456789abcA",
+            "0123456789abc%00A",
+            "0123456789abd",
             // Around the 16 bytes compared as a number: NUL-extended, one byte past, equal prefixes.
             "0123456789abcde",
             "0123456789abcde%00",
