@@ -2,8 +2,9 @@
 //!
 //! Both run before the signature is checked, on bytes anyone can send, so both are bounded: decoding
 //! is linear in the body (64-byte blocks without a branch per token, one portable implementation in
-//! every build), and the canonical string is an `O(n log n)` sort of the pairs (see [`canonical`])
-//! whose comparisons are cheap for every shape of input.
+//! every build; a block that no escape reaches skips the escape arithmetic), and the canonical string
+//! is an `O(n log n)` sort of the pairs (see [`canonical`]) whose comparisons are cheap for every shape
+//! of input.
 
 use core::cmp::Ordering;
 use core::ops::Range;
@@ -123,8 +124,9 @@ fn decode_block(window: &Window) -> Block {
     Block { vals, keep, separators, malformed }
 }
 
-/// Decodes one block whose window holds no `%`, as [`decode_block`] would (every byte is kept, no escape
-/// is malformed), with only what remains of it: `+` is a space, `&` and `=` are separators.
+/// Decodes one block with no `%` in it or in the two bytes before it, as [`decode_block`] would (every
+/// byte is kept, no escape is malformed), with only what remains of it: `+` is a space, `&` and `=` are
+/// separators.
 #[inline(always)]
 fn plain_block(window: &Window) -> Block {
     let (mut vals, mut separators) = ([0u8; BLOCK], [0u8; BLOCK]);
@@ -206,6 +208,10 @@ impl Splitter {
     /// token is in the text.
     #[inline(always)]
     fn step(&mut self, input: &[u8], mut separators: u64, kept: u64, text: usize) {
+        if self.pairs.len() > MAX_PARAMETERS {
+            // The form is refused: the rest of the body is only decoded (for a malformed escape).
+            return;
+        }
         // Most steps drop no byte (no escape): then a separator's place is its offset (`count_ones` is
         // a dozen instructions on the baseline x86-64, which has no `popcnt`).
         let dropped = !kept;
@@ -269,8 +275,10 @@ fn decode_blocks(body: &[u8]) -> Result<(Vec<u8>, Pairs), FormError> {
             flags.as_chunks::<8>().0.iter().enumerate().fold(0, |mask, (w, f)| mask | gather(*f) << (8 * w))
         };
         let input = body.get(start..).unwrap_or_default();
-        if window.iter().fold(0, |any, &byte| any | u8::from(byte == b'%')) == 0 {
-            // No escape reaches into this block: every byte is kept where it is.
+        // The two bytes after the block are an escape's digits only when a `%` is in the block.
+        let reach = window.get(..BLOCK + 2).unwrap_or_default();
+        if reach.iter().fold(0, |any, &byte| any | u8::from(byte == b'%')) == 0 {
+            // No escape starts in this block or reaches into it: every byte is kept where it is.
             let block = plain_block(window);
             split.step(input, bits(&block.separators), u64::MAX, text.len());
             text.extend_from_slice(&block.vals);
@@ -312,9 +320,10 @@ impl Form {
     /// first, invalid UTF-8 last); blank values and repeats are kept.
     pub(crate) fn decode(body: &[u8]) -> Result<Self, FormError> {
         // Two stages. First, blocks of the body are decoded without a branch per token (see
-        // `decode_block`) and compacted, and the pairs split at the separators' places in the text.
-        // Then the whole text is validated as UTF-8: the separators are ASCII, so no multi-byte sequence
-        // straddles one and every piece is valid when the whole is.
+        // `decode_block`, and `plain_block` for a block without escapes) and compacted, and the pairs
+        // split at the separators' places in the text. Then the whole text is validated as UTF-8 (ASCII
+        // is): the separators are ASCII, so no multi-byte sequence straddles one and every piece is valid
+        // when the whole is.
         let (text, pairs) = decode_blocks(body)?;
         if pairs.len() > MAX_PARAMETERS {
             return Err(FormError::TooManyParameters { limit: MAX_PARAMETERS });
@@ -452,8 +461,9 @@ fn key_place(text: &[u8], key: &Range<usize>) -> u128 {
 ///
 /// Two sorts, each `O(n log n)` comparisons whatever the input's order or repeats. First the pairs are
 /// sorted by their place, one number: their [`key_place`] above their index (in the low [`INDEX_BITS`]; a
-/// decoded form has at most [`MAX_PARAMETERS`] pairs), which orders Twilio's keys (they differ in their
-/// first 13 bytes) with one integer comparison each. Pairs with the same key place are next to each
+/// decoded form has at most [`MAX_PARAMETERS`] pairs), which orders Twilio's keys with one integer
+/// comparison each (they differ in their first 13 bytes, but for the numbered keys of an MMS with several
+/// media, `MediaContentType0`, `MediaContentType1`, …). Pairs with the same key place are next to each
 /// other: each such run is sorted again ([`Piece`]'s order, cheap for every shape of input), by value
 /// alone when its keys are short (then they are one key), else by whole key then value, and its exact
 /// repeats, now neighbours, are written once. With more pairs than the index bits can number (never
@@ -636,6 +646,33 @@ mod tests {
     }
 
     #[test]
+    fn canonical_of_random_pieces_matches_the_reference() {
+        // Pieces of a text of few distinct bytes (NUL and 0xFF among them), of 0 to 20 bytes (around the
+        // 13 of a key's place and the 16 of a prefix), overlapping, and often ending where the text ends.
+        let mut rng = Rng(0x0DDB_A11C_AFE5_EED5);
+        for _ in 0..30_000 {
+            let text: Vec<u8> = (0..rng.below(60)).map(|_| b"\0ab\xff"[rng.below(4)]).collect();
+            let piece = |rng: &mut Rng| {
+                let len = rng.below(21).min(text.len());
+                let start = if rng.below(3) == 0 {
+                    text.len() - len
+                } else {
+                    rng.below((text.len() - len + 1) as u64)
+                };
+                start..start + len
+            };
+            let pairs: Vec<_> = (0..rng.below(30)).map(|_| (piece(&mut rng), piece(&mut rng))).collect();
+            let mut expected: Vec<(&[u8], &[u8])> =
+                pairs.iter().map(|(k, v)| (&text[k.clone()], &text[v.clone()])).collect();
+            expected.sort();
+            expected.dedup();
+            let expected: Vec<u8> =
+                expected.into_iter().flat_map(|(k, v)| [k, v]).flatten().copied().collect();
+            assert_eq!(canonical(&text, &pairs), expected, "{text:?} {pairs:?}");
+        }
+    }
+
+    #[test]
     fn canonical_sorts_keys_then_values_and_drops_exact_duplicates() {
         let form = Form::decode(b"Sid=1&Digits=5678&Digits=1234&Digits=1234&Empty=&B=2").unwrap();
         assert_eq!(form.canonical(), b"B2Digits1234Digits5678EmptySid1".to_vec());
@@ -783,12 +820,14 @@ mod tests {
 
     #[test]
     fn a_block_without_percent_decodes_as_the_general_block_does() {
-        // Every byte but `%`, in random windows (the separators, `+` and non-ASCII bytes among them).
+        // Every byte but `%` up to the two after the block (which may be anything), in random windows (the
+        // separators, `+` and non-ASCII bytes among them).
         let mut rng = Rng(0x1234_5678_9ABC_DEF1);
         for _ in 0..20_000 {
             let mut window = [0u8; BLOCK + 4];
-            for byte in &mut window {
+            for (i, byte) in window.iter_mut().enumerate() {
                 *byte = match rng.below(4) {
+                    _ if i >= BLOCK + 2 && rng.below(2) == 0 => b'%',
                     0 => b"&=+"[rng.below(3)],
                     _ => loop {
                         let b = rng.next() as u8;
