@@ -480,8 +480,8 @@ fn canonical(text: &[u8], pairs: &[(Range<usize>, Range<usize>)]) -> Vec<u8> {
     let mut sorted = Vec::new();
     for run in order.chunk_by(|a, b| a & key_bits == b & key_bits) {
         let pair = |place: &u128| pairs.get(usize::try_from(place & !key_bits).unwrap_or(usize::MAX));
-        let (Some((key, value)), rest) = (run.first().and_then(pair), run.len() > 1) else { continue };
-        if !rest {
+        let Some((key, value)) = run.first().and_then(pair) else { continue };
+        if let [_] = run {
             out.extend_from_slice(piece(key));
             out.extend_from_slice(piece(value));
             continue;
