@@ -16,6 +16,8 @@ const WASM_FILE = "twilio_sms_wasm_bg.wasm";
 const SIGNATURE_HEADER = "x-twilio-signature";
 const SHARED_KEY_HEADER = "x-twilio-webhooks-signature-settings";
 const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
+/** The headers the core reads, in the order `requestHeaders` looks for them in a plain object. */
+const READ_HEADERS = [SIGNATURE_HEADER, "content-type", SHARED_KEY_HEADER, IDEMPOTENCY_HEADER];
 // The core's values (`defaultTtlMs()`, `defaultBodyLimit()`, `sweepIntervalMs()`, `sweepMaxKeys()`),
 // exported as constants so that importing this file loads no WebAssembly; a test checks they agree.
 /** How long de-duplication and status records count (Twilio retries within minutes). */
@@ -149,25 +151,34 @@ function bytes(body) {
   return new Uint8Array(body);
 }
 
-function header(headers, name) {
-  if (!headers) return undefined;
-  if (typeof headers.get === "function") return headers.get(name) ?? undefined;
-  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headers[key];
-  return undefined;
-}
-
-function hasHeader(headers, name) {
-  return header(headers, name) !== undefined;
-}
-
-/** The request headers the core reads. */
+/**
+ * The request headers the core reads: from a `Headers` (its `get`), or from a plain object in one pass
+ * over its keys, the first of each name whatever its case.
+ */
 function requestHeaders(headers) {
-  return {
-    signature: header(headers, SIGNATURE_HEADER),
-    contentType: header(headers, "content-type"),
-    sharedKey: hasHeader(headers, SHARED_KEY_HEADER),
-    idempotency: header(headers, IDEMPOTENCY_HEADER),
-  };
+  const h = { signature: undefined, contentType: undefined, sharedKey: false, idempotency: undefined };
+  if (!headers) return h;
+  if (typeof headers.get === "function") {
+    h.signature = headers.get(SIGNATURE_HEADER) ?? undefined;
+    h.contentType = headers.get("content-type") ?? undefined;
+    h.sharedKey = (headers.get(SHARED_KEY_HEADER) ?? undefined) !== undefined;
+    h.idempotency = headers.get(IDEMPOTENCY_HEADER) ?? undefined;
+    return h;
+  }
+  // Each name's first key counts, even when its value is undefined.
+  let shared;
+  const found = [false, false, false, false];
+  for (const key of Object.keys(headers)) {
+    const at = READ_HEADERS.indexOf(key.toLowerCase());
+    if (at < 0 || found[at]) continue;
+    found[at] = true;
+    if (at === 0) h.signature = headers[key];
+    else if (at === 1) h.contentType = headers[key];
+    else if (at === 2) shared = headers[key];
+    else h.idempotency = headers[key];
+  }
+  h.sharedKey = shared !== undefined;
+  return h;
 }
 
 /**
@@ -178,34 +189,19 @@ function requestHeaders(headers) {
  */
 export function verifyRequest({ url, publicUrl, target, method = "POST", headers, body }, tokens) {
   load();
-  // One verifier for every call, its tokens dropped after each; a call made while it is in use (from a
-  // caller's `headers.get` or body, say) gets its own.
-  const reused = !requestVerifierBusy;
-  const verifier = reused ? (requestVerifier ??= new core.Verifier()) : new core.Verifier();
-  requestVerifierBusy = true;
-  try {
-    const [primary, secondary] = tokenList(tokens);
-    verifier.setTokens(primary, secondary);
-    const sig = header(headers, SIGNATURE_HEADER);
-    const ct = header(headers, "content-type");
-    const shared = hasHeader(headers, SHARED_KEY_HEADER);
-    if (url === undefined && publicUrl !== undefined) {
-      return verifier.verifyAt(publicUrl, target ?? "", method, sig, ct, shared, bytes(body));
-    }
-    return verifier.verifyUrl(url, method, sig, ct, shared, bytes(body));
-  } finally {
-    if (reused) {
-      verifier.setTokens(undefined, undefined);
-      requestVerifierBusy = false;
-    } else {
-      verifier.free();
-    }
+  // The core keys the HMAC with the tokens of this call and drops them when it returns.
+  const [primary, secondary] = tokenList(tokens);
+  const h = requestHeaders(headers);
+  requestVerifier ??= new core.Verifier();
+  if (url === undefined && publicUrl !== undefined) {
+    const args = [publicUrl, target ?? "", method, h.signature, h.contentType, h.sharedKey, bytes(body)];
+    return requestVerifier.verifyAt(primary, secondary, ...args);
   }
+  return requestVerifier.verifyUrl(primary, secondary, url, method, h.signature, h.contentType, h.sharedKey, bytes(body));
 }
 
-/** The verifier of `verifyRequest`, made on its first call, and whether a call is using it. */
+/** The verifier of `verifyRequest` (it holds no token), made on its first call. */
 let requestVerifier = null;
-let requestVerifierBusy = false;
 
 function toResponse(r) {
   return new Response(r.body === "" ? null : r.body, { status: r.status, headers: r.headers });

@@ -1,8 +1,8 @@
 //! Webhook verification and classification.
 //!
-//! The MAC is computed here, in wasm, and nowhere else: `setTokens` (which refuses an unusable token),
-//! then `handle` (or `verifyUrl`) checks every rule and the MAC, as the native
-//! `WebhookVerifier::verify` does. Nothing here takes a MAC from the host, so nothing the package
+//! The MAC is computed here, in wasm, and nowhere else: a channel's `setTokens` then `handle`, or a
+//! `Verifier`'s `verifyUrl` given its tokens (each refuses an unusable token), checks every rule and the
+//! MAC, as the native `WebhookVerifier::verify` does. Nothing here takes a MAC from the host, so nothing the package
 //! exposes can turn an unsigned request into a verified one.
 
 use core::fmt;
@@ -89,83 +89,67 @@ fn verify(
 const SEEN: &str = "seen:";
 const STATUS: &str = "status:";
 
-/// Verifies webhooks at exact URLs, without a channel: for conformance runs and tools.
+/// Verifies webhooks at exact URLs, without a channel: for conformance runs and tools. It holds no
+/// token: each call is given the Auth Token (and a second one during a rotation), keys its HMAC with
+/// them and drops them when it returns, so a call made while another runs (from a caller's header
+/// getter, say) cannot use the other's tokens.
 #[wasm_bindgen]
+#[derive(Debug)]
 pub struct Verifier {
-    keys: Option<WebhookVerifier>,
     limit: BodyLimit,
-}
-
-impl fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("keys", &self.keys)
-            .field("limit", &self.limit)
-            .finish_non_exhaustive()
-    }
 }
 
 #[wasm_bindgen]
 impl Verifier {
-    /// A verifier with a body limit in bytes (default 64 KiB) and no token yet: until
-    /// [`Self::set_tokens`], nothing verifies.
+    /// A verifier with a body limit in bytes (default 64 KiB).
     #[wasm_bindgen(constructor)]
     #[must_use]
     pub fn new(body_limit: Option<u32>) -> Self {
-        let limit = body_limit.map_or(BodyLimit::DEFAULT, |n| BodyLimit::bytes(n as usize));
-        Self { keys: None, limit }
+        Self { limit: body_limit.map_or(BodyLimit::DEFAULT, |n| BodyLimit::bytes(n as usize)) }
     }
 
-    /// Gives the verifier the Auth Token (and a second one during a rotation), for [`Self::verify_url`];
-    /// none (`undefined`) takes them away. An unusable token leaves the verifier with none.
+    /// Verifies a request to the exact `url` under `primary` (and `secondary`), the MAC computed in
+    /// wasm: nothing (`undefined`) when verified, else the reason. Without a token, every request is
+    /// refused.
     ///
     /// # Errors
-    /// An empty token, one with surrounding white space or one holding a control character.
-    #[wasm_bindgen(js_name = setTokens)]
-    pub fn set_tokens(&mut self, primary: Option<String>, secondary: Option<String>) -> Result<(), JsError> {
-        self.keys = None;
-        if let Some(primary) = primary {
-            self.keys = Some(tokens(&primary, secondary)?);
-        }
-        Ok(())
-    }
-
-    fn unverified(
-        &self,
-        url: &str,
-        method_name: &str,
-        headers: RequestHeaders,
-        body: Vec<u8>,
-    ) -> Result<UnverifiedWebhook, VerifyError> {
-        let url = WebhookUrl::exact(url).map_err(VerifyError::InvalidUrl)?;
-        UnverifiedWebhook::new(method_of(method_name)?, url, headers.into_map(), body, self.limit)
-    }
-
-    /// Verifies a request to the exact `url` with the tokens given to [`Self::set_tokens`], the MAC
-    /// computed in wasm: nothing (`undefined`) when verified, else the reason (without a token, every
-    /// request is refused).
+    /// An unusable token: empty, with surrounding white space or holding a control character.
     #[wasm_bindgen(js_name = verifyUrl)]
+    #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
     pub fn verify_url(
         &self,
+        primary: Option<String>,
+        secondary: Option<String>,
         url: &str,
         method: &str,
         signature: Option<String>,
         content_type: Option<String>,
         shared_key: bool,
         body: Vec<u8>,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, JsError> {
+        let keys = primary.map(|primary| tokens(&primary, secondary)).transpose()?;
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
-        let result = self.unverified(url, method, headers, body).and_then(|w| verify(self.keys.as_ref(), w));
-        result.err().map(|e| e.to_string())
+        let result = WebhookUrl::exact(url)
+            .map_err(VerifyError::InvalidUrl)
+            .and_then(|url| {
+                UnverifiedWebhook::new(method_of(method)?, url, headers.into_map(), body, self.limit)
+            })
+            .and_then(|w| verify(keys.as_ref(), w));
+        Ok(result.err().map(|e| e.to_string()))
     }
 
     /// As [`Self::verify_url`] for a request received behind `public_url` (Hivekeep's `PUBLIC_URL`,
     /// http allowed): the URL checked is `public_url` joined with `target`, the request's raw path
     /// and query, as a channel joins them.
+    ///
+    /// # Errors
+    /// An unusable token: empty, with surrounding white space or holding a control character.
     #[wasm_bindgen(js_name = verifyAt)]
     #[allow(clippy::too_many_arguments, reason = "flat arguments are the cheapest to cross the boundary")]
     pub fn verify_at(
         &self,
+        primary: Option<String>,
+        secondary: Option<String>,
         public_url: &str,
         target: &str,
         method: &str,
@@ -173,22 +157,22 @@ impl Verifier {
         content_type: Option<String>,
         shared_key: bool,
         body: Vec<u8>,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, JsError> {
+        let keys = primary.map(|primary| tokens(&primary, secondary)).transpose()?;
         let headers = RequestHeaders { signature, content_type, shared_key, idempotency_token: None };
         // An oversized body is refused before the public URL is read.
         let limit = self.limit.get();
         if body.len() > limit {
-            return Some(VerifyError::BodyTooLarge { limit }.to_string());
+            return Ok(Some(VerifyError::BodyTooLarge { limit }.to_string()));
         }
         let result = PublicUrl::parse_allowing_http(public_url)
             .map_err(VerifyError::InvalidUrl)
             .and_then(|base| {
-                let headers = headers.into_map();
                 let body = std::borrow::Cow::Owned(body);
-                UnverifiedWebhook::received(&base, target, method, headers, body, self.limit)
+                UnverifiedWebhook::received(&base, target, method, headers.into_map(), body, self.limit)
             })
-            .and_then(|w| verify(self.keys.as_ref(), w));
-        result.err().map(|e| e.to_string())
+            .and_then(|w| verify(keys.as_ref(), w));
+        Ok(result.err().map(|e| e.to_string()))
     }
 }
 

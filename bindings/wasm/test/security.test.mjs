@@ -90,8 +90,11 @@ test("verifyRequest keeps no token from one call to the next, re-entrant calls i
   });
   assert.equal(pkg.verifyRequest({ url, headers: reentrant(["another-token"]), body }, [TOKEN]), undefined);
   assert.notEqual(pkg.verifyRequest({ url, headers: reentrant([TOKEN]), body }, ["another-token"]), undefined);
-  assert.equal(inner.length, 6);
-  assert.deepEqual(inner.map((r) => r === undefined), [false, false, false, true, true, true]);
+  // Each outer call reads its headers more than once: every inner call of the first fails, of the second
+  // verifies.
+  const half = inner.length / 2;
+  assert.ok(half >= 3, `${inner.length} inner calls`);
+  assert.deepEqual(inner.map((r) => r === undefined), [...Array(half).fill(false), ...Array(half).fill(true)]);
   assert.equal(pkg.verifyRequest({ url, headers, body }, [TOKEN]), undefined);
 });
 
@@ -145,7 +148,9 @@ test("nothing the package exports takes a MAC from its caller", async () => {
   // The raw glue classes still verify only with a token: a request's own signature proves nothing.
   const headers = { "x-twilio-signature": sign("anyone", PUBLIC + PATH) };
   const verifier = new glue.Verifier();
-  assert.notEqual(verifier.verifyUrl(PUBLIC + PATH, "POST", headers["x-twilio-signature"], FORM, false, Buffer.from(body)), undefined);
+  const args = [PUBLIC + PATH, "POST", headers["x-twilio-signature"], FORM, false, Buffer.from(body)];
+  assert.notEqual(verifier.verifyUrl(undefined, undefined, ...args), undefined);
+  assert.notEqual(verifier.verifyUrl("another-token", undefined, ...args), undefined);
   verifier.free();
   ch.free();
 });
