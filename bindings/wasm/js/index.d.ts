@@ -30,7 +30,8 @@ export type BodyLike = Uint8Array | ArrayBuffer | string | null | undefined;
 /**
  * Verifies a request at an exact `url`, or at `publicUrl` + `target` (its raw path and query), the MAC
  * computed in the core: undefined when verified, else the reason (no secret, no number). Without a token
- * every request is refused; an unusable token (empty, padded, holding a control character) throws.
+ * every request is refused; an unusable token (empty, padded, holding a control character) throws, and a
+ * value of another type than declared throws a `TypeError`.
  */
 export function verifyRequest(
   request:
@@ -186,7 +187,8 @@ export class TwilioSmsChannel {
   readonly authTokenVaultKey: string;
   /**
    * Verifies (the MAC computed in the core) and classifies a webhook, synchronously; nothing is
-   * de-duplicated. Without a token every webhook is refused; an unusable token throws.
+   * de-duplicated. Without a token every webhook is refused; an unusable token throws, and a value of
+   * another type than declared throws a `TypeError`.
    */
   verify(
     request: { target: string; method?: string; headers: HeadersLike; body: BodyLike },

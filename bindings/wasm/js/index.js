@@ -16,7 +16,7 @@ const WASM_FILE = "twilio_sms_wasm_bg.wasm";
 const SIGNATURE_HEADER = "x-twilio-signature";
 const SHARED_KEY_HEADER = "x-twilio-webhooks-signature-settings";
 const IDEMPOTENCY_HEADER = "i-twilio-idempotency-token";
-/** The headers the core reads, in the order `requestHeaders` looks for them in a plain object. */
+/** The headers the core reads: `requestHeaders` keeps each one's value in the slot of its index. */
 const READ_HEADERS = [SIGNATURE_HEADER, "content-type", SHARED_KEY_HEADER, IDEMPOTENCY_HEADER];
 // The core's values (`defaultTtlMs()`, `defaultBodyLimit()`, `sweepIntervalMs()`, `sweepMaxKeys()`),
 // exported as constants so that importing this file loads no WebAssembly; a test checks they agree.
@@ -138,10 +138,24 @@ export async function readBounded(request, limit) {
   return body;
 }
 
-/** The tokens as a list: one token alone is a list of one (never its characters), nothing is none. */
+/**
+ * The tokens as a list: one token alone is a list of one (never its characters), nothing is none. A token
+ * that is not a string (nor missing) throws a `TypeError`.
+ */
 function tokenList(tokens) {
-  if (typeof tokens === "string") return [tokens];
-  return Array.isArray(tokens) ? tokens : [];
+  const list = typeof tokens === "string" ? [tokens] : Array.isArray(tokens) ? tokens : [];
+  for (const token of list) text(token, "an Auth Token");
+  return list;
+}
+
+/**
+ * `value` when it is a string, `undefined` when it is missing (`null` or `undefined`). Anything else is a
+ * caller's mistake, refused with a `TypeError` here: the core takes only text.
+ */
+function text(value, what) {
+  if (value == null) return undefined;
+  if (typeof value === "string") return value;
+  throw new TypeError(`${what} must be a string`);
 }
 
 function bytes(body) {
@@ -153,16 +167,17 @@ function bytes(body) {
 
 /**
  * The request headers the core reads: from a `Headers` (its `get`), or from a plain object in one pass
- * over its keys, the first of each name whatever its case.
+ * over one list of its keys, in their order, the first key of each name whatever its case. A value the
+ * core reads that is neither a string nor missing throws a `TypeError`.
  */
 function requestHeaders(headers) {
   const h = { signature: undefined, contentType: undefined, sharedKey: false, idempotency: undefined };
   if (!headers) return h;
   if (typeof headers.get === "function") {
-    h.signature = headers.get(SIGNATURE_HEADER) ?? undefined;
-    h.contentType = headers.get("content-type") ?? undefined;
+    h.signature = text(headers.get(SIGNATURE_HEADER), SIGNATURE_HEADER);
+    h.contentType = text(headers.get("content-type"), "content-type");
     h.sharedKey = (headers.get(SHARED_KEY_HEADER) ?? undefined) !== undefined;
-    h.idempotency = headers.get(IDEMPOTENCY_HEADER) ?? undefined;
+    h.idempotency = text(headers.get(IDEMPOTENCY_HEADER), IDEMPOTENCY_HEADER);
     return h;
   }
   // Each name's first key counts, even when its value is undefined.
@@ -172,10 +187,10 @@ function requestHeaders(headers) {
     const at = READ_HEADERS.indexOf(key.toLowerCase());
     if (at < 0 || found[at]) continue;
     found[at] = true;
-    if (at === 0) h.signature = headers[key];
-    else if (at === 1) h.contentType = headers[key];
+    if (at === 0) h.signature = text(headers[key], SIGNATURE_HEADER);
+    else if (at === 1) h.contentType = text(headers[key], "content-type");
     else if (at === 2) shared = headers[key];
-    else h.idempotency = headers[key];
+    else h.idempotency = text(headers[key], IDEMPOTENCY_HEADER);
   }
   h.sharedKey = shared !== undefined;
   return h;
@@ -185,19 +200,21 @@ function requestHeaders(headers) {
  * Verifies one request without a channel, at the exact `url`, or at `publicUrl` + `target` (the raw path
  * and query, joined as a channel joins them): `undefined` when verified, else the reason. `tokens` are
  * the Auth Token(s), primary first; without one every request is refused. Throws for an unusable token
- * (empty, padded with white space, holding a control character).
+ * (empty, padded with white space, holding a control character), and a `TypeError` for a token, URL,
+ * target, method or header value that is neither a string nor missing.
  */
 export function verifyRequest({ url, publicUrl, target, method = "POST", headers, body }, tokens) {
   load();
   // The core keys the HMAC with the tokens of this call and drops them when it returns.
   const [primary, secondary] = tokenList(tokens);
   const h = requestHeaders(headers);
+  const signed = [text(method, "method") ?? "POST", h.signature, h.contentType, h.sharedKey, bytes(body)];
   requestVerifier ??= new core.Verifier();
   if (url === undefined && publicUrl !== undefined) {
-    const args = [publicUrl, target ?? "", method, h.signature, h.contentType, h.sharedKey, bytes(body)];
-    return requestVerifier.verifyAt(primary, secondary, ...args);
+    const at = [text(publicUrl, "publicUrl"), text(target, "target") ?? ""];
+    return requestVerifier.verifyAt(primary, secondary, ...at, ...signed);
   }
-  return requestVerifier.verifyUrl(primary, secondary, url, method, h.signature, h.contentType, h.sharedKey, bytes(body));
+  return requestVerifier.verifyUrl(primary, secondary, text(url, "url") ?? "", ...signed);
 }
 
 /** The verifier of `verifyRequest` (it holds no token), made on its first call. */
@@ -281,14 +298,16 @@ export class TwilioSmsChannel {
    * Verifies and classifies a webhook, synchronously: `target` is the request's raw path and query;
    * `tokens` the Auth Token(s), primary first (without one, every webhook is refused). The MAC is
    * computed in the core. Throws for an unusable token (empty, padded with white space, holding a
-   * control character).
+   * control character), and a `TypeError` for a token, target, method or header value that is neither a
+   * string nor missing.
    * Returns the outcome: `{response: {status, headers, body}, verified, reason, event, incoming,
    * deliveryUpdate, idempotencyKey, statusMessageId, statusRank, optOut}`. Nothing is de-duplicated here.
    */
   verify({ target, method = "POST", headers, body }, tokens) {
     this.#useTokens(tokenList(tokens));
     const h = requestHeaders(headers);
-    return JSON.parse(this.#inner.outcome(target, method, h.signature, h.contentType, h.sharedKey, h.idempotency, bytes(body)));
+    const [t, m] = [text(target, "target") ?? "", text(method, "method") ?? "POST"];
+    return JSON.parse(this.#inner.outcome(t, m, h.signature, h.contentType, h.sharedKey, h.idempotency, bytes(body)));
   }
 
   /** Gives the core `tokens` when they changed: its keyed HMAC states are built once per token pair. */

@@ -1,9 +1,9 @@
 //! Webhook verification and classification.
 //!
 //! The MAC is computed here, in wasm, and nowhere else: a channel's `setTokens` then `handle`, or a
-//! `Verifier`'s `verifyUrl` given its tokens (each refuses an unusable token), checks every rule and the
-//! MAC, as the native `WebhookVerifier::verify` does. Nothing here takes a MAC from the host, so nothing the package
-//! exposes can turn an unsigned request into a verified one.
+//! `Verifier`'s `verifyUrl` given its tokens (each refuses an unusable token), checks every rule and
+//! the MAC, as the native `WebhookVerifier::verify` does. Nothing here takes a MAC from the host, so
+//! nothing the package exposes can turn an unsigned request into a verified one.
 
 use core::fmt;
 

@@ -98,6 +98,35 @@ test("verifyRequest keeps no token from one call to the next, re-entrant calls i
   assert.equal(pkg.verifyRequest({ url, headers, body }, [TOKEN]), undefined);
 });
 
+test("a token, URL, method or header value that is not a string throws a TypeError, and nothing is left broken", () => {
+  const url = PUBLIC + PATH;
+  const headers = { "content-type": FORM, "x-twilio-signature": sign(TOKEN, url) };
+  const ch = channel();
+  const wrong = [
+    ["token", () => pkg.verifyRequest({ url, headers, body }, [123])],
+    ["second token", () => pkg.verifyRequest({ url, headers, body }, [TOKEN, {}])],
+    ["channel token", () => ch.verify({ target: PATH, headers, body }, [42])],
+    ["url", () => pkg.verifyRequest({ url: 123, headers, body }, [TOKEN])],
+    ["public URL", () => pkg.verifyRequest({ publicUrl: 1, target: PATH, headers, body }, [TOKEN])],
+    ["target", () => pkg.verifyRequest({ publicUrl: PUBLIC, target: 1, headers, body }, [TOKEN])],
+    ["method", () => pkg.verifyRequest({ url, method: 1, headers, body }, [TOKEN])],
+    ["channel method", () => ch.verify({ target: PATH, method: 1, headers, body }, [TOKEN])],
+    ["channel target", () => ch.verify({ target: [PATH], headers, body }, [TOKEN])],
+    ["signature", () => pkg.verifyRequest({ url, headers: { ...headers, "x-twilio-signature": 7 }, body }, [TOKEN])],
+    ["signature list", () => pkg.verifyRequest({ url, headers: { "content-type": FORM, "X-Twilio-Signature": ["a"] }, body }, [TOKEN])],
+    ["content type", () => pkg.verifyRequest({ url, headers: { ...headers, "content-type": {} }, body }, [TOKEN])],
+    ["idempotency", () => ch.verify({ target: PATH, headers: { ...headers, "i-twilio-idempotency-token": 1 }, body }, [TOKEN])],
+    ["Headers-like get", () => pkg.verifyRequest({ url, headers: { get: () => 5 }, body }, [TOKEN])],
+  ];
+  for (const [what, call] of wrong) assert.throws(call, TypeError, what);
+  // Missing values are still missing, not errors: no signature is a refusal.
+  assert.notEqual(pkg.verifyRequest({ url, headers: { ...headers, "x-twilio-signature": null }, body }, [TOKEN]), undefined);
+  // The package still verifies afterwards, by both paths.
+  assert.equal(pkg.verifyRequest({ url, headers, body }, [TOKEN]), undefined);
+  assert.equal(ch.verify({ target: PATH, headers, body }, [TOKEN]).verified, true);
+  ch.free();
+});
+
 test("handleInboundWebhook with a vault giving an unusable token answers 403 and delivers nothing", async () => {
   for (const secret of [...UNUSABLE, [" ", "\0"], null]) {
     for (const signer of [...UNUSABLE, "no usable Auth Token"]) {
