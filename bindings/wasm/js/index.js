@@ -153,7 +153,11 @@ function tokenList(tokens) {
  * caller's mistake, refused with a `TypeError` here: the core takes only text.
  */
 function text(value, what) {
-  if (value == null) return undefined;
+  return value == null ? undefined : requiredText(value, what);
+}
+
+/** `value` when it is a string; anything else, missing included, throws a `TypeError`. */
+function requiredText(value, what) {
   if (typeof value === "string") return value;
   throw new TypeError(`${what} must be a string`);
 }
@@ -274,7 +278,7 @@ export class TwilioSmsChannel {
   constructor(channelId, storedConfig, options = {}) {
     load();
     const config = typeof storedConfig === "string" ? storedConfig : JSON.stringify(storedConfig);
-    this.channelId = channelId;
+    this.channelId = requiredText(channelId, "channelId");
     this.#inner = new core.Channel(channelId, config, JSON.stringify(options));
     this.bodyLimit = this.#inner.bodyLimit();
   }
@@ -699,16 +703,24 @@ function plain(fn) {
   };
 }
 
+/** `fn` with its first arguments, one for each of `names`, required to be strings (else a `TypeError`). */
+function texts(fn, ...names) {
+  return (...args) => {
+    names.forEach((name, i) => requiredText(args[i], name));
+    return fn(...args);
+  };
+}
+
 /** `{parts: [{text, encoding, segments, units, unitsPerSegment}]}` or `{error}`. */
-export const splitText = parsed(core.splitText);
+export const splitText = parsed(texts(core.splitText, "text"));
 /** `{encoding, segments, units, unitsPerSegment, nonGsm7}`. */
-export const segmentInfo = parsed(core.segmentInfo);
+export const segmentInfo = parsed(texts(core.segmentInfo, "text"));
 /** The delivery rank of a Twilio status, or undefined for inbound and unknown statuses. */
-export const statusRank = plain(core.statusRank);
+export const statusRank = plain(texts(core.statusRank, "status"));
 /** The status Hivekeep shows for a Twilio status. */
-export const hivekeepStatus = plain(core.hivekeepStatus);
+export const hivekeepStatus = plain(texts(core.hivekeepStatus, "status"));
 /** The localized hint for a status, e.g. `✗ Delivery failed (30007)`. */
-export const statusHint = plain((status, errorCode, locale) => core.statusHint(status, errorCode, locale));
+export const statusHint = plain(texts((status, errorCode, locale) => core.statusHint(status, errorCode, text(locale, "locale")), "status"));
 /** The de-duplication decision: `{first, record}` from the stored record (or nothing). */
 export const firstSighting = (previous, now = Date.now(), ttlMs = undefined) => {
   load();
@@ -725,13 +737,14 @@ export const isStale = (previous, now = Date.now(), ttlMs = undefined) => {
   return core.isStale(json(previous), now, ttlMs);
 };
 /** Whether a number is a valid phone number in E.164 form. */
-export const isValidPhone = plain(core.isValidPhone);
+export const isValidPhone = plain(texts(core.isValidPhone, "number"));
 /** `{ok: "+1…"}` or `{error}`. */
-export const normalizePhone = parsed(core.normalizePhone);
+export const normalizePhone = parsed(texts(core.normalizePhone, "number", "region"));
 /** Twilio's answer to a message create: `{ok: {...}}` or `{error: {..., retrySafety}}`. */
 export const parseSendAnswer = (status, contentType, retryAfter, body, now = Date.now()) => {
   load();
-  return JSON.parse(core.parseSendAnswer(status, contentType ?? undefined, retryAfter ?? undefined, bytes(body), now));
+  const [type, after] = [text(contentType, "contentType"), text(retryAfter, "retryAfter")];
+  return JSON.parse(core.parseSendAnswer(status, type, after, bytes(body), now));
 };
 /**
  * Why Twilio's webhooks to a channel behind `publicUrl` (Hivekeep's `PUBLIC_URL`) cannot be verified

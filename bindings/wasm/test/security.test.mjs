@@ -127,6 +127,29 @@ test("a token, URL, method or header value that is not a string throws a TypeErr
   ch.free();
 });
 
+test("every export that takes text refuses a value that is not a string with a TypeError", () => {
+  const wrong = [
+    ["splitText", () => pkg.splitText(123)],
+    ["segmentInfo", () => pkg.segmentInfo({})],
+    ["statusRank", () => pkg.statusRank(5)],
+    ["hivekeepStatus", () => pkg.hivekeepStatus(null)],
+    ["statusHint", () => pkg.statusHint(1, 30007, "en")],
+    ["statusHint locale", () => pkg.statusHint("failed", 30007, 3)],
+    ["isValidPhone", () => pkg.isValidPhone(14155550100)],
+    ["normalizePhone", () => pkg.normalizePhone([], "US")],
+    ["normalizePhone region", () => pkg.normalizePhone("4155550100")],
+    ["parseSendAnswer", () => pkg.parseSendAnswer(201, 5, undefined, "{}")],
+    ["TwilioSmsChannel", () => new pkg.TwilioSmsChannel(5, CONFIG, { publicUrl: PUBLIC })],
+  ];
+  for (const [what, call] of wrong) assert.throws(call, TypeError, what);
+  // The same calls with text answer, and missing optional values are still missing.
+  assert.equal(pkg.isValidPhone("+14155550100"), true);
+  assert.equal(pkg.statusRank("delivered") > pkg.statusRank("sent"), true);
+  assert.equal(typeof pkg.statusHint("failed", 30007, undefined), "string");
+  assert.equal(pkg.normalizePhone("(415) 555-0100", "US").ok, "+14155550100");
+  assert.equal(pkg.splitText("hello").parts.length, 1);
+});
+
 test("handleInboundWebhook with a vault giving an unusable token answers 403 and delivers nothing", async () => {
   for (const secret of [...UNUSABLE, [" ", "\0"], null]) {
     for (const signer of [...UNUSABLE, "no usable Auth Token"]) {
