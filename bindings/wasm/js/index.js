@@ -175,29 +175,23 @@ function bytes(body) {
  * core reads that is neither a string nor missing throws a `TypeError`.
  */
 function requestHeaders(headers) {
-  const h = { signature: undefined, contentType: undefined, sharedKey: false, idempotency: undefined };
-  if (!headers) return h;
-  if (typeof headers.get === "function") {
-    h.signature = text(headers.get(SIGNATURE_HEADER), SIGNATURE_HEADER);
-    h.contentType = text(headers.get("content-type"), "content-type");
-    h.sharedKey = (headers.get(SHARED_KEY_HEADER) ?? undefined) !== undefined;
-    h.idempotency = text(headers.get(IDEMPOTENCY_HEADER), IDEMPOTENCY_HEADER);
-    return h;
+  // Each name's value, by its index in READ_HEADERS; a plain object's first key of a name counts, even
+  // when its value is undefined.
+  const first = [];
+  if (headers && typeof headers.get === "function") {
+    READ_HEADERS.forEach((name, at) => (first[at] = headers.get(name) ?? undefined));
+  } else if (headers) {
+    for (const key of Object.keys(headers)) {
+      const at = READ_HEADERS.indexOf(key.toLowerCase());
+      if (at >= 0 && !(at in first)) first[at] = headers[key];
+    }
   }
-  // Each name's first key counts, even when its value is undefined.
-  let shared;
-  const found = [false, false, false, false];
-  for (const key of Object.keys(headers)) {
-    const at = READ_HEADERS.indexOf(key.toLowerCase());
-    if (at < 0 || found[at]) continue;
-    found[at] = true;
-    if (at === 0) h.signature = text(headers[key], SIGNATURE_HEADER);
-    else if (at === 1) h.contentType = text(headers[key], "content-type");
-    else if (at === 2) shared = headers[key];
-    else h.idempotency = text(headers[key], IDEMPOTENCY_HEADER);
-  }
-  h.sharedKey = shared !== undefined;
-  return h;
+  return {
+    signature: text(first[0], SIGNATURE_HEADER),
+    contentType: text(first[1], "content-type"),
+    sharedKey: first[2] !== undefined,
+    idempotency: text(first[3], IDEMPOTENCY_HEADER),
+  };
 }
 
 /**
